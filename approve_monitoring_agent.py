@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Approve all or some actions of a maintenance run that waits in PENDING-APPROVAL, or reject it.
+
+The approver is USER_NAME. The run's own validator refuses unknown action ids, decisions after the
+plan was decided, and approvers outside APPROVERS. Exit codes: 0 recorded, 2 refused or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Approve or reject the plan of a maintenance run.")
+    parser.add_argument("--workflow-id", required=True, help="the run's workflow id (see --list of the query script)")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--actions", metavar="A1,A2", help="approve only these action ids (default: all)")
+    choice.add_argument("--reject", action="store_true", help="reject the whole plan; nothing is executed")
+    parser.add_argument("--comment", help="why (recorded with the decision)")
+    parser.add_argument("--json", action="store_true", help="print the recorded decision as JSON")
+    parser.add_argument("--verbose", action="store_true", help="log details to stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from maintenance_agent import cli
+    from maintenance_agent.commands import approve_command
+
+    cli.setup_logging(args.verbose)
+    return cli.run(lambda settings: approve_command(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

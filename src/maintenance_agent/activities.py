@@ -1,0 +1,304 @@
+"""Activities: every piece of I/O the workflows need. Each is small, idempotent and typed.
+
+They are synchronous (file I/O and CPU-bound rules) and run in the worker's thread pool. Errors the
+user must fix (a malformed data file, a plan that no longer exists) are raised as non-retryable
+`ApplicationError`s with a one-line message; anything else is retried by Temporal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from . import actions, artifacts
+from .core.analyze import analyze
+from .core.detect import analysis_time, detect
+from .core.plan import plan_actions
+from .core.report import build_report, render_markdown
+from .models.core import ActionResult, Outcome, PlannedAction
+from .models.workflow import (
+    INLINE_LIMIT,
+    AnalyzeInput,
+    AnalyzeResult,
+    CompactInput,
+    DetectInput,
+    DetectResult,
+    ExecuteActionInput,
+    LoadActionsInput,
+    LoadPlanInput,
+    PlanInput,
+    PlanResult,
+    ReportInput,
+    ReportRef,
+)
+from .store import ChangeRecord, FleetDataError, FleetStore, StoreBusy, atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+
+def _non_retryable(exc: Exception, kind: str) -> ApplicationError:
+    return ApplicationError(str(exc), type=kind, non_retryable=True)
+
+
+class MaintenanceActivities:
+    """Activities bound to one worker process; stores are cached per data directory."""
+
+    def __init__(self) -> None:
+        self._stores: dict[str, FleetStore] = {}
+        self._stores_lock = threading.Lock()
+
+    def store(self, data_dir: str) -> FleetStore:
+        key = str(Path(data_dir).resolve())
+        with self._stores_lock:
+            if key not in self._stores:
+                self._stores[key] = FleetStore(Path(key))
+            return self._stores[key]
+
+    # -- detect / analyze / plan ---------------------------------------------------------------
+    @activity.defn
+    def detect_fleet(self, inp: DetectInput) -> DetectResult:
+        """Load and validate the fleet, run every rule, store the findings as an artifact."""
+        store = self.store(inp.data_dir)
+        try:
+            fleet = store.snapshot()
+        except FleetDataError as exc:
+            raise _non_retryable(exc, "FleetDataError") from None
+        except StoreBusy as exc:
+            raise ApplicationError(str(exc), type="StoreBusy") from None
+        activity.heartbeat("loaded")
+        as_of = inp.as_of or analysis_time(fleet.inventory.values(), fleet.health.values())
+        previous = store.read_health_states()
+        detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous)
+        del fleet
+        activity.heartbeat("detected")
+        artifact = artifacts.DetectionArtifact(
+            as_of=as_of, summary=detection.summary, findings=detection.findings, facts=detection.facts,
+            device_health=detection.device_health, sites=detection.sites,
+            firmware_baseline=detection.firmware_baseline,
+        )
+        artifacts.write(Path(inp.artifact_dir), artifacts.DETECTION, artifact)
+        if inp.record_health:
+            store.write_health_states({d.equipment_id: d.state.value for d in detection.device_health}, inp.run_id)
+        return DetectResult(
+            as_of=as_of, summary=detection.summary, findings_total=len(detection.findings),
+            by_severity=dict(Counter(f.severity.value for f in detection.findings)),
+            by_kind=dict(sorted(Counter(f.kind.value for f in detection.findings).items())),
+            findings=detection.findings[:INLINE_LIMIT], sites=detection.sites,
+            held_back=sum(1 for d in detection.device_health if d.held_back),
+        )
+
+    @activity.defn
+    def analyze_findings(self, inp: AnalyzeInput) -> AnalyzeResult:
+        """Group findings into ranked problems with likely causes and per-site blast radius."""
+        directory = Path(inp.artifact_dir)
+        detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
+        problems, impacts = analyze(detection.findings, detection.facts, detection.sites)
+        artifacts.write(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact(problems=problems, impacts=impacts))
+        return AnalyzeResult(problems_total=len(problems), problems=problems[:INLINE_LIMIT], impacts=impacts)
+
+    @activity.defn
+    def plan_maintenance(self, inp: PlanInput) -> PlanResult:
+        """Map problems to catalog actions; skip repairs already awaiting a decision elsewhere."""
+        directory = Path(inp.artifact_dir)
+        detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
+        analysis = self._read(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact)
+        open_keys: set[str] = set()
+        for other in inp.exclude_plans:
+            try:
+                open_keys.update(a.key for a in artifacts.read(Path(other), artifacts.PLAN, artifacts.PlanArtifact).actions)
+            except artifacts.ArtifactError:
+                log.warning("open plan %s is unreadable; its actions may be proposed again", other)
+        everything = plan_actions(analysis.problems, detection.findings, detection.facts,
+                                  detection.firmware_baseline, inp.rules, inp.as_of)
+        planned = [a for a in everything if a.key not in open_keys]
+        for index, action in enumerate(planned, start=1):
+            action.id = f"A{index}"
+        artifacts.write(directory, artifacts.PLAN, artifacts.PlanArtifact(actions=planned, excluded=len(everything) - len(planned)))
+        return plan_result(planned, excluded=len(everything) - len(planned))
+
+    @activity.defn
+    def load_plan(self, inp: LoadPlanInput) -> PlanResult:
+        """Summarize a plan made earlier (by a proactive cycle), optionally only some of its actions."""
+        plan = self._read(Path(inp.artifact_dir), artifacts.PLAN, artifacts.PlanArtifact)
+        if inp.action_ids is None:
+            return plan_result(plan.actions, plan.excluded)
+        return plan_result(_select(plan, inp.action_ids, inp.artifact_dir))
+
+    @activity.defn
+    def load_actions(self, inp: LoadActionsInput) -> list[PlannedAction]:
+        """The planned actions with these ids, in plan order (for executing large plans in batches)."""
+        plan = self._read(Path(inp.artifact_dir), artifacts.PLAN, artifacts.PlanArtifact)
+        return _select(plan, inp.action_ids, inp.artifact_dir)
+
+    # -- execute -----------------------------------------------------------------------------
+    @activity.defn
+    def execute_action(self, inp: ExecuteActionInput) -> ActionResult:
+        """Precheck, apply, verify (rolling back on failure) one action, exactly once per run.
+
+        The ledger entry for (run id, action id) and the data change are one fsync'd journal line,
+        so a retry after a crash finds the entry and returns the recorded outcome instead of
+        applying again."""
+        action = inp.action
+        store = self.store(inp.data_dir)
+        if inp.dry_run:
+            return self._simulate(store, inp)
+        try:
+            with store.transaction() as tx:
+                prior = tx.ledger_entry(inp.run_id, action.id)
+                if prior is not None:
+                    return _result_from_ledger(action, prior, attempts=activity.info().attempt)
+                state = tx.device(action.equipment_id)
+                record = ChangeRecord(
+                    at=datetime.now(UTC), actor=inp.actor, run_id=inp.run_id, action_id=action.id,
+                    action=action.action.value, equipment_id=action.equipment_id, site=action.site, outcome="",
+                    result={"approved_by": inp.approved_by},
+                )
+                stale = actions.precheck(action, state)
+                if stale is not None:
+                    committed = tx.commit(record.model_copy(update={"outcome": Outcome.STALE.value, "detail": stale}))
+                    return _result(action, Outcome.STALE, stale, committed.seq)
+                assert state is not None
+                try:
+                    after = actions.apply(action, state, inp.as_of, inp.rules)
+                except actions.ApplyError as exc:
+                    committed = tx.commit(record.model_copy(update={"outcome": Outcome.FAILED.value, "detail": str(exc)}))
+                    return _result(action, Outcome.FAILED, str(exc), committed.seq)
+                changes = actions.changed_fields(state, after)
+                problem = actions.verify(action, state, after, inp.as_of, inp.rules)
+                if problem is not None:
+                    detail = f"verification failed: {problem}; rolled back to the prior state"
+                    committed = tx.commit(record.model_copy(update={
+                        "outcome": Outcome.ROLLED_BACK.value, "detail": detail,
+                        "result": {**record.result, "attempted": changes}}))
+                    return _result(action, Outcome.ROLLED_BACK, detail, committed.seq)
+                committed = tx.commit(record.model_copy(update={
+                    "outcome": Outcome.SUCCEEDED.value, "detail": _effect(action),
+                    "before": state, "after": after, "result": {**record.result, "changes": changes}}))
+                return _result(action, Outcome.SUCCEEDED, committed.detail, committed.seq, changes)
+        except FleetDataError as exc:
+            raise _non_retryable(exc, "FleetDataError") from None
+        except StoreBusy as exc:
+            raise ApplicationError(str(exc), type="StoreBusy") from None
+
+    def _simulate(self, store: FleetStore, inp: ExecuteActionInput) -> ActionResult:
+        action = inp.action
+        try:
+            with store.transaction() as tx:  # read-only: nothing is committed
+                state = tx.device(action.equipment_id)
+        except FleetDataError as exc:
+            raise _non_retryable(exc, "FleetDataError") from None
+        stale = actions.precheck(action, state)
+        if stale is not None:
+            result = _result(action, Outcome.STALE, stale, simulated=True)
+        else:
+            assert state is not None
+            try:
+                after = actions.apply(action, state, inp.as_of, inp.rules)
+                changes = actions.changed_fields(state, after)
+                problem = actions.verify(action, state, after, inp.as_of, inp.rules)
+                result = (_result(action, Outcome.SUCCEEDED, _effect(action), changes=changes, simulated=True)
+                          if problem is None else
+                          _result(action, Outcome.ROLLED_BACK, f"verification would fail: {problem}", simulated=True))
+            except actions.ApplyError as exc:
+                result = _result(action, Outcome.FAILED, str(exc), simulated=True)
+        artifacts.append_simulated(Path(inp.report_dir), result)
+        return result
+
+    @activity.defn
+    def compact_store(self, inp: CompactInput) -> int:
+        """Write every committed change into the JSON files (large fleets defer this to run end)."""
+        try:
+            return self.store(inp.data_dir).compact()
+        except FleetDataError as exc:
+            raise _non_retryable(exc, "FleetDataError") from None
+        except StoreBusy as exc:
+            raise ApplicationError(str(exc), type="StoreBusy") from None
+
+    # -- report ------------------------------------------------------------------------------
+    @activity.defn
+    def write_report(self, inp: ReportInput) -> ReportRef:
+        """Build report.json and report.md from the artifacts and the ledger (what really happened)."""
+        directory = Path(inp.artifact_dir)
+        detection = analysis = plan = None
+        if (directory / artifacts.DETECTION).exists():
+            detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
+        if (directory / artifacts.ANALYSIS).exists():
+            analysis = self._read(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact)
+        if (directory / artifacts.PLAN).exists():
+            plan = self._read(directory, artifacts.PLAN, artifacts.PlanArtifact)
+        report_dir = Path(inp.report_dir)
+        if inp.dry_run:
+            recorded = artifacts.read_simulated(report_dir)
+        else:
+            recorded = {
+                c.action_id: _result_from_ledger(None, c)
+                for c in self.store(inp.data_dir).ledger_for(inp.run_id) if c.action_id
+            }
+        report = build_report(inp, detection, analysis, plan, recorded)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        json_path = report_dir / "report.json"
+        md_path = report_dir / "report.md"
+        atomic_write_bytes(json_path, report.model_dump_json(indent=2).encode())
+        atomic_write_bytes(md_path, render_markdown(report).encode())
+        return ReportRef(directory=str(report_dir), markdown=str(md_path), json_path=str(json_path),
+                         summary=report.summary)
+
+    def _read(self, directory: Path, name: str, model: type[artifacts.M]) -> artifacts.M:
+        try:
+            return artifacts.read(directory, name, model)
+        except artifacts.ArtifactError as exc:
+            raise _non_retryable(exc, "ArtifactError") from None
+
+
+def _select(plan: artifacts.PlanArtifact, ids: list[str], where: str) -> list[PlannedAction]:
+    wanted = set(ids)
+    chosen = [a for a in plan.actions if a.id in wanted]
+    if len(chosen) != len(wanted):
+        missing = sorted(wanted - {a.id for a in chosen})[:5]
+        raise ApplicationError(f"the plan in {where} has no action(s) {', '.join(missing)}",
+                               type="PlanMismatch", non_retryable=True)
+    return chosen
+
+
+def _effect(action: PlannedAction) -> str:
+    return actions.CATALOG[action.action].expected_effect
+
+
+def plan_result(planned: list[PlannedAction], excluded: int = 0) -> PlanResult:
+    by_site: dict[str, list[str]] = {}
+    for a in planned:
+        by_site.setdefault(a.site, []).append(a.id)
+    return PlanResult(
+        total=len(planned), action_ids=[a.id for a in planned], routine_ids=[a.id for a in planned if a.routine],
+        ids_by_site=dict(sorted(by_site.items())),
+        actions=planned if len(planned) <= INLINE_LIMIT else [],
+        by_site=dict(sorted(Counter(a.site for a in planned).items())),
+        by_risk=dict(Counter(a.risk for a in planned)),
+        by_action=dict(sorted(Counter(a.action.value for a in planned).items())),
+        excluded=excluded,
+    )
+
+
+def _result(action: PlannedAction, outcome: Outcome, detail: str, seq: int | None = None,
+            changes: dict | None = None, simulated: bool = False) -> ActionResult:
+    return ActionResult(action_id=action.id, equipment_id=action.equipment_id, site=action.site,
+                        action=action.action, outcome=outcome, detail=detail, simulated=simulated,
+                        changes=changes or {}, audit_seq=seq, finished_at=datetime.now(UTC),
+                        attempts=activity.info().attempt if activity.in_activity() else 1)
+
+
+def _result_from_ledger(action: PlannedAction | None, change: ChangeRecord, attempts: int = 1) -> ActionResult:
+    return ActionResult(
+        action_id=change.action_id or "", equipment_id=change.equipment_id or "",
+        site=action.site if action else (change.site or ""),
+        action=change.action or (action.action if action else ""), outcome=Outcome(change.outcome),
+        detail=change.detail, changes=change.result.get("changes", {}), audit_seq=change.seq,
+        finished_at=change.at, attempts=attempts,
+    )
+

@@ -1,0 +1,95 @@
+"""Run artifacts: the full detection, analysis and plan of a run, kept beside its report.
+
+Workflows carry summaries; the whole lists live here, in `REPORTS_DIR/<workflow-id>/`, written
+atomically by the activity that produced them and read by the activities that follow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, Field, ValidationError
+
+from .models.core import (
+    ActionResult,
+    DeviceFacts,
+    DeviceHealth,
+    Finding,
+    FleetSummary,
+    PlannedAction,
+    Problem,
+    SiteHealth,
+    SiteImpact,
+)
+from .store import atomic_write_bytes
+
+DETECTION = "detection.json"
+ANALYSIS = "analysis.json"
+PLAN = "plan.json"
+SIMULATED = "simulated.jsonl"
+
+
+class ArtifactError(Exception):
+    """An artifact is missing or unreadable; the run that produced it must be re-run."""
+
+
+class DetectionArtifact(BaseModel):
+    as_of: datetime
+    summary: FleetSummary
+    findings: list[Finding]
+    facts: dict[str, DeviceFacts]
+    device_health: list[DeviceHealth]
+    sites: list[SiteHealth]
+    firmware_baseline: dict[str, str] = Field(default_factory=dict)
+
+
+class AnalysisArtifact(BaseModel):
+    problems: list[Problem]
+    impacts: list[SiteImpact]
+    llm: dict[str, object] = Field(default_factory=dict)
+
+
+class PlanArtifact(BaseModel):
+    actions: list[PlannedAction]
+    excluded: int = 0
+    llm: dict[str, object] = Field(default_factory=dict)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def write(directory: Path, name: str, model: BaseModel) -> Path:
+    path = directory / name
+    atomic_write_bytes(path, model.model_dump_json().encode())
+    return path
+
+
+def read(directory: Path, name: str, model: type[M]) -> M:
+    path = directory / name
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path} is missing; the run's artifacts were deleted — start a new run") from None
+    except ValidationError as exc:
+        raise ArtifactError(f"{path} is unreadable ({exc.errors()[0]['msg']}); start a new run") from None
+
+
+def append_simulated(directory: Path, result: ActionResult) -> None:
+    """Dry-run outcomes (the fleet is not touched, so they live beside the report)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / SIMULATED, "ab") as fh:
+        fh.write(result.model_dump_json().encode() + b"\n")
+
+
+def read_simulated(directory: Path) -> dict[str, ActionResult]:
+    path = directory / SIMULATED
+    if not path.exists():
+        return {}
+    results: dict[str, ActionResult] = {}
+    for line in path.read_bytes().splitlines():
+        if line.strip():
+            result = ActionResult.model_validate_json(line)
+            results[result.action_id] = result  # a retried simulation overwrites itself
+    return results

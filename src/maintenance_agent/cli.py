@@ -1,0 +1,77 @@
+"""Plumbing shared by the top-level scripts: settings, connection, errors, exit codes, rendering.
+
+Scripts print for people on stderr (progress) and stdout (results); `--json` puts one JSON document
+on stdout for programs. Every expected error becomes one line `error: …` and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time
+
+from temporalio.client import Client
+
+from .config import ConfigError, EmbeddedMode, Settings, load_settings
+from .connection import TemporalUnavailable
+from .embedded import EmbeddedError, ensure_running, worker_available
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("temporalio").setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def parse_as_of(text: str) -> datetime:
+    """`YYYY-MM-DD` (end of that day, UTC) or an ISO 8601 timestamp (UTC if no offset)."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(datetime.strptime(text, "%Y-%m-%d").date(), time(23, 59, 59), UTC)
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; use YYYY-MM-DD or an ISO timestamp such as 2026-11-01T12:00:00Z") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def connect_for_cli(settings: Settings) -> Client:
+    """Connect (starting the embedded server and worker where allowed) and make sure a worker polls."""
+    client, status = await ensure_running(settings)
+    embedded = settings.embedded is EmbeddedMode.AUTO and settings.is_local_address
+    if not embedded and not await worker_available(client, settings.task_queue):
+        raise CliError(
+            f"no worker is polling task queue {settings.task_queue!r} on {settings.temporal_address}; "
+            f"start one with `make worker` (or `python -m maintenance_agent.worker`) and retry"
+        )
+    del status
+    return client
+
+
+def run(main: Callable[[Settings], Awaitable[int]]) -> int:
+    """Load settings and run `main`, turning expected errors into one line and exit code 2."""
+    from .client_ops import OperationError
+    from .store import FleetDataError, StoreBusy
+
+    try:
+        settings = load_settings()
+        return asyncio.run(main(settings))
+    except (ConfigError, TemporalUnavailable, EmbeddedError, OperationError, FleetDataError, StoreBusy,
+            CliError) as exc:
+        err(f"error: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

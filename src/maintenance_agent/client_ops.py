@@ -1,0 +1,211 @@
+"""Typed operations on the agent's workflows: used by the CLI scripts and the MCP server alike.
+
+Every failure a user can cause or meet (unknown id, refused approval, server gone) is raised as
+`OperationError` with one actionable sentence; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.service import RPCError, RPCStatusCode
+
+from . import artifacts
+from .config import Settings
+from .core.report import Report
+from .models.core import Finding, Severity
+from .models.workflow import (
+    ApprovalRequest,
+    ApprovalResult,
+    FindingsView,
+    MaintenanceInput,
+    MaintenanceResult,
+    Phase,
+    PlanView,
+    ResultsView,
+    RunStatus,
+)
+from .workflows import InfrastructureMaintenanceWorkflow
+
+RUN_WORKFLOW = "InfrastructureMaintenanceWorkflow"
+
+
+class OperationError(Exception):
+    """A request could not be carried out; the message is one sentence saying what to do."""
+
+
+class RunNotFound(OperationError):
+    pass
+
+
+class RunSummary(BaseModel):
+    workflow_id: str
+    status: str
+    workflow_type: str
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+def run_workflow_id(user: str) -> str:
+    return f"infra-monitoring-agent-for-{user}-{uuid.uuid4()}"
+
+
+def run_input(settings: Settings, **options: Any) -> MaintenanceInput:
+    """The start input of a run, with paths and policy from settings and per-run options."""
+    return MaintenanceInput(
+        data_dir=str(settings.data_dir), reports_dir=str(settings.reports_dir), started_by=settings.user_name,
+        **options,
+    )
+
+
+async def start_run(client: Client, settings: Settings, **options: Any) -> str:
+    """Start a maintenance run; returns its workflow id immediately."""
+    inp = run_input(settings, **options)
+    workflow_id = run_workflow_id(settings.user_name)
+    try:
+        await client.start_workflow(
+            InfrastructureMaintenanceWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue,
+            static_summary=f"maintenance run by {settings.user_name}" + (" (dry run)" if inp.dry_run else ""),
+        )
+    except RPCError as exc:
+        raise OperationError(f"could not start the run: {exc.message}") from None
+    return workflow_id
+
+
+def _handle(client: Client, workflow_id: str) -> WorkflowHandle:
+    return client.get_workflow_handle_for(InfrastructureMaintenanceWorkflow.run, workflow_id)
+
+
+async def _guard(workflow_id: str, call: Awaitable[Any]) -> Any:
+    try:
+        return await call
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise RunNotFound(
+                f"no maintenance run with id {workflow_id!r}; list recent runs with "
+                f"`query_monitoring_agent.py --list`"
+            ) from None
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+            raise OperationError(f"{workflow_id!r} is not a maintenance run or the request was invalid: {exc.message}") from None
+        raise OperationError(f"Temporal refused the request: {exc.message}") from None
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
+        raise OperationError(f"{workflow_id!r} cannot answer that query ({exc}); is it a maintenance run?") from None
+    except WorkflowUpdateFailedError as exc:
+        raise OperationError(_failure_text(exc)) from None
+
+
+def _failure_text(exc: BaseException) -> str:
+    while isinstance(exc, (FailureError, WorkflowUpdateFailedError, WorkflowFailureError)) and exc.cause is not None:
+        exc = exc.cause
+    return exc.message if isinstance(exc, ApplicationError) else str(exc)
+
+
+async def get_status(client: Client, workflow_id: str) -> RunStatus:
+    return await _guard(workflow_id, _handle(client, workflow_id).query(InfrastructureMaintenanceWorkflow.status))
+
+
+async def get_plan(client: Client, workflow_id: str) -> PlanView:
+    view: PlanView = await _guard(workflow_id, _handle(client, workflow_id).query(InfrastructureMaintenanceWorkflow.plan))
+    if view.truncated and view.artifact and Path(view.artifact).exists():
+        plan = artifacts.read(Path(view.artifact).parent, artifacts.PLAN, artifacts.PlanArtifact)
+        view = view.model_copy(update={"actions": plan.actions, "truncated": False})
+    return view
+
+
+async def get_findings(client: Client, workflow_id: str, *, site: str | None = None,
+                       min_severity: Severity | None = None) -> FindingsView:
+    view: FindingsView = await _guard(workflow_id, _handle(client, workflow_id).query(InfrastructureMaintenanceWorkflow.findings))
+    findings: list[Finding] = view.findings
+    truncated = view.truncated
+    if truncated and view.artifact and Path(view.artifact).exists():
+        findings = artifacts.read(Path(view.artifact).parent, artifacts.DETECTION, artifacts.DetectionArtifact).findings
+        truncated = False
+    if site is not None:
+        findings = [f for f in findings if f.site == site]
+    if min_severity is not None:
+        findings = [f for f in findings if f.severity.rank >= min_severity.rank]
+    return FindingsView(total=len(findings) if not truncated else view.total, findings=findings,
+                        truncated=truncated, artifact=view.artifact)
+
+
+async def get_results(client: Client, workflow_id: str) -> ResultsView:
+    return await _guard(workflow_id, _handle(client, workflow_id).query(InfrastructureMaintenanceWorkflow.results))
+
+
+async def get_report(client: Client, workflow_id: str) -> Report:
+    """The finished run's report (report.json), or an error saying the run is not finished."""
+    status = await get_status(client, workflow_id)
+    if status.report is None:
+        raise OperationError(
+            f"run {workflow_id} is {status.phase.value} and has no report yet; check again when it has finished"
+        )
+    try:
+        return Report.model_validate_json(Path(status.report.json_path).read_bytes())
+    except FileNotFoundError:
+        raise OperationError(f"the report file {status.report.json_path} is gone; it was deleted after the run") from None
+
+
+async def decide(client: Client, workflow_id: str, request: ApprovalRequest) -> ApprovalResult:
+    """Send an approval or rejection; the workflow validates it before anything is recorded."""
+    return await _guard(workflow_id, _handle(client, workflow_id).execute_update(
+        InfrastructureMaintenanceWorkflow.decide, request))
+
+
+async def result(client: Client, workflow_id: str) -> MaintenanceResult:
+    """Wait for the run to finish. A run that failed returns its FAILED result (from its status)."""
+    handle = _handle(client, workflow_id)
+    try:
+        return await _guard(workflow_id, handle.result())
+    except WorkflowFailureError as exc:
+        status = await get_status(client, workflow_id)
+        return MaintenanceResult(workflow_id=workflow_id, phase=Phase.FAILED, summary=status.report.summary
+                                 if status.report else f"FAILED: {_failure_text(exc)}",
+                                 report=status.report, error=status.error or _failure_text(exc))
+
+
+async def follow(client: Client, workflow_id: str, on_change: Callable[[RunStatus], None], *,
+                 until: Callable[[RunStatus], bool], poll_seconds: float = 0.25,
+                 timeout_seconds: float | None = None) -> RunStatus:
+    """Poll the run's status, calling `on_change` whenever phase or progress changes, until `until`."""
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    last: tuple[Any, ...] | None = None
+    while True:
+        status = await get_status(client, workflow_id)
+        key = (status.phase, status.executed, status.decision is not None)
+        if key != last:
+            on_change(status)
+            last = key
+        if until(status):
+            return status
+        if deadline is not None and time.monotonic() > deadline:
+            raise OperationError(f"run {workflow_id} is still {status.phase.value} after {timeout_seconds:.0f} s")
+        await asyncio.sleep(poll_seconds)
+
+
+async def list_runs(client: Client, limit: int = 10) -> list[RunSummary]:
+    """The most recent maintenance runs, newest first."""
+    runs: list[RunSummary] = []
+    try:
+        async for wf in client.list_workflows(f"WorkflowType = '{RUN_WORKFLOW}'", limit=limit):
+            runs.append(RunSummary(workflow_id=wf.id, status=wf.status.name if isinstance(wf.status, WorkflowExecutionStatus) else "UNKNOWN",
+                                   workflow_type=wf.workflow_type, started_at=wf.start_time, closed_at=wf.close_time))
+    except RPCError as exc:
+        raise OperationError(f"could not list runs: {exc.message}") from None
+    return runs

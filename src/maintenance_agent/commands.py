@@ -1,0 +1,190 @@
+"""What the top-level scripts do, once their arguments are parsed: call client_ops, render output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from . import client_ops
+from .cli import EXIT_OK, EXIT_RUN_FAILED, CliError, connect_for_cli, err
+from .config import Settings
+from .core.rules import load_rules
+from .models.workflow import ApprovalRequest, MaintenanceResult, Phase, RunStatus
+from .store import FleetStore
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PRISTINE_DIR = Path(__file__).resolve().parent / "fleet_default"
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+stdout = Console(highlight=False, soft_wrap=True)
+
+
+def reset_fleet(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    FleetStore(settings.data_dir).reset(PRISTINE_DIR, actor=settings.user_name)
+    err(f"Restored the default fleet into {settings.data_dir}.")
+
+
+def script(name: str) -> str:
+    """How to call a sibling script from anywhere (absolute path, quoted)."""
+    return shlex.quote(str(PROJECT_DIR / name))
+
+
+def print_plan(status: RunStatus, plan_actions: list, total: int, workflow_id: str) -> None:
+    table = Table(title=f"Plan: {total} action(s) awaiting approval", title_justify="left")
+    for col in ("Id", "Device", "Site", "Action", "Risk", "Conf.", "Routine", "Reason"):
+        table.add_column(col, overflow="fold")
+    for a in plan_actions[:60]:
+        table.add_row(a.id, a.equipment_id, a.site, a.action.value, a.risk.value, f"{a.confidence:.2f}",
+                      "yes" if a.routine else "", a.reason[:70])
+    stderr.print(table)
+    if total > 60:
+        err(f"… and {total - 60} more (see `{script('query_monitoring_agent.py')} --workflow-id {workflow_id}`)")
+    deadline = f" before {status.approval_deadline:%Y-%m-%d %H:%M} UTC" if status.approval_deadline else ""
+    err(f"\nApprove{deadline} with one of:")
+    err(f"  {script('approve_monitoring_agent.py')} --workflow-id {workflow_id}")
+    first = ",".join(a.id for a in plan_actions[:3])
+    err(f"  {script('approve_monitoring_agent.py')} --workflow-id {workflow_id} --actions {first}")
+    err(f"  {script('approve_monitoring_agent.py')} --workflow-id {workflow_id} --reject --comment 'why'")
+
+
+def exit_code(result: MaintenanceResult) -> int:
+    if result.phase in (Phase.FAILED, Phase.REJECTED, Phase.EXPIRED) or result.outcomes.failed:
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def print_result(result: MaintenanceResult, as_json: bool) -> None:
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        return
+    stdout.print(result.summary)
+    if result.report:
+        stdout.print(f"Report: {result.report.markdown}")
+        stdout.print(f"        {result.report.json_path}")
+
+
+async def run_command(settings: Settings, args: argparse.Namespace, as_of: datetime | None) -> int:
+    if args.reset_data:
+        reset_fleet(settings)
+    rules = load_rules(settings.rules_file)
+    client = await connect_for_cli(settings)
+    workflow_id = await client_ops.start_run(
+        client, settings, auto_approve=args.auto_approve, dry_run=args.dry_run, as_of=as_of,
+        approval_timeout_seconds=settings.approval_timeout_hours * 3600, approvers=list(settings.approvers),
+        require_distinct_approver=settings.require_distinct_approver, max_failures=settings.max_failures,
+        rules=rules,
+    )
+    err(f"Started run {workflow_id}")
+    if args.no_wait:
+        print(json.dumps({"workflow_id": workflow_id}) if args.json else workflow_id)
+        return EXIT_OK
+    err(f"Follow it with {script('query_monitoring_agent.py')} --workflow-id {workflow_id} "
+        f"(Ctrl-C stops following, not the run).")
+    shown_plan = False
+
+    def on_change(status: RunStatus) -> None:
+        progress = f" ({status.executed}/{status.to_execute})" if status.phase is Phase.EXECUTING else ""
+        err(f"  [{datetime.now():%H:%M:%S}] {status.phase.value}{progress}")
+
+    async def show_plan_once(status: RunStatus) -> None:
+        nonlocal shown_plan
+        if status.phase is Phase.PENDING_APPROVAL and not shown_plan:
+            shown_plan = True
+            view = await client_ops.get_plan(client, workflow_id)
+            print_plan(status, view.actions, view.total, workflow_id)
+
+    while True:
+        status = await client_ops.follow(
+            client, workflow_id, on_change,
+            until=lambda s: s.phase.terminal or (s.phase is Phase.PENDING_APPROVAL and not shown_plan))
+        if status.phase.terminal:
+            break
+        await show_plan_once(status)
+    result = await client_ops.result(client, workflow_id)
+    print_result(result, args.json)
+    return exit_code(result)
+
+
+async def approve_command(settings: Settings, args: argparse.Namespace) -> int:
+    client = await connect_for_cli(settings)
+    ids = None
+    if args.actions is not None:
+        ids = [i.strip() for i in args.actions.split(",") if i.strip()]
+        if not ids:
+            raise CliError("--actions is empty; give ids like A1,A3 or leave it out to approve every action")
+    request = ApprovalRequest(approve=not args.reject, action_ids=ids, approver=settings.user_name,
+                              comment=args.comment)
+    outcome = await client_ops.decide(client, args.workflow_id, request)
+    if args.json:
+        print(outcome.model_dump_json(indent=2))
+    else:
+        d = outcome.decision
+        stdout.print(f"{d.kind.value} by {d.by} at {d.at:%Y-%m-%d %H:%M:%S} UTC: "
+                     f"{outcome.approved} action(s) approved, {outcome.skipped} not approved.")
+        if not args.reject:
+            stdout.print(f"Follow execution with {script('query_monitoring_agent.py')} --workflow-id {args.workflow_id}")
+    return EXIT_OK
+
+
+async def query_command(settings: Settings, args: argparse.Namespace) -> int:
+    client = await connect_for_cli(settings)
+    if args.list:
+        runs = await client_ops.list_runs(client, args.limit)
+        if args.json:
+            print(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+            return EXIT_OK
+        table = Table(title=f"{len(runs)} most recent maintenance run(s)", title_justify="left")
+        for col in ("Workflow id", "Status", "Started", "Closed"):
+            table.add_column(col)
+        for r in runs:
+            table.add_row(r.workflow_id, r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
+                          f"{r.closed_at:%Y-%m-%d %H:%M:%S}" if r.closed_at else "")
+        stdout.print(table)
+        return EXIT_OK
+    status = await client_ops.get_status(client, args.workflow_id)
+    plan = await client_ops.get_plan(client, args.workflow_id)
+    results = await client_ops.get_results(client, args.workflow_id)
+    if args.json:
+        print(json.dumps({"status": status.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
+                          "results": results.model_dump(mode="json")}, indent=2))
+        return EXIT_OK
+    stdout.print(f"[bold]{status.workflow_id}[/bold]: {status.phase.value}"
+                 + (" (dry run)" if status.dry_run else ""))
+    stdout.print(f"  started by {status.started_by} at {status.started_at:%Y-%m-%d %H:%M:%S} UTC; "
+                 f"analysis time {status.as_of.isoformat() if status.as_of else 'n/a'}")
+    sev = ", ".join(f"{k} {v}" for k, v in sorted(status.findings_by_severity.items()))
+    stdout.print(f"  {status.findings} finding(s) ({sev}); {status.problems} problem(s); {status.actions} action(s)")
+    if status.decision:
+        d = status.decision
+        stdout.print(f"  decision: {d.kind.value} by {d.by} at {d.at:%Y-%m-%d %H:%M:%S}"
+                     + (f" — {d.comment}" if d.comment else ""))
+    if status.executed:
+        c = status.outcomes
+        stdout.print(f"  executed {status.executed}/{status.to_execute}: {c.succeeded} succeeded, {c.failed} failed, "
+                     f"{c.rolled_back} rolled back, {c.stale} stale, {c.not_run} not run")
+    if plan.actions:
+        table = Table(title=f"Plan ({plan.total} action(s))", title_justify="left")
+        for col in ("Id", "Device", "Action", "Risk", "Conf.", "Routine", "Approval", "Outcome"):
+            table.add_column(col)
+        outcome = {r.action_id: r.outcome.value for r in results.results}
+        for a in plan.actions[:100]:
+            table.add_row(a.id, a.equipment_id, a.action.value, a.risk.value, f"{a.confidence:.2f}",
+                          "yes" if a.routine else "", plan.approval.get(a.id, plan.default_approval),
+                          outcome.get(a.id, ""))
+        stdout.print(table)
+    if status.phase is Phase.PENDING_APPROVAL:
+        stdout.print(f"Approve: {script('approve_monitoring_agent.py')} --workflow-id {status.workflow_id}")
+    if status.report:
+        stdout.print(status.report.summary)
+        stdout.print(f"Report: {status.report.markdown}")
+    if status.error:
+        stdout.print(f"Error: {status.error}")
+    return EXIT_OK
+

@@ -1,0 +1,195 @@
+"""Settings: read once from the environment and `.env`, validated, then passed around.
+
+Every setting has one name (the environment variable) and one place it is read: here.
+Relative paths are resolved against the project root, not the working directory, so the
+scripts and the MCP server behave the same from wherever an MCP host launches them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The repository root in a source checkout (where `.env`, `data/` and `reports/` live)."""
+
+DEFAULT_TASK_QUEUE = "infrastructure-maintenance-task-queue"
+
+
+class ConfigError(Exception):
+    """A setting has an invalid value; the message names the variable and what to do."""
+
+
+class EmbeddedMode(StrEnum):
+    AUTO = "auto"
+    NEVER = "never"
+
+
+# variable name -> Settings field name. The order here is the order of `.env.example`.
+ENV_VARS: dict[str, str] = {
+    "TEMPORAL_ADDRESS": "temporal_address",
+    "TEMPORAL_NAMESPACE": "temporal_namespace",
+    "TEMPORAL_TASK_QUEUE": "task_queue",
+    "TEMPORAL_TLS_CERT": "tls_cert",
+    "TEMPORAL_TLS_KEY": "tls_key",
+    "TEMPORAL_TLS_CA": "tls_ca",
+    "TEMPORAL_API_KEY": "api_key",
+    "EMBEDDED_TEMPORAL": "embedded",
+    "TEMPORAL_STATE_DIR": "state_dir",
+    "TEMPORAL_UI_PORT": "ui_port",
+    "USER_NAME": "user_name",
+    "DATA_DIR": "data_dir",
+    "REPORTS_DIR": "reports_dir",
+    "LLM_MODEL": "llm_model",
+    "LLM_KEY": "llm_key",
+    "LLM_BASE_URL": "llm_base_url",
+    "APPROVERS": "approvers",
+    "REQUIRE_DISTINCT_APPROVER": "require_distinct_approver",
+    "APPROVAL_TIMEOUT_HOURS": "approval_timeout_hours",
+    "MAX_FAILURES": "max_failures",
+    "RULES_FILE": "rules_file",
+}
+
+
+class Settings(BaseModel):
+    """All configuration of the agent. Immutable; build it with `load_settings()`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = DEFAULT_TASK_QUEUE
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    api_key: SecretStr | None = None
+    embedded: EmbeddedMode = EmbeddedMode.AUTO
+    state_dir: Path = PROJECT_ROOT / ".temporal"
+    ui_port: int = Field(default=8233, ge=1, le=65535)
+    user_name: str = "Admin.User"
+    data_dir: Path = PROJECT_ROOT / "data"
+    reports_dir: Path = PROJECT_ROOT / "reports"
+    llm_model: str | None = None
+    llm_key: SecretStr | None = None
+    llm_base_url: str | None = None
+    approvers: tuple[str, ...] = ()
+    require_distinct_approver: bool = False
+    approval_timeout_hours: float = Field(default=12.0, gt=0, le=24 * 365)
+    max_failures: int = Field(default=3, ge=1, le=100_000)
+    rules_file: Path | None = None
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = tuple(n.strip() for n in value.split(",") if n.strip())
+            if any(" " in n for n in names):
+                raise ValueError("expected a comma-separated list of user names without spaces")
+            return names
+        return value
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected host:port, e.g. localhost:7233")
+        return value
+
+    @field_validator("temporal_namespace", "task_queue", "user_name")
+    @classmethod
+    def _non_blank(cls, value: str) -> str:
+        if not value.strip() or any(c.isspace() for c in value):
+            raise ValueError("must be non-empty and contain no spaces")
+        return value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @property
+    def temporal_host(self) -> str:
+        return self.temporal_address.rpartition(":")[0]
+
+    @property
+    def temporal_port(self) -> int:
+        return int(self.temporal_address.rpartition(":")[2])
+
+    @property
+    def is_local_address(self) -> bool:
+        """True when the server address points at this machine (embedded mode may start it)."""
+        return self.temporal_host in {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_model)
+
+
+def _resolve_path(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
+
+
+_PATH_FIELDS = {"tls_cert", "tls_key", "tls_ca", "state_dir", "data_dir", "reports_dir", "rules_file"}
+
+
+def read_environment(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None
+) -> dict[str, str]:
+    """Merge `.env` (lower precedence) with the process environment (higher precedence)."""
+    environ = os.environ if environ is None else environ
+    if env_file is None:
+        env_file = Path(environ.get("ENV_FILE") or PROJECT_ROOT / ".env")
+    merged: dict[str, str] = {}
+    if env_file.is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(environ)
+    return merged
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    env_file: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build `Settings` from the environment and `.env`; raise `ConfigError` naming the variable.
+
+    Empty values count as unset, so `LLM_MODEL=` in `.env` keeps the advisor off.
+    """
+    merged = read_environment(environ, env_file)
+    values: dict[str, Any] = {}
+    for var, field in ENV_VARS.items():
+        raw = merged.get(var, "").strip()
+        if raw:
+            values[field] = _resolve_path(raw) if field in _PATH_FIELDS else raw
+    values.update(overrides)
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        var = next((v for v, f in ENV_VARS.items() if f == field), field)
+        shown = values.get(field)
+        shown = "<hidden>" if isinstance(shown, SecretStr) or field in {"api_key", "llm_key"} else shown
+        raise ConfigError(
+            f"{var}={shown!s} is invalid: {error['msg'].removeprefix('Value error, ')}. "
+            f"Fix it in the environment or .env (see .env.example)."
+        ) from None
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ConfigError(
+            "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together for mTLS; set both or neither."
+        )
+    for var, path in (("TEMPORAL_TLS_CERT", settings.tls_cert), ("TEMPORAL_TLS_KEY", settings.tls_key),
+                      ("TEMPORAL_TLS_CA", settings.tls_ca), ("RULES_FILE", settings.rules_file)):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{var}={path} does not exist; point it at a readable PEM file.")
+    return settings

@@ -1,0 +1,94 @@
+"""The one way every part of the agent connects to Temporal: plain, mTLS or API key."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.service import RPCError, TLSConfig
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TemporalUnavailable(Exception):
+    """The Temporal server could not be reached; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """Everything `Client.connect` needs, built from settings without any I/O but reading PEM files."""
+
+    target_host: str
+    namespace: str
+    tls: TLSConfig | bool
+    api_key: str | None
+
+    def __repr__(self) -> str:  # never show the API key or private key bytes
+        tls = "mTLS" if isinstance(self.tls, TLSConfig) and self.tls.client_cert else self.tls
+        key = "<set>" if self.api_key else None
+        return f"ConnectOptions(target_host={self.target_host!r}, namespace={self.namespace!r}, tls={tls!r}, api_key={key})"
+
+
+def connect_options(settings: Settings) -> ConnectOptions:
+    """Translate settings into connection options.
+
+    mTLS when a client certificate and key are configured; API key (Temporal Cloud) implies TLS
+    with the system roots; a custom CA (`TEMPORAL_TLS_CA`) applies to both.
+    """
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    tls: TLSConfig | bool = False
+    if settings.tls_cert and settings.tls_key:
+        tls = TLSConfig(
+            client_cert=settings.tls_cert.read_bytes(),
+            client_private_key=settings.tls_key.read_bytes(),
+            server_root_ca_cert=settings.tls_ca.read_bytes() if settings.tls_ca else None,
+        )
+    elif settings.tls_ca:
+        tls = TLSConfig(server_root_ca_cert=settings.tls_ca.read_bytes())
+    elif api_key:
+        tls = True
+    return ConnectOptions(settings.temporal_address, settings.temporal_namespace, tls, api_key)
+
+
+def data_converter(settings: Settings | None = None) -> DataConverter:
+    """The converter every client and worker uses: pydantic models in and out."""
+    del settings  # the payload codec hooks in here when encryption is configured
+    return pydantic_data_converter
+
+
+async def connect(settings: Settings, *, timeout_seconds: float = 10.0) -> Client:
+    """Connect to Temporal with the configured address, namespace and credentials."""
+    opts = connect_options(settings)
+    try:
+        return await Client.connect(
+            opts.target_host,
+            namespace=opts.namespace,
+            tls=opts.tls,
+            api_key=opts.api_key,
+            data_converter=data_converter(settings),
+            connect_timeout=timedelta(seconds=timeout_seconds),
+        )
+    except (RPCError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if opts.api_key and opts.api_key in reason:
+            reason = reason.replace(opts.api_key, "<redacted>")
+        raise TemporalUnavailable(
+            f"cannot reach Temporal at {opts.target_host} (namespace {opts.namespace}): {reason}. "
+            + _how_to_fix(settings)
+        ) from None
+
+
+def _how_to_fix(settings: Settings) -> str:
+    if settings.is_local_address:
+        return (
+            "Start one with `make server` (or set EMBEDDED_TEMPORAL=auto to let the scripts start it), "
+            "or point TEMPORAL_ADDRESS at a running server."
+        )
+    return "Check TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS/API-key settings."
+

@@ -1,0 +1,65 @@
+"""Approval policy: who may decide what, and when. Pure; the workflow's update validator calls it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Sequence
+
+from ..models.workflow import ApprovalRequest, Phase
+
+MAX_IDS_PER_DECISION = 10_000
+MAX_COMMENT_CHARS = 2_000
+MAX_APPROVER_CHARS = 200
+
+
+class ApprovalRejected(ValueError):
+    """The decision cannot be accepted; the message says why in one sentence."""
+
+
+def check_decision(
+    request: ApprovalRequest,
+    *,
+    phase: Phase,
+    decided: bool,
+    pending_ids: Collection[str],
+    approvers: Sequence[str],
+    started_by: str,
+    require_distinct_approver: bool,
+) -> None:
+    """Raise `ApprovalRejected` unless `request` is a decision this run can take now."""
+    approver = request.approver.strip()
+    if not approver:
+        raise ApprovalRejected("approver must not be empty")
+    if len(approver) > MAX_APPROVER_CHARS:
+        raise ApprovalRejected(f"approver name is longer than {MAX_APPROVER_CHARS} characters")
+    if request.comment is not None and len(request.comment) > MAX_COMMENT_CHARS:
+        raise ApprovalRejected(f"comment is longer than {MAX_COMMENT_CHARS} characters; shorten it")
+    if decided:
+        raise ApprovalRejected("this plan has already been decided; start a new run to change anything")
+    if phase is not Phase.PENDING_APPROVAL:
+        if phase.terminal or phase in (Phase.EXECUTING, Phase.REPORTING):
+            raise ApprovalRejected(f"the run is {phase.value} and no longer awaits approval")
+        raise ApprovalRejected(f"the run is {phase.value}: there is no plan to approve yet; retry when it is PENDING-APPROVAL")
+    if approvers and approver not in approvers:
+        raise ApprovalRejected(f"{approver!r} is not in APPROVERS and may not approve maintenance")
+    if require_distinct_approver and approver == started_by:
+        raise ApprovalRejected(
+            f"{approver!r} started this run and REQUIRE_DISTINCT_APPROVER asks for a second person to approve it"
+        )
+    if request.action_ids is not None:
+        if not request.approve:
+            raise ApprovalRejected("a rejection applies to the whole plan; do not pass action ids with it")
+        if not request.action_ids:
+            raise ApprovalRejected("no action ids given; pass at least one id, or none at all to approve every action")
+        if len(request.action_ids) > MAX_IDS_PER_DECISION:
+            raise ApprovalRejected(
+                f"{len(request.action_ids)} action ids in one decision is more than {MAX_IDS_PER_DECISION}; "
+                f"approve all (no ids) or split the decision"
+            )
+        if len(set(request.action_ids)) != len(request.action_ids):
+            dupes = sorted(i for i, n in Counter(request.action_ids).items() if n > 1)[:5]
+            raise ApprovalRejected(f"action ids listed twice: {', '.join(dupes)}")
+        unknown = [i for i in request.action_ids if i not in pending_ids]
+        if unknown:
+            shown = ", ".join(repr(i[:40]) for i in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+            raise ApprovalRejected(f"unknown action id(s) {shown}; see the plan for valid ids")

@@ -1,0 +1,224 @@
+"""Plan: map problems to repairs from the catalog, with risk, confidence and a rollback. Pure.
+
+`make_action` is the single place where an action's risk, confidence, routine flag and guard are
+decided; rule-made and LLM-proposed actions both go through it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..actions import CATALOG, planned_guard
+from ..models.core import (
+    ActionName,
+    DeviceFacts,
+    Finding,
+    FindingKind,
+    PlannedAction,
+    Problem,
+    Risk,
+    Severity,
+)
+from .analyze import has_hardware_fault
+from .detect import version_key
+from .rules import Rules
+
+_ACTION_ORDER = {a: i for i, a in enumerate(ActionName)}
+_PERFORMANCE = (FindingKind.HIGH_CPU, FindingKind.HIGH_MEMORY, FindingKind.PACKET_LOSS, FindingKind.HIGH_LATENCY)
+_TUNABLE_TREND_METRICS = ("cpu_utilization_percent", "memory_utilization_percent", "packet_loss_percent", "latency_ms")
+RECENT_MAINTENANCE_DAYS = 14
+
+
+class PlanError(ValueError):
+    """A proposed action is not acceptable (unknown device, not in the catalog, duplicate)."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    action: ActionName
+    confidence: float
+    reason: str
+    kinds: tuple[FindingKind, ...]
+    priority: int
+    params: tuple[tuple[str, str | float | int], ...] = ()
+    risk: Risk | None = None
+
+
+def is_routine(risk: Risk, confidence: float, rules: Rules) -> bool:
+    return risk is Risk.LOW and confidence >= rules.routine_confidence
+
+
+def make_action(
+    facts: DeviceFacts,
+    proposal: Proposal,
+    rules: Rules,
+    *,
+    problem_id: str | None = None,
+    source: str = "rules",
+) -> PlannedAction:
+    spec = CATALOG[proposal.action]
+    risk = proposal.risk or spec.base_risk
+    routine = is_routine(risk, proposal.confidence, rules) and source == "rules"
+    return PlannedAction(
+        id="", equipment_id=facts.equipment_id, site=facts.site, action=proposal.action,
+        params=dict(proposal.params), risk=risk, confidence=round(proposal.confidence, 2), routine=routine,
+        disruptive=spec.disruptive, priority=proposal.priority, reason=proposal.reason,
+        finding_kinds=list(proposal.kinds), problem_id=problem_id,
+        expected_effect=spec.expected_effect, rollback=spec.rollback,
+        guard=planned_guard(proposal.action, facts), source=source,
+    )
+
+
+def _priority(severity: Severity) -> int:
+    return {Severity.CRITICAL: 1, Severity.WARNING: 2, Severity.INFO: 3}[severity]
+
+
+def propose_for_device(
+    facts: DeviceFacts, findings: Sequence[Finding], baseline: Mapping[str, str], as_of: datetime
+) -> list[Proposal]:
+    """The repairs this device's findings call for; one per action, superseded ones left out."""
+    by_kind: dict[FindingKind, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_kind[f.kind].append(f)
+    kinds = set(by_kind)
+    down = FindingKind.DEVICE_DOWN in kinds
+    degraded = FindingKind.DEVICE_DEGRADED in kinds
+    eol = FindingKind.END_OF_LIFE in kinds
+    hardware = has_hardware_fault(facts)
+    hot = by_kind.get(FindingKind.HIGH_TEMPERATURE, [])
+    overheating = any(f.severity is Severity.CRITICAL for f in hot)
+    target = baseline.get(f"{facts.vendor}|{facts.model}")
+    behind = target is not None and version_key(target) > version_key(facts.firmware_version)
+    worst = max((f.severity for f in findings if f.kind not in (FindingKind.NEARING_END_OF_LIFE,)),
+                key=lambda s: s.rank, default=Severity.INFO)
+    out: list[Proposal] = []
+
+    replace = (down and (hardware or eol)) or (eol and (degraded or worst is Severity.CRITICAL))
+    if replace or eol:
+        why = "hardware fault" if hardware and down else "past end of life"
+        out.append(Proposal(
+            ActionName.REPLACE_HARDWARE, 0.9 if replace else 0.8,
+            f"{why}" + (" and down" if down and not hardware else ""),
+            tuple(k for k in (FindingKind.DEVICE_DOWN, FindingKind.CRITICAL_ALERT, FindingKind.END_OF_LIFE,
+                              FindingKind.DEVICE_DEGRADED) if k in kinds),
+            1 if replace else 3,
+            (("model", facts.model), ("target_firmware", target or facts.firmware_version)),
+        ))
+        replace = True
+    restart = False
+    if not replace and down:
+        restart = True
+        confidence = 0.6 if overheating else 0.9
+        out.append(Proposal(
+            ActionName.RESTART_DEVICE, confidence,
+            "device down" + (" while overheating: may shut down again" if overheating else ""),
+            tuple(k for k in (FindingKind.DEVICE_DOWN, FindingKind.CRITICAL_ALERT) if k in kinds), 1,
+            (("mode", "cold"),), Risk.LOW,  # it already carries no traffic: a restart adds no disruption
+        ))
+    performance = [f for k in _PERFORMANCE for f in by_kind.get(k, [])]
+    if not replace and not restart and behind and (degraded or performance or FindingKind.CRITICAL_ALERT in kinds):
+        out.append(Proposal(
+            ActionName.UPDATE_FIRMWARE, 0.8,
+            f"running {facts.firmware_version}, fleet baseline for {facts.model} is {target}",
+            tuple(k for k in (FindingKind.DEVICE_DEGRADED, *_PERFORMANCE, FindingKind.CRITICAL_ALERT) if k in kinds),
+            2, (("from_version", facts.firmware_version), ("to_version", target or "")),
+        ))
+    elif not replace and not restart and degraded and not performance and not hot:
+        out.append(Proposal(
+            ActionName.RESTART_DEVICE, 0.7, "degraded with no metric over threshold: a graceful restart",
+            (FindingKind.DEVICE_DEGRADED,), 2, (("mode", "graceful"),),
+        ))
+    trends = by_kind.get(FindingKind.RISING_TREND, [])
+    tunable_trends = [f for f in trends if f.evidence.metric in _TUNABLE_TREND_METRICS]
+    if not replace and not restart and (performance or tunable_trends):
+        metrics = sorted({f.evidence.metric for f in performance + tunable_trends})
+        source = performance or tunable_trends
+        out.append(Proposal(
+            ActionName.OPTIMIZE_CONFIGURATION, 0.85 if performance else 0.8,
+            "; ".join(f.message for f in source[:3]),
+            tuple(sorted({f.kind for f in source}, key=list(FindingKind).index)),
+            _priority(max((f.severity for f in source), key=lambda s: s.rank)),
+            (("metrics", ",".join(metrics)),),
+        ))
+    recently_maintained = facts.last_maintenance >= (as_of - timedelta(days=RECENT_MAINTENANCE_DAYS)).date()
+    if not replace and not recently_maintained:
+        tasks, kinds_used, prio = [], [], 4
+        temp_trend = [f for f in trends if f.evidence.metric == "temperature_celsius"]
+        if hot or temp_trend:
+            tasks.append("cooling and fan inspection")
+            kinds_used += [FindingKind.HIGH_TEMPERATURE] * bool(hot) + [FindingKind.RISING_TREND] * bool(temp_trend)
+            prio = min(prio, 1 if overheating else 2)
+        if FindingKind.CRITICAL_ALERT in kinds and not down:
+            tasks.append("on-site check of critical alarms")
+            kinds_used.append(FindingKind.CRITICAL_ALERT)
+            prio = min(prio, 2)
+        if FindingKind.MAINTENANCE_OVERDUE in kinds:
+            tasks.append("overdue preventive maintenance")
+            kinds_used.append(FindingKind.MAINTENANCE_OVERDUE)
+        if FindingKind.NEARING_END_OF_LIFE in kinds:
+            tasks.append("lifecycle health check")
+            kinds_used.append(FindingKind.NEARING_END_OF_LIFE)
+        if tasks:
+            out.append(Proposal(ActionName.SCHEDULE_MAINTENANCE, 0.95, "; ".join(tasks), tuple(kinds_used), prio,
+                                (("tasks", "; ".join(tasks)),)))
+    contract = by_kind.get(FindingKind.CONTRACT_EXPIRED) or by_kind.get(FindingKind.CONTRACT_EXPIRING)
+    if contract:
+        expired = contract[0].kind is FindingKind.CONTRACT_EXPIRED
+        out.append(Proposal(
+            ActionName.RENEW_CONTRACT, 0.98, contract[0].message, (contract[0].kind,), 2 if expired else 3,
+            (("current_expiry", facts.maintenance_contract_expiry.isoformat()),),
+        ))
+    return out
+
+
+def plan_actions(
+    problems: Sequence[Problem],
+    findings: Sequence[Finding],
+    facts: Mapping[str, DeviceFacts],
+    baseline: Mapping[str, str],
+    rules: Rules,
+    as_of: datetime,
+    exclude_keys: Collection[str] = frozenset(),
+) -> list[PlannedAction]:
+    """Every repair the problems call for, most urgent first, ids `A1`, `A2`, … in that order.
+
+    `exclude_keys` (`equipment_id:action`) are left out: those repairs already await a decision."""
+    by_device: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_device[f.equipment_id].append(f)
+    rank = {}
+    for index, problem in enumerate(problems):
+        for eid in problem.equipment_ids:
+            rank.setdefault(eid, (index, problem.id))
+    actions: list[PlannedAction] = []
+    for eid, device_findings in by_device.items():
+        device = facts[eid]
+        problem_id = rank[eid][1] if eid in rank else None
+        for proposal in propose_for_device(device, device_findings, baseline, as_of):
+            action = make_action(device, proposal, rules, problem_id=problem_id)
+            if action.key not in exclude_keys:
+                actions.append(action)
+    problem_index = {eid: rank[eid][0] if eid in rank else len(problems) for eid in by_device}
+    actions.sort(key=lambda a: (a.priority, problem_index[a.equipment_id], a.site, a.equipment_id,
+                                _ACTION_ORDER[a.action]))
+    for index, action in enumerate(actions, start=1):
+        action.id = f"A{index}"
+    return actions
+
+
+def validate_proposal(
+    equipment_id: str, action: str, facts: Mapping[str, DeviceFacts], existing: Collection[str]
+) -> tuple[DeviceFacts, ActionName]:
+    """Check an externally proposed action (e.g. from the LLM advisor) against the catalog and fleet."""
+    if action not in ActionName._value2member_map_:
+        raise PlanError(f"{action!r} is not in the action catalog ({', '.join(a.value for a in ActionName)})")
+    name = ActionName(action)
+    device = facts.get(equipment_id)
+    if device is None:
+        raise PlanError(f"{equipment_id!r} is not a device with findings in this run")
+    if f"{equipment_id}:{name}" in existing:
+        raise PlanError(f"{name} for {equipment_id} is already planned")
+    return device, name

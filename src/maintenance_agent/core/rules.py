@@ -1,0 +1,80 @@
+"""Detection and policy thresholds: one model with documented defaults, overridable from a JSON file.
+
+A breach is strictly greater than its threshold: a value equal to a threshold is not a breach.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class MetricThreshold(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    warning: float
+    critical: float | None = None
+    unit: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MetricThreshold:
+        if self.critical is not None and self.critical < self.warning:
+            raise ValueError("critical must not be below warning")
+        return self
+
+
+class Rules(BaseModel):
+    """Every number the rules use. Defaults follow common vendor guidance for network gear."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temperature_celsius: MetricThreshold = MetricThreshold(warning=70, critical=75, unit="°C")
+    cpu_utilization_percent: MetricThreshold = MetricThreshold(warning=80, critical=95, unit="%")
+    memory_utilization_percent: MetricThreshold = MetricThreshold(warning=85, critical=95, unit="%")
+    packet_loss_percent: MetricThreshold = MetricThreshold(warning=0.5, critical=2, unit="%")
+    latency_ms: MetricThreshold = MetricThreshold(warning=15, critical=20, unit="ms")
+
+    nearing_end_of_life_fraction: float = Field(0.8, gt=0, lt=1)
+    contract_expiring_days: int = Field(90, ge=1)
+    maintenance_overdue_days: int = Field(730, ge=1)
+    critical_alert_max_age_days: int = Field(30, ge=1)
+    """Critical alerts older than this (before the analysis time) are history, not a finding."""
+    stale_reading_days: float = Field(2.0, gt=0)
+    """A newest reading older than this lowers the confidence of threshold findings."""
+
+    trend_min_readings: int = Field(4, ge=3)
+    trend_window_days: float = Field(14, gt=0)
+    trend_horizon_days: float = Field(30, gt=0)
+    trend_min_r2: float = Field(0.6, ge=0, le=1)
+    trend_urgent_days: float = Field(7, gt=0)
+
+    routine_confidence: float = Field(0.95, ge=0, le=1)
+    """An action is routine (may run without approval) at or above this confidence and low risk."""
+
+    def metric(self, name: str) -> MetricThreshold:
+        return getattr(self, name)
+
+
+METRICS: tuple[str, ...] = (
+    "temperature_celsius", "cpu_utilization_percent", "memory_utilization_percent",
+    "packet_loss_percent", "latency_ms",
+)
+
+
+class RulesError(Exception):
+    pass
+
+
+def load_rules(path: Path | None) -> Rules:
+    """Rules from a JSON file (any subset of fields), or the defaults."""
+    if path is None:
+        return Rules()
+    try:
+        return Rules.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise RulesError(f"RULES_FILE={path} does not exist; create it or unset RULES_FILE") from None
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"]) or "top level"
+        raise RulesError(f"RULES_FILE={path}: {where}: {err['msg']}") from None

@@ -1,0 +1,355 @@
+"""Inputs, outputs, queries and updates of the workflows and activities.
+
+Every field added later gets a default so that histories recorded by older code still replay.
+Payloads carry summaries and references (artifact directories), never the whole fleet.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from ..core.rules import Rules
+from .core import (
+    ActionResult,
+    Finding,
+    FleetSummary,
+    Outcome,
+    PlannedAction,
+    Problem,
+    Risk,
+    SiteHealth,
+    SiteImpact,
+)
+
+INLINE_LIMIT = 400
+"""Up to this many findings/actions travel inline in payloads and queries; beyond it, artifacts."""
+
+
+class Phase(StrEnum):
+    INITIALIZING = "INITIALIZING"
+    MONITORING = "MONITORING-INFRASTRUCTURE"
+    ANALYZING = "ANALYZING-TRENDS"
+    PLANNING = "PLANNING-PREVENTIVE-MAINTENANCE"
+    PENDING_APPROVAL = "PENDING-APPROVAL"
+    EXECUTING = "EXECUTING-MAINTENANCE"
+    REPORTING = "GENERATING-REPORT"
+    COMPLETED = "COMPLETED"
+    NO_ACTION_NEEDED = "NO-ACTION-NEEDED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    FAILED = "FAILED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_PHASES
+
+
+TERMINAL_PHASES = frozenset({Phase.COMPLETED, Phase.NO_ACTION_NEEDED, Phase.REJECTED, Phase.EXPIRED, Phase.FAILED})
+
+
+class DecisionKind(StrEnum):
+    APPROVED = "approved"
+    PARTIALLY_APPROVED = "partially_approved"
+    REJECTED = "rejected"
+    AUTO_APPROVED = "auto_approved"
+    AUTO_APPROVED_ROUTINE = "auto_approved_routine"
+    EXPIRED = "expired"
+
+
+class Decision(BaseModel):
+    """Who decided what, when: recorded for every plan that had actions."""
+
+    kind: DecisionKind
+    by: str
+    at: datetime
+    action_ids: list[str] = Field(default_factory=list)
+    comment: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------
+# run input / output
+
+
+class PlanRef(BaseModel):
+    """A plan made elsewhere (a proactive cycle) that this run should take to approval and execution."""
+
+    artifact_dir: str
+    action_ids: list[str]
+    as_of: datetime
+    cycle: int | None = None
+
+
+class MaintenanceInput(BaseModel):
+    data_dir: str
+    reports_dir: str
+    started_by: str
+    as_of: datetime | None = None
+    auto_approve: bool = False
+    dry_run: bool = False
+    approval_timeout_seconds: float = Field(12 * 3600, gt=0)
+    approvers: list[str] = Field(default_factory=list)
+    require_distinct_approver: bool = False
+    max_failures: int = Field(3, ge=1)
+    rules: Rules = Field(default_factory=Rules)
+    advisor: bool = False
+    source_plan: PlanRef | None = None
+    parent_workflow_id: str | None = None
+
+
+class OutcomeCounts(BaseModel):
+    succeeded: int = 0
+    failed: int = 0
+    rolled_back: int = 0
+    stale: int = 0
+    skipped_unapproved: int = 0
+    not_run: int = 0
+
+    def add(self, outcome: Outcome, n: int = 1) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + n)
+
+    def merge(self, other: OutcomeCounts) -> None:
+        for outcome in Outcome:
+            self.add(outcome, getattr(other, outcome.value))
+
+    @property
+    def executed(self) -> int:
+        return self.succeeded + self.failed + self.rolled_back + self.stale
+
+    @property
+    def problems(self) -> int:
+        return self.failed + self.rolled_back
+
+
+class ReportRef(BaseModel):
+    directory: str
+    markdown: str
+    json_path: str
+    html: str | None = None
+    summary: str
+
+
+class MaintenanceResult(BaseModel):
+    workflow_id: str
+    phase: Phase
+    summary: str
+    as_of: datetime | None = None
+    findings: int = 0
+    actions: int = 0
+    outcomes: OutcomeCounts = Field(default_factory=OutcomeCounts)
+    decision: Decision | None = None
+    report: ReportRef | None = None
+    error: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------
+# activities
+
+
+class DetectInput(BaseModel):
+    run_id: str
+    data_dir: str
+    artifact_dir: str
+    rules: Rules = Field(default_factory=Rules)
+    as_of: datetime | None = None
+    record_health: bool = True
+
+
+class DetectResult(BaseModel):
+    as_of: datetime
+    summary: FleetSummary
+    findings_total: int
+    by_severity: dict[str, int]
+    by_kind: dict[str, int]
+    findings: list[Finding] = Field(default_factory=list)
+    """The most severe findings, at most INLINE_LIMIT of them (all of them for small fleets)."""
+    sites: list[SiteHealth] = Field(default_factory=list)
+    held_back: int = 0
+
+
+class AnalyzeInput(BaseModel):
+    artifact_dir: str
+
+
+class AnalyzeResult(BaseModel):
+    problems_total: int
+    problems: list[Problem] = Field(default_factory=list)
+    impacts: list[SiteImpact] = Field(default_factory=list)
+
+
+class PlanInput(BaseModel):
+    artifact_dir: str
+    as_of: datetime
+    rules: Rules = Field(default_factory=Rules)
+    exclude_plans: list[str] = Field(default_factory=list)
+    """Artifact directories of plans still open elsewhere: their actions are not proposed again."""
+
+
+class PlanResult(BaseModel):
+    total: int
+    action_ids: list[str] = Field(default_factory=list)
+    """Every action id, in plan order."""
+    routine_ids: list[str] = Field(default_factory=list)
+    ids_by_site: dict[str, list[str]] = Field(default_factory=dict)
+    actions: list[PlannedAction] = Field(default_factory=list)
+    """All actions when there are at most INLINE_LIMIT; otherwise empty (load from the artifact)."""
+    by_site: dict[str, int] = Field(default_factory=dict)
+    by_risk: dict[Risk, int] = Field(default_factory=dict)
+    by_action: dict[str, int] = Field(default_factory=dict)
+    excluded: int = 0
+
+
+class LoadPlanInput(BaseModel):
+    artifact_dir: str
+    action_ids: list[str] | None = None
+    """Describe only these actions (None = the whole plan)."""
+
+
+class LoadActionsInput(BaseModel):
+    artifact_dir: str
+    action_ids: list[str]
+
+
+class ExecuteActionInput(BaseModel):
+    run_id: str
+    data_dir: str
+    artifact_dir: str
+    report_dir: str
+    action: PlannedAction
+    as_of: datetime
+    actor: str
+    approved_by: str
+    dry_run: bool = False
+    rules: Rules = Field(default_factory=Rules)
+
+
+class ReportInput(BaseModel):
+    workflow_id: str
+    run_id: str
+    data_dir: str
+    artifact_dir: str
+    report_dir: str
+    started_by: str
+    started_at: datetime
+    finished_at: datetime
+    phase: Phase
+    dry_run: bool = False
+    decision: Decision | None = None
+    approved_ids: list[str] | None = None
+    """None = every planned action was approved."""
+    selected_ids: list[str] | None = None
+    """The actions this run was responsible for (None = the whole plan)."""
+    error: str | None = None
+    halted: bool = False
+    advisor_note: str | None = None
+
+
+class CompactInput(BaseModel):
+    data_dir: str
+
+
+# ------------------------------------------------------------------------------------------------
+# execution across child workflows (large plans)
+
+
+class SiteBatchInput(BaseModel):
+    run_id: str
+    data_dir: str
+    artifact_dir: str
+    report_dir: str
+    site: str
+    action_ids: list[str]
+    as_of: datetime
+    actor: str
+    approved_by: str
+    dry_run: bool = False
+    rules: Rules = Field(default_factory=Rules)
+    parent_workflow_id: str
+    max_failures: int = Field(3, ge=1)
+    cursor: int = 0
+    counts: OutcomeCounts = Field(default_factory=OutcomeCounts)
+    halted: bool = False
+
+
+class SiteBatchResult(BaseModel):
+    site: str
+    counts: OutcomeCounts
+    halted: bool = False
+
+
+# ------------------------------------------------------------------------------------------------
+# queries and updates
+
+
+class ApprovalRequest(BaseModel):
+    """Approve all (`action_ids=None`) or some actions, or reject the plan."""
+
+    approve: bool = True
+    action_ids: list[str] | None = None
+    approver: str
+    comment: str | None = None
+
+
+class ApprovalResult(BaseModel):
+    decision: Decision
+    approved: int
+    skipped: int
+
+
+class PendingAction(BaseModel):
+    id: str
+    equipment_id: str
+    action: str
+    risk: Risk
+    confidence: float
+    routine: bool
+
+
+class RunStatus(BaseModel):
+    workflow_id: str
+    phase: Phase
+    started_by: str
+    started_at: datetime
+    as_of: datetime | None = None
+    dry_run: bool = False
+    findings: int = 0
+    findings_by_severity: dict[str, int] = Field(default_factory=dict)
+    problems: int = 0
+    actions: int = 0
+    pending_actions: list[PendingAction] = Field(default_factory=list)
+    pending_total: int = 0
+    approval_deadline: datetime | None = None
+    decision: Decision | None = None
+    outcomes: OutcomeCounts = Field(default_factory=OutcomeCounts)
+    executed: int = 0
+    to_execute: int = 0
+    report: ReportRef | None = None
+    error: str | None = None
+    parent_workflow_id: str | None = None
+
+
+class FindingsView(BaseModel):
+    total: int
+    findings: list[Finding]
+    truncated: bool = False
+    artifact: str | None = None
+
+
+class PlanView(BaseModel):
+    total: int
+    actions: list[PlannedAction]
+    approval: dict[str, str] = Field(default_factory=dict)
+    """action id -> pending | approved | not_approved (only ids that differ from the default)."""
+    default_approval: str = "pending"
+    truncated: bool = False
+    artifact: str | None = None
+    decision: Decision | None = None
+
+
+class ResultsView(BaseModel):
+    total: int
+    results: list[ActionResult]
+    outcomes: OutcomeCounts
+    truncated: bool = False

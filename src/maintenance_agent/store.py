@@ -1,0 +1,611 @@
+"""The fleet store: three JSON files, validated on load, changed only through an audited journal.
+
+Layout of a data directory::
+
+    infrastructure_inventory.json   health_metrics.json   equipment_life_expectancy.json
+    .agent/store.lock      cross-process lock (filelock) serializing every change
+    .agent/audit.jsonl     append-only change log: one fsync'd line per change (who, what, before, after)
+    .agent/compacted.json  how much of the log the JSON files already contain (seq + byte offset)
+    .agent/health_state.json  each device's health state at the previous run
+
+A change is committed by appending one line to `audit.jsonl` under the lock; that single append is
+the commit point, so a crash either keeps the whole change or none of it, and the same line is the
+idempotency ledger entry for `(run_id, action_id)`. The JSON files are rewritten from the current
+state ("compaction", temp file + fsync + rename) after small-fleet changes immediately and after
+large-fleet changes at the end of a run, so a 100,000-device fleet is not rewritten per repair.
+Readers replay the log past the compaction mark; every entry stores whole after-records, so
+replaying an entry twice is harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .models.fleet import (
+    DeviceState,
+    FLEET_FILES,
+    HEALTH_FILE,
+    INVENTORY_FILE,
+    LIFE_FILE,
+    HealthFile,
+    HealthRecord,
+    InventoryFile,
+    InventoryRecord,
+    LifeExpectancy,
+    LifeFile,
+)
+
+log = logging.getLogger(__name__)
+
+STATE_DIRNAME = ".agent"
+AUDIT_FILE = "audit.jsonl"
+MARK_FILE = "compacted.json"
+HEALTH_STATE_FILE = "health_state.json"
+LOCK_FILE = "store.lock"
+LOCK_TIMEOUT_SECONDS = 120.0
+COMPACT_EAGERLY_BELOW_BYTES = 8 * 1024 * 1024
+"""Fleets whose files are smaller than this are rewritten after every change (milliseconds)."""
+
+_RESET_HINT = "fix the file, or restore the default fleet with --reset-data"
+
+
+class FleetDataError(Exception):
+    """A data file is missing or malformed. The one-line message names file, record and field."""
+
+
+class StoreBusy(Exception):
+    """Another process held the store lock for too long."""
+
+
+class ChangeRecord(BaseModel):
+    """One line of the audit log: a committed change, or an attempt that changed nothing."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int = 0
+    at: datetime
+    actor: str
+    run_id: str | None = None
+    action_id: str | None = None
+    action: str | None = None
+    equipment_id: str | None = None
+    site: str | None = None
+    outcome: str
+    detail: str = ""
+    before: DeviceState | None = None
+    after: DeviceState | None = None
+    result: dict[str, Any] = Field(default_factory=dict)
+    """Structured outcome the caller wants back on an idempotent retry (e.g. verification notes)."""
+
+
+@dataclass
+class Fleet:
+    """A validated, in-memory view of the fleet. Records keep their file order."""
+
+    inventory: dict[str, InventoryRecord]
+    health: dict[str, HealthRecord]
+    life: list[LifeExpectancy]
+    file_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    applied_seq: int = 0
+
+    def life_years(self) -> dict[tuple[str, str], float]:
+        return {(le.vendor, le.model): float(le.expected_life_years) for le in self.life}
+
+    def device(self, equipment_id: str) -> DeviceState | None:
+        inv = self.inventory.get(equipment_id)
+        return None if inv is None else DeviceState(inventory=inv, health=self.health.get(equipment_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# file helpers
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see the old file or the new one, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL with 0o666 honours the umask (mkstemp would force 0o600 on the data files).
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsync'd
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def dump_json(obj: Any) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# validation with one-line errors
+
+_TYPE_TAGS = re.compile(r"^(int|float|str|bool|date|datetime|none|list|dict|function-.*|constrained-.*)$")
+_LIST_KEY = {INVENTORY_FILE: "infrastructure_inventory", HEALTH_FILE: "health_metrics",
+             LIFE_FILE: "equipment_life_expectancy"}
+_ID_KEY = {INVENTORY_FILE: "id", HEALTH_FILE: "equipment_id", LIFE_FILE: "model"}
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _TYPE_TAGS.match(str(part)):
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _describe_error(error: dict[str, Any]) -> str:
+    kind, value = error["type"], error.get("input")
+    if kind == "missing":
+        return "is missing"
+    if kind in {"int_type", "float_type"}:
+        return f"must be a number, got {value!r}"
+    if kind == "string_type":
+        return f"must be a string, got {value!r}"
+    if kind in {"model_type", "dict_type"}:
+        return f"must be an object, got {value!r}"[:120]
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return f"{error['msg'][0].lower()}{error['msg'][1:]} (got {shown})"
+
+
+def _validation_message(display: str, filename: str, raw: bytes, exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    if error["type"] == "json_invalid":
+        return f"{display}: not valid JSON ({error['msg'].removeprefix('Invalid JSON: ')}); {_RESET_HINT}"
+    loc = tuple(error["loc"])
+    list_key = _LIST_KEY[filename]
+    if not loc or loc[0] != list_key or len(loc) == 1:
+        if error["type"] == "model_type" and not loc:
+            return f"{display}: top level must be an object with a {list_key!r} list; {_RESET_HINT}"
+        return f"{display}: {_field_path(loc) or 'top level'} {_describe_error(error)}; {_RESET_HINT}"
+    index = loc[1]
+    where = f"record #{index + 1}"
+    with contextlib.suppress(Exception):  # naming the record is best effort
+        record = orjson.loads(raw)[list_key][index]
+        ident = record.get(_ID_KEY[filename]) if isinstance(record, dict) else None
+        if ident is not None:
+            where += f" ({_ID_KEY[filename]} {ident})"
+    field_path = _field_path(loc[2:])
+    if not field_path:
+        return f"{display}: {where} {_describe_error(error)}; {_RESET_HINT}"
+    return f"{display}: {where}: field {field_path} {_describe_error(error)}; {_RESET_HINT}"
+
+
+def parse_fleet_files(data_dir: Path) -> tuple[Fleet, dict[str, tuple[int, int, int]]]:
+    """Read and validate the three files; return the fleet and the files' identities (for caching)."""
+    raws: dict[str, bytes] = {}
+    identities: dict[str, tuple[int, int, int]] = {}
+    for filename in FLEET_FILES:
+        path = data_dir / filename
+        try:
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                raws[filename] = fh.read()
+        except FileNotFoundError:
+            raise FleetDataError(_missing_message(path)) from None
+        except OSError as exc:
+            raise FleetDataError(f"{_display(path)} cannot be read: {exc.strerror}") from None
+        identities[filename] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return validate_fleet(data_dir, raws), identities
+
+
+def validate_fleet(data_dir: Path, raws: dict[str, bytes]) -> Fleet:
+    """Validate the three files' bytes (consumed from `raws` to free memory early)."""
+    parsed: dict[str, Any] = {}
+    for filename in FLEET_FILES:
+        raw = raws.pop(filename)
+        try:
+            parsed[filename] = _MODEL_FOR[filename].model_validate_json(raw)
+        except ValidationError as exc:
+            raise FleetDataError(
+                _validation_message(_display(data_dir / filename), filename, raw, exc)
+            ) from None
+        del raw
+    return _assemble(data_dir, parsed[INVENTORY_FILE], parsed[HEALTH_FILE], parsed[LIFE_FILE])
+
+
+def _missing_message(path: Path) -> str:
+    return (
+        f"{_display(path)} is missing; set DATA_DIR to a fleet directory or restore the default "
+        f"fleet with --reset-data"
+    )
+
+
+_MODEL_FOR = {INVENTORY_FILE: InventoryFile, HEALTH_FILE: HealthFile, LIFE_FILE: LifeFile}
+
+
+def _display(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.resolve().relative_to(Path.cwd()))
+    return str(path)
+
+
+def _assemble(data_dir: Path, inv: InventoryFile, hm: HealthFile, le: LifeFile) -> Fleet:
+    inventory: dict[str, InventoryRecord] = {}
+    for index, rec in enumerate(inv.infrastructure_inventory):
+        if rec.id in inventory:
+            raise FleetDataError(
+                f"{_display(data_dir / INVENTORY_FILE)}: record #{index + 1}: duplicate id {rec.id!r} "
+                f"(ids must be unique); {_RESET_HINT}"
+            )
+        inventory[rec.id] = rec
+    health: dict[str, HealthRecord] = {}
+    for index, h in enumerate(hm.health_metrics):
+        where = f"{_display(data_dir / HEALTH_FILE)}: record #{index + 1} (equipment_id {h.equipment_id})"
+        if h.equipment_id not in inventory:
+            raise FleetDataError(
+                f"{where}: readings for unknown device {h.equipment_id!r} (not in {INVENTORY_FILE}); "
+                f"{_RESET_HINT}"
+            )
+        if h.equipment_id in health:
+            raise FleetDataError(f"{where}: duplicate equipment_id {h.equipment_id!r}; {_RESET_HINT}")
+        health[h.equipment_id] = h
+    seen: set[tuple[str, str]] = set()
+    for index, item in enumerate(le.equipment_life_expectancy):
+        key = (item.vendor, item.model)
+        if key in seen:
+            raise FleetDataError(
+                f"{_display(data_dir / LIFE_FILE)}: record #{index + 1}: duplicate entry for vendor "
+                f"{item.vendor!r} model {item.model!r}; {_RESET_HINT}"
+            )
+        seen.add(key)
+    extras = {
+        INVENTORY_FILE: dict(inv.__pydantic_extra__ or {}),
+        HEALTH_FILE: dict(hm.__pydantic_extra__ or {}),
+        LIFE_FILE: dict(le.__pydantic_extra__ or {}),
+    }
+    return Fleet(inventory, health, list(le.equipment_life_expectancy), extras)
+
+
+# ---------------------------------------------------------------------------------------------
+# the store
+
+
+@dataclass
+class _Cache:
+    fleet: Fleet
+    identities: dict[str, tuple[int, int, int]]
+    mark: tuple[int, int]
+    log_offset: int
+    last_seq: int
+    ledger: dict[tuple[str, str], ChangeRecord]
+    ledger_offset: int
+
+
+class FleetStore:
+    """Load, validate, change (under a cross-process lock) and reset one data directory."""
+
+    def __init__(self, data_dir: Path, *, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
+        self.data_dir = Path(data_dir)
+        self.state_dir = self.data_dir / STATE_DIRNAME
+        self.audit_path = self.state_dir / AUDIT_FILE
+        self.mark_path = self.state_dir / MARK_FILE
+        self.health_state_path = self.state_dir / HEALTH_STATE_FILE
+        self._lock_timeout = lock_timeout
+        self._lock: FileLock | None = None
+        self._cache: _Cache | None = None
+
+    # -- locking ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's cross-process lock."""
+        if not self.data_dir.is_dir():
+            raise FleetDataError(f"data directory {self.data_dir} does not exist; set DATA_DIR or use --reset-data")
+        self.state_dir.mkdir(exist_ok=True)
+        if self._lock is None:
+            self._lock = FileLock(self.state_dir / LOCK_FILE, timeout=self._lock_timeout)
+        try:
+            with self._lock:
+                yield
+        except Timeout:
+            raise StoreBusy(
+                f"the fleet store in {self.data_dir} stayed locked for {self._lock_timeout:.0f} s; "
+                f"another agent process is writing, retry shortly"
+            ) from None
+
+    # -- reading ------------------------------------------------------------------------------
+    def load(self) -> Fleet:
+        """A validated snapshot of the fleet including committed changes not yet compacted."""
+        with self.locked():
+            mark = self._read_mark()
+            log_end = self._log_size()
+            handles = {}
+            for name in FLEET_FILES:
+                with contextlib.suppress(FileNotFoundError):
+                    handles[name] = open(self.data_dir / name, "rb")
+        # Parse outside the lock: open handles keep the files we chose even if they are replaced.
+        try:
+            missing = [n for n in FLEET_FILES if n not in handles]
+            if missing:
+                raise FleetDataError(_missing_message(self.data_dir / missing[0]))
+            fleet = validate_fleet(self.data_dir, {n: fh.read() for n, fh in handles.items()})
+        finally:
+            for fh in handles.values():
+                fh.close()
+        last = mark[0]
+        for change in self._read_log(mark[1], log_end):
+            _apply(fleet, change)
+            last = change.seq
+        fleet.applied_seq = last
+        return fleet
+
+    def snapshot(self) -> Fleet:
+        """The current fleet from this process's cache (loaded once, then kept up to date from the
+        journal): cheap for repeated runs in a long-lived worker. Read-only for the caller."""
+        with self.locked():
+            self._refresh()
+            assert self._cache is not None
+            fleet = self._cache.fleet
+            return Fleet(dict(fleet.inventory), dict(fleet.health), list(fleet.life), fleet.file_extras,
+                         fleet.applied_seq)
+
+    def _read_mark(self) -> tuple[int, int]:
+        try:
+            mark = orjson.loads(self.mark_path.read_bytes())
+            return int(mark["seq"]), int(mark["offset"])
+        except FileNotFoundError:
+            return 0, 0
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise FleetDataError(
+                f"{self.mark_path} is corrupt; delete it to replay the whole audit log"
+            ) from None
+
+    def _log_size(self) -> int:
+        try:
+            return self.audit_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _read_log(self, start: int, end: int) -> Iterator[ChangeRecord]:
+        """Committed records between byte offsets; a torn final line (crash mid-append) is skipped."""
+        if end <= start:
+            return
+        with open(self.audit_path, "rb") as fh:
+            fh.seek(start)
+            chunk = fh.read(end - start)
+        for line in chunk.splitlines(keepends=True):
+            if line.endswith(b"\n") and line.strip():
+                yield ChangeRecord.model_validate_json(line)
+
+    # -- changing -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Lock the store, bring the cached state up to date and let the caller commit changes."""
+        with self.locked():
+            self._refresh()
+            assert self._cache is not None
+            tx = Transaction(self, self._cache)
+            yield tx
+            if tx.changed and self._small_fleet():
+                self._compact_locked()
+
+    def compact(self) -> int:
+        """Rewrite the JSON files with every committed change; return the sequence number reached."""
+        with self.locked():
+            self._refresh()
+            return self._compact_locked()
+
+    def _small_fleet(self) -> bool:
+        assert self._cache is not None
+        return sum(i[2] for i in self._cache.identities.values()) < COMPACT_EAGERLY_BELOW_BYTES
+
+    def _refresh(self) -> None:
+        """Under the lock: reload if the files were replaced, then replay the log's new lines."""
+        mark = self._read_mark()
+        identities = {}
+        for name in FLEET_FILES:
+            try:
+                st = os.stat(self.data_dir / name)
+                identities[name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+            except FileNotFoundError:
+                identities[name] = (0, 0, 0)
+        cache = self._cache
+        if cache is None or cache.identities != identities or cache.mark != mark:
+            fleet, identities = parse_fleet_files(self.data_dir)
+            ledger = cache.ledger if cache else {}
+            ledger_offset = cache.ledger_offset if cache else 0
+            cache = _Cache(fleet, identities, mark, mark[1], mark[0], ledger, ledger_offset)
+            self._cache = cache
+        end = self._log_size()
+        if end < cache.ledger_offset:  # the log was replaced (never done by us): start over
+            cache.ledger, cache.ledger_offset = {}, 0
+        if cache.ledger_offset < end:
+            for change in self._read_log(cache.ledger_offset, end):
+                if change.run_id and change.action_id:
+                    cache.ledger[(change.run_id, change.action_id)] = change
+                if change.seq > cache.last_seq:
+                    cache.last_seq = change.seq
+            cache.ledger_offset = self._complete_offset(end)
+        if cache.log_offset < end:
+            for change in self._read_log(cache.log_offset, end):
+                _apply(cache.fleet, change)
+            cache.log_offset = self._complete_offset(end)
+        cache.fleet.applied_seq = cache.last_seq
+
+    def _complete_offset(self, end: int) -> int:
+        """Offset just after the last complete line at or before `end`."""
+        with open(self.audit_path, "rb") as fh:
+            pos = end
+            while pos > 0:
+                step = min(4096, pos)
+                fh.seek(pos - step)
+                block = fh.read(step)
+                nl = block.rfind(b"\n")
+                if nl >= 0:
+                    return pos - step + nl + 1
+                pos -= step
+        return 0
+
+    def _append(self, change: ChangeRecord) -> ChangeRecord:
+        assert self._cache is not None
+        self.state_dir.mkdir(exist_ok=True)
+        change = change.model_copy(update={"seq": self._cache.last_seq + 1})
+        line = change.model_dump_json(exclude_unset=True).encode() + b"\n"
+        with open(self.audit_path, "ab+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":  # a crash left a torn line: cut it before appending
+                    fh.truncate(self._complete_offset(size))
+            fh.seek(0, os.SEEK_END)
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+            end = fh.tell()
+        self._cache.last_seq = change.seq
+        self._cache.log_offset = self._cache.ledger_offset = end
+        if change.run_id and change.action_id:
+            self._cache.ledger[(change.run_id, change.action_id)] = change
+        _apply(self._cache.fleet, change)
+        self._cache.fleet.applied_seq = change.seq
+        return change
+
+    def _compact_locked(self) -> int:
+        assert self._cache is not None
+        cache = self._cache
+        if cache.mark == (cache.last_seq, cache.log_offset):
+            return cache.last_seq
+        fleet = cache.fleet
+        inv = {**fleet.file_extras.get(INVENTORY_FILE, {}),
+               "infrastructure_inventory": [_dump(r) for r in fleet.inventory.values()]}
+        hm = {**fleet.file_extras.get(HEALTH_FILE, {}),
+              "health_metrics": [_dump(r) for r in fleet.health.values()]}
+        # Key order: the list first, as the files have it, then any extra top-level keys.
+        inv = {"infrastructure_inventory": inv.pop("infrastructure_inventory"), **inv}
+        hm = {"health_metrics": hm.pop("health_metrics"), **hm}
+        for leftover in self.data_dir.glob(".*.json.*.tmp"):  # from a writer killed mid-write
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+        atomic_write_bytes(self.data_dir / INVENTORY_FILE, dump_json(inv))
+        atomic_write_bytes(self.data_dir / HEALTH_FILE, dump_json(hm))
+        mark = (cache.last_seq, cache.log_offset)
+        atomic_write_bytes(self.mark_path, orjson.dumps({"seq": mark[0], "offset": mark[1]}))
+        cache.mark = mark
+        for name in (INVENTORY_FILE, HEALTH_FILE):
+            st = os.stat(self.data_dir / name)
+            cache.identities[name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+        return mark[0]
+
+    def ledger_for(self, run_id: str) -> list[ChangeRecord]:
+        """Every recorded action outcome of one run, in commit order (reads the log, not the fleet)."""
+        with self.locked():
+            end = self._log_size()
+        needle = b'"run_id":' + orjson.dumps(run_id)
+        found: dict[str, ChangeRecord] = {}
+        if end:
+            with open(self.audit_path, "rb") as fh:
+                for line in fh.read(end).splitlines(keepends=True):
+                    if needle in line and line.endswith(b"\n"):
+                        change = ChangeRecord.model_validate_json(line)
+                        if change.run_id == run_id and change.action_id:
+                            found.setdefault(change.action_id, change)
+        return sorted(found.values(), key=lambda c: c.seq)
+
+    # -- health states -----------------------------------------------------------------------
+    def read_health_states(self) -> dict[str, str]:
+        try:
+            data = orjson.loads(self.health_state_path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except orjson.JSONDecodeError:
+            log.warning("%s is corrupt; treating every device as having no previous state", self.health_state_path)
+            return {}
+        return {str(k): str(v) for k, v in data.get("devices", {}).items()} if isinstance(data, dict) else {}
+
+    def write_health_states(self, states: dict[str, str], run_id: str) -> None:
+        with self.locked():
+            atomic_write_bytes(
+                self.health_state_path,
+                orjson.dumps({"run_id": run_id, "devices": states}, option=orjson.OPT_SORT_KEYS),
+            )
+
+    # -- reset --------------------------------------------------------------------------------
+    def reset(self, pristine_dir: Path, actor: str) -> None:
+        """Restore the fleet files from `pristine_dir`; older journal entries are not replayed."""
+        with self.locked():
+            # Validate the source before touching anything.
+            parse_fleet_files(pristine_dir)
+            for name in FLEET_FILES:
+                atomic_write_bytes(self.data_dir / name, (pristine_dir / name).read_bytes())
+            self._cache = None
+            self._refresh()
+            assert self._cache is not None
+            change = self._append(ChangeRecord(at=datetime.now(UTC), actor=actor, outcome="reset",
+                                               detail=f"fleet restored from {pristine_dir}"))
+            atomic_write_bytes(self.mark_path, orjson.dumps({"seq": change.seq, "offset": self._cache.log_offset}))
+            with contextlib.suppress(FileNotFoundError):
+                self.health_state_path.unlink()
+            self._cache = None
+
+
+class Transaction:
+    """The caller's view inside `FleetStore.transaction()`: read current state, commit changes."""
+
+    def __init__(self, store: FleetStore, cache: _Cache) -> None:
+        self._store = store
+        self._cache = cache
+        self.changed = False
+
+    @property
+    def fleet(self) -> Fleet:
+        """The current state. Treat it as read-only: change it only through `commit`."""
+        return self._cache.fleet
+
+    def device(self, equipment_id: str) -> DeviceState | None:
+        return self._cache.fleet.device(equipment_id)
+
+    def ledger_entry(self, run_id: str, action_id: str) -> ChangeRecord | None:
+        """The committed record for this action of this run, if any (the idempotency check)."""
+        return self._cache.ledger.get((run_id, action_id))
+
+    def commit(self, change: ChangeRecord) -> ChangeRecord:
+        """Append `change` (fsync'd); its `after` state becomes the device's current state."""
+        committed = self._store._append(change)
+        self.changed = self.changed or change.after is not None
+        return committed
+
+
+def _apply(fleet: Fleet, change: ChangeRecord) -> None:
+    after = change.after
+    if after is None:
+        return
+    inv = after.inventory
+    if inv.id in fleet.inventory:
+        fleet.inventory[inv.id] = inv
+    if after.health is not None and inv.id in fleet.inventory:
+        fleet.health[inv.id] = after.health
+
+
+def _dump(record: BaseModel) -> dict[str, Any]:
+    return record.model_dump(mode="json", exclude_unset=True)

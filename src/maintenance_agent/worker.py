@@ -1,0 +1,86 @@
+"""The worker: hosts the workflows and activities. Scale out by starting more on the same task queue."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from .activities import MaintenanceActivities
+from .config import ConfigError, Settings, load_settings
+from .connection import TemporalUnavailable, connect
+from .embedded import embedded_worker_identity
+from .workflows import InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow
+
+log = logging.getLogger(__name__)
+
+WORKFLOWS = [InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow]
+MAX_CONCURRENT_ACTIVITIES = 32
+
+
+def activity_list(acts: MaintenanceActivities) -> list:
+    return [
+        acts.detect_fleet, acts.analyze_findings, acts.plan_maintenance, acts.load_plan, acts.load_actions,
+        acts.execute_action, acts.compact_store, acts.write_report,
+    ]
+
+
+def build_worker(client: Client, settings: Settings, *, identity: str | None = None,
+                 activities: MaintenanceActivities | None = None) -> Worker:
+    """A worker for the agent's task queue (the same one in production, the CLI and the tests)."""
+    acts = activities or MaintenanceActivities()
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=activity_list(acts),
+        activity_executor=ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES, thread_name_prefix="activity"),
+        max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
+        identity=identity,
+    )
+
+
+async def run_worker(settings: Settings, *, identity: str | None = None) -> None:
+    client = await connect(settings)
+    worker = build_worker(client, settings, identity=identity)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker %s polling %s on %s", identity or "(default identity)", settings.task_queue,
+             settings.temporal_address)
+    async with worker:
+        await stop.wait()
+        log.info("shutting down: finishing in-flight tasks")
+    # Leaving the `async with` shuts the worker down through the SDK before the process exits.
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m maintenance_agent.worker",
+        description="Run a worker for the maintenance agent (start more for more throughput).",
+    )
+    parser.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("temporalio").setLevel(logging.WARNING)
+    try:
+        settings = load_settings()
+        identity = embedded_worker_identity(os.getpid()) if args.embedded else None
+        asyncio.run(run_worker(settings, identity=identity))
+    except (ConfigError, TemporalUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,506 @@
+"""Workflows: orchestration only. All I/O is in activities; all decisions in the pure core.
+
+`InfrastructureMaintenanceWorkflow` is one DAPER run: detect, analyze, plan, wait for approval,
+execute, report. Small plans execute inline (one activity per action); large plans execute in one
+`SiteExecutionWorkflow` child per site, which continues-as-new to keep its history small. Either
+way a site runs at most one disruptive action at a time, sites run in parallel, and a circuit
+breaker stops launching actions after `max_failures` failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from .activities import MaintenanceActivities
+    from .core.approval import ApprovalRejected, check_decision
+    from .models.core import ActionResult, Outcome, PlannedAction
+    from .models.workflow import (
+        INLINE_LIMIT,
+        AnalyzeInput,
+        AnalyzeResult,
+        ApprovalRequest,
+        ApprovalResult,
+        CompactInput,
+        Decision,
+        DecisionKind,
+        DetectInput,
+        DetectResult,
+        ExecuteActionInput,
+        FindingsView,
+        LoadActionsInput,
+        LoadPlanInput,
+        MaintenanceInput,
+        MaintenanceResult,
+        OutcomeCounts,
+        PendingAction,
+        Phase,
+        PlanInput,
+        PlanResult,
+        PlanView,
+        ReportInput,
+        ReportRef,
+        ResultsView,
+        RunStatus,
+        SiteBatchInput,
+        SiteBatchResult,
+    )
+
+STEP_TIMEOUT = timedelta(minutes=15)
+STEP_HEARTBEAT = timedelta(minutes=2)
+ACTION_TIMEOUT = timedelta(minutes=2)
+STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
+                         maximum_attempts=5, non_retryable_error_types=["FleetDataError", "ArtifactError", "PlanMismatch"])
+ACTION_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10),
+                           maximum_attempts=6, non_retryable_error_types=["FleetDataError", "PlanMismatch"])
+NON_DISRUPTIVE_PER_SITE = 8
+"""Non-disruptive actions (contracts, bookings, tuning) run concurrently, this many per site."""
+MAX_PARALLEL_SITES = 16
+PAGE_SIZE = 200
+CONTINUE_AS_NEW_EVERY = 1_000
+"""A site child continues as new after this many actions (about 3,000 history events)."""
+
+
+def cause_message(err: BaseException) -> str:
+    """The innermost failure's message: what actually went wrong, in one line."""
+    while isinstance(err, FailureError) and err.cause is not None:
+        err = err.cause
+    text = err.message if isinstance(err, FailureError) else str(err)
+    return (text or type(err).__name__).splitlines()[0]
+
+
+class ActionRunner:
+    """Runs actions for one or more sites with the safety rules; shared by both workflows."""
+
+    def __init__(self, make_input: Callable[[PlannedAction], ExecuteActionInput], max_failures: int,
+                 on_result: Callable[[ActionResult], None], failures: int = 0) -> None:
+        self._make_input = make_input
+        self.max_failures = max_failures
+        self.failures = failures
+        self.halted = failures >= max_failures
+        self._on_result = on_result
+
+    async def run_sites(self, actions: list[PlannedAction]) -> None:
+        by_site: dict[str, list[PlannedAction]] = {}
+        for a in actions:
+            by_site.setdefault(a.site, []).append(a)
+        await asyncio.gather(*(self.run_site(by_site[site]) for site in sorted(by_site)))
+
+    async def run_site(self, actions: list[PlannedAction]) -> None:
+        """One disruptive action at a time (in plan order) beside a few non-disruptive ones."""
+        disruptive = [a for a in actions if a.disruptive]
+        other = [a for a in actions if not a.disruptive]
+        slots = asyncio.Semaphore(NON_DISRUPTIVE_PER_SITE)
+
+        async def one_at_a_time() -> None:
+            for a in disruptive:
+                await self.run_action(a)
+
+        async def bounded(a: PlannedAction) -> None:
+            async with slots:
+                await self.run_action(a)
+
+        await asyncio.gather(one_at_a_time(), *(bounded(a) for a in other))
+
+    async def run_action(self, action: PlannedAction) -> None:
+        if self.halted:
+            self._on_result(_not_run(action, "not started: circuit breaker tripped after "
+                                             f"{self.failures} failure(s)"))
+            return
+        try:
+            result = await workflow.execute_activity_method(
+                MaintenanceActivities.execute_action, self._make_input(action),
+                start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+                summary=f"{action.id}: {action.action.value} on {action.equipment_id} ({action.site})",
+            )
+        except ActivityError as err:
+            result = ActionResult(action_id=action.id, equipment_id=action.equipment_id, site=action.site,
+                                  action=action.action, outcome=Outcome.FAILED,
+                                  detail=f"gave up after retries: {cause_message(err)}")
+        if result.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK):
+            self.failures += 1
+            if self.failures >= self.max_failures:
+                self.halted = True
+        self._on_result(result)
+
+
+def _not_run(action: PlannedAction, detail: str) -> ActionResult:
+    return ActionResult(action_id=action.id, equipment_id=action.equipment_id, site=action.site,
+                        action=action.action, outcome=Outcome.NOT_RUN, detail=detail)
+
+
+@workflow.defn
+class InfrastructureMaintenanceWorkflow:
+    """One DAPER run over the fleet, with human approval and an honest report."""
+
+    @workflow.init
+    def __init__(self, inp: MaintenanceInput) -> None:
+        self._input = inp
+        self._phase = Phase.INITIALIZING
+        self._started_at = workflow.now()
+        self._wid = workflow.info().workflow_id
+        self._report_dir = f"{inp.reports_dir.rstrip('/')}/{self._wid}"
+        self._artifact_dir = inp.source_plan.artifact_dir if inp.source_plan else self._report_dir
+        self._as_of: datetime | None = None
+        self._detect: DetectResult | None = None
+        self._analysis: AnalyzeResult | None = None
+        self._plan: PlanResult | None = None
+        self._pending_ids: set[str] = set()
+        self._actions: dict[str, PlannedAction] = {}
+        self._decision: Decision | None = None
+        self._approved_ids: list[str] | None = None
+        self._deadline: datetime | None = None
+        self._counts = OutcomeCounts()
+        self._results: list[ActionResult] = []
+        self._executed = 0
+        self._to_execute = 0
+        self._halted = False
+        self._site_failures = 0
+        self._report: ReportRef | None = None
+        self._error: str | None = None
+
+    # -- the run ---------------------------------------------------------------------------------
+    @workflow.run
+    async def run(self, inp: MaintenanceInput) -> MaintenanceResult:
+        try:
+            await self._assess(inp)
+            assert self._plan is not None
+            if self._plan.total == 0:
+                return await self._finish(Phase.NO_ACTION_NEEDED)
+            await self._decide(inp)
+            assert self._decision is not None
+            if self._decision.kind in (DecisionKind.REJECTED, DecisionKind.EXPIRED):
+                return await self._finish(Phase.REJECTED if self._decision.kind is DecisionKind.REJECTED else Phase.EXPIRED)
+            await self._execute(inp)
+            return await self._finish(Phase.COMPLETED)
+        except (ActivityError, ChildWorkflowError) as err:
+            self._error = cause_message(err)
+            workflow.logger.error("maintenance run failed: %s", self._error)
+            await self._finish(Phase.FAILED)
+            raise ApplicationError(self._error, type="MaintenanceRunFailed", non_retryable=True) from None
+
+    async def _assess(self, inp: MaintenanceInput) -> None:
+        if inp.source_plan is not None:
+            self._set_phase(Phase.PLANNING, "loading the plan made by the proactive agent")
+            self._as_of = inp.source_plan.as_of
+            self._plan = await self._step(MaintenanceActivities.load_plan,
+                                          LoadPlanInput(artifact_dir=inp.source_plan.artifact_dir,
+                                                        action_ids=inp.source_plan.action_ids),
+                                          f"load {len(inp.source_plan.action_ids)} planned action(s)")
+        else:
+            self._set_phase(Phase.MONITORING, "reading the fleet and running the detection rules")
+            self._detect = await self._step(
+                MaintenanceActivities.detect_fleet,
+                DetectInput(run_id=self._wid, data_dir=inp.data_dir, artifact_dir=self._artifact_dir,
+                            rules=inp.rules, as_of=inp.as_of, record_health=not inp.dry_run),
+                "detect: load, validate and check every device",
+            )
+            self._as_of = self._detect.as_of
+            self._set_phase(Phase.ANALYZING, f"{self._detect.findings_total} finding(s): grouping into problems")
+            self._analysis = await self._step(MaintenanceActivities.analyze_findings,
+                                              AnalyzeInput(artifact_dir=self._artifact_dir),
+                                              "analyze: problems, causes, blast radius")
+            self._set_phase(Phase.PLANNING, f"{self._analysis.problems_total} problem(s): choosing repairs")
+            self._plan = await self._step(MaintenanceActivities.plan_maintenance,
+                                          PlanInput(artifact_dir=self._artifact_dir, as_of=self._as_of, rules=inp.rules),
+                                          "plan: map problems to catalog actions")
+        self._pending_ids = set(self._plan.action_ids)
+        self._actions = {a.id: a for a in self._plan.actions}
+
+    async def _decide(self, inp: MaintenanceInput) -> None:
+        assert self._plan is not None
+        if inp.auto_approve:
+            self._decision = Decision(kind=DecisionKind.AUTO_APPROVED, by=inp.started_by, at=workflow.now(),
+                                      comment="auto-approve requested at start")
+            return
+        self._deadline = workflow.now() + timedelta(seconds=inp.approval_timeout_seconds)
+        self._set_phase(Phase.PENDING_APPROVAL, f"{self._plan.total} action(s) await approval until "
+                                                f"{self._deadline.isoformat(timespec='minutes')}")
+        try:
+            await workflow.wait_condition(lambda: self._decision is not None,
+                                          timeout=timedelta(seconds=inp.approval_timeout_seconds),
+                                          timeout_summary="approval deadline")
+        except TimeoutError:
+            self._decision = Decision(kind=DecisionKind.EXPIRED, by="system", at=workflow.now(),
+                                      comment=f"no decision within {inp.approval_timeout_seconds / 3600:g} h")
+
+    async def _execute(self, inp: MaintenanceInput) -> None:
+        assert self._plan is not None
+        approved = self._approved_ids if self._approved_ids is not None else self._plan.action_ids
+        self._to_execute = len(approved)
+        self._set_phase(Phase.EXECUTING, f"executing {len(approved)} approved action(s)"
+                                         + (" (dry run: simulated)" if inp.dry_run else ""))
+        if len(self._plan.action_ids) <= INLINE_LIMIT and len(self._actions) == len(self._plan.action_ids):
+            runner = ActionRunner(self._action_input, inp.max_failures, self._record)
+            chosen = set(approved)
+            await runner.run_sites([self._actions[i] for i in self._plan.action_ids if i in chosen])
+            self._halted = runner.halted
+        else:
+            await self._execute_in_children(inp, set(approved))
+        if not inp.dry_run:
+            await self._step(MaintenanceActivities.compact_store, CompactInput(data_dir=inp.data_dir),
+                             "write committed changes into the fleet files")
+
+    def _action_input(self, action: PlannedAction) -> ExecuteActionInput:
+        decision = self._decision
+        assert decision is not None and self._as_of is not None
+        return ExecuteActionInput(
+            run_id=self._wid, data_dir=self._input.data_dir, artifact_dir=self._artifact_dir,
+            report_dir=self._report_dir, action=action, as_of=self._as_of, actor=self._input.started_by,
+            approved_by=decision.by, dry_run=self._input.dry_run, rules=self._input.rules,
+        )
+
+    def _record(self, result: ActionResult) -> None:
+        self._counts.add(result.outcome)
+        self._executed += 1
+        if len(self._results) < INLINE_LIMIT:
+            self._results.append(result)
+        if self._executed % 25 == 0 or self._executed == self._to_execute:
+            workflow.set_current_details(self._details(f"executed {self._executed}/{self._to_execute}"))
+
+    async def _execute_in_children(self, inp: MaintenanceInput, approved: set[str]) -> None:
+        """Large plans: one child per site (it continues-as-new in batches), sites in parallel."""
+        assert self._plan is not None and self._decision is not None
+        slots = asyncio.Semaphore(MAX_PARALLEL_SITES)
+        handles: dict[str, workflow.ChildWorkflowHandle] = {}
+
+        async def run_site(site: str, ids: list[str]) -> None:
+            async with slots:
+                if self._halted:
+                    self._counts.add(Outcome.NOT_RUN, len(ids))
+                    self._executed += len(ids)
+                    return
+                handle = await workflow.start_child_workflow(
+                    SiteExecutionWorkflow.run,
+                    SiteBatchInput(run_id=self._wid, data_dir=inp.data_dir, artifact_dir=self._artifact_dir,
+                                   report_dir=self._report_dir, site=site, action_ids=ids, as_of=self._as_of,
+                                   actor=inp.started_by, approved_by=self._decision.by, dry_run=inp.dry_run,
+                                   rules=inp.rules, parent_workflow_id=self._wid,
+                                   max_failures=max(1, inp.max_failures - self._site_failures)),
+                    id=f"{self._wid}/site-{site}",
+                    static_summary=f"execute {len(ids)} action(s) at {site}",
+                )
+                handles[site] = handle
+                result: SiteBatchResult = await handle
+                handles.pop(site, None)
+                self._counts.merge(result.counts)
+                self._executed += sum(getattr(result.counts, o.value) for o in Outcome)
+                workflow.set_current_details(self._details(f"executed {self._executed}/{self._to_execute}"))
+
+        async def halt_on_failures() -> None:
+            await workflow.wait_condition(lambda: self._site_failures >= inp.max_failures)
+            self._halted = True
+            for handle in list(handles.values()):
+                await handle.signal(SiteExecutionWorkflow.halt)
+
+        watcher = asyncio.create_task(halt_on_failures())
+        sites = {site: [i for i in ids if i in approved] for site, ids in self._plan.ids_by_site.items()}
+        await asyncio.gather(*(run_site(site, ids) for site, ids in sites.items() if ids))
+        watcher.cancel()
+
+    @workflow.signal
+    def site_failed(self, count: int) -> None:
+        """A site child reports failed or rolled-back actions (feeds the circuit breaker)."""
+        self._site_failures += count
+
+    async def _finish(self, phase: Phase) -> MaintenanceResult:
+        inp = self._input
+        self._set_phase(Phase.REPORTING, "writing report.md and report.json")
+        try:
+            self._report = await self._step(
+                MaintenanceActivities.write_report,
+                ReportInput(workflow_id=self._wid, run_id=self._wid, data_dir=inp.data_dir,
+                            artifact_dir=self._artifact_dir, report_dir=self._report_dir,
+                            started_by=inp.started_by, started_at=self._started_at, finished_at=workflow.now(),
+                            phase=phase, dry_run=inp.dry_run, decision=self._decision,
+                            approved_ids=self._approved_ids,
+                            selected_ids=inp.source_plan.action_ids if inp.source_plan else None,
+                            error=self._error, halted=self._halted),
+                "report: what was found, decided and done",
+            )
+        except ActivityError as err:
+            if phase is not Phase.FAILED:
+                raise
+            workflow.logger.error("could not write the failure report: %s", cause_message(err))
+        self._set_phase(phase, self._report.summary if self._report else (self._error or phase.value))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return MaintenanceResult(
+            workflow_id=self._wid, phase=phase, summary=self._report.summary if self._report else (self._error or ""),
+            as_of=self._as_of, findings=self._detect.findings_total if self._detect else 0,
+            actions=self._plan.total if self._plan else 0, outcomes=self._counts, decision=self._decision,
+            report=self._report, error=self._error,
+        )
+
+    async def _step(self, fn: Callable[..., Awaitable], arg: object, summary: str):  # noqa: ANN202
+        return await workflow.execute_activity_method(
+            fn, arg, start_to_close_timeout=STEP_TIMEOUT, heartbeat_timeout=STEP_HEARTBEAT,
+            retry_policy=STEP_RETRY, summary=summary,
+        )
+
+    def _set_phase(self, phase: Phase, note: str) -> None:
+        self._phase = phase
+        workflow.set_current_details(self._details(note))
+
+    def _details(self, note: str) -> str:
+        lines = [f"**{self._phase.value}** — {note}"]
+        if self._detect:
+            sev = ", ".join(f"{k} {v}" for k, v in sorted(self._detect.by_severity.items()))
+            lines.append(f"findings: {self._detect.findings_total} ({sev}) on {self._detect.summary.devices} devices")
+        if self._plan:
+            lines.append(f"plan: {self._plan.total} action(s), {len(self._plan.routine_ids)} routine")
+        if self._decision:
+            lines.append(f"decision: {self._decision.kind.value} by {self._decision.by}")
+        if self._executed:
+            c = self._counts
+            lines.append(f"outcomes: {c.succeeded} succeeded, {c.failed} failed, {c.rolled_back} rolled back, "
+                         f"{c.stale} stale, {c.not_run} not run")
+        return "\n\n".join(lines)
+
+    # -- approval --------------------------------------------------------------------------------
+    @workflow.update
+    async def decide(self, request: ApprovalRequest) -> ApprovalResult:
+        """Approve all or some planned actions, or reject the plan (recorded with who and when)."""
+        assert self._plan is not None
+        approver = request.approver.strip()
+        if not request.approve:
+            self._decision = Decision(kind=DecisionKind.REJECTED, by=approver, at=workflow.now(), comment=request.comment)
+            return ApprovalResult(decision=self._decision, approved=0, skipped=self._plan.total)
+        if request.action_ids is None or set(request.action_ids) == self._pending_ids:
+            self._decision = Decision(kind=DecisionKind.APPROVED, by=approver, at=workflow.now(), comment=request.comment)
+            return ApprovalResult(decision=self._decision, approved=self._plan.total, skipped=0)
+        chosen = set(request.action_ids)
+        self._approved_ids = [i for i in self._plan.action_ids if i in chosen]
+        self._decision = Decision(kind=DecisionKind.PARTIALLY_APPROVED, by=approver, at=workflow.now(),
+                                  action_ids=self._approved_ids, comment=request.comment)
+        return ApprovalResult(decision=self._decision, approved=len(self._approved_ids),
+                              skipped=self._plan.total - len(self._approved_ids))
+
+    @decide.validator
+    def _validate_decision(self, request: ApprovalRequest) -> None:
+        try:
+            check_decision(request, phase=self._phase, decided=self._decision is not None,
+                           pending_ids=self._pending_ids, approvers=self._input.approvers,
+                           started_by=self._input.started_by,
+                           require_distinct_approver=self._input.require_distinct_approver)
+        except ApprovalRejected as exc:
+            raise ApplicationError(str(exc), type="ApprovalRejected", non_retryable=True) from None
+
+    # -- queries ---------------------------------------------------------------------------------
+    @workflow.query
+    def status(self) -> RunStatus:
+        pending: list[PendingAction] = []
+        if self._phase is Phase.PENDING_APPROVAL and self._plan is not None:
+            pending = [PendingAction(id=a.id, equipment_id=a.equipment_id, action=a.action.value, risk=a.risk,
+                                     confidence=a.confidence, routine=a.routine)
+                       for a in list(self._actions.values())[:INLINE_LIMIT]]
+        return RunStatus(
+            workflow_id=workflow.info().workflow_id, phase=self._phase, started_by=self._input.started_by,
+            started_at=self._started_at, as_of=self._as_of, dry_run=self._input.dry_run,
+            findings=self._detect.findings_total if self._detect else 0,
+            findings_by_severity=self._detect.by_severity if self._detect else {},
+            problems=self._analysis.problems_total if self._analysis else 0,
+            actions=self._plan.total if self._plan else 0,
+            pending_actions=pending,
+            pending_total=self._plan.total if self._plan and self._phase is Phase.PENDING_APPROVAL else 0,
+            approval_deadline=self._deadline, decision=self._decision, outcomes=self._counts,
+            executed=self._executed, to_execute=self._to_execute, report=self._report, error=self._error,
+            parent_workflow_id=self._input.parent_workflow_id,
+        )
+
+    @workflow.query
+    def findings(self) -> FindingsView:
+        if self._detect is None:
+            return FindingsView(total=0, findings=[])
+        return FindingsView(total=self._detect.findings_total, findings=self._detect.findings,
+                            truncated=self._detect.findings_total > len(self._detect.findings),
+                            artifact=f"{self._artifact_dir}/detection.json")
+
+    @workflow.query
+    def plan(self) -> PlanView:
+        if self._plan is None:
+            return PlanView(total=0, actions=[])
+        if self._decision is None:
+            default, approval = "pending", {}
+        elif self._decision.kind in (DecisionKind.REJECTED, DecisionKind.EXPIRED):
+            default, approval = "not_approved", {}
+        elif self._approved_ids is None:
+            default, approval = "approved", {}
+        else:
+            default, approval = "not_approved", {i: "approved" for i in self._approved_ids}
+        actions = list(self._actions.values())
+        return PlanView(total=self._plan.total, actions=actions, approval=approval, default_approval=default,
+                        truncated=self._plan.total > len(actions), artifact=f"{self._artifact_dir}/plan.json",
+                        decision=self._decision)
+
+    @workflow.query
+    def results(self) -> ResultsView:
+        return ResultsView(total=self._executed, results=self._results, outcomes=self._counts,
+                           truncated=self._executed > len(self._results))
+
+    @workflow.query
+    def report(self) -> ReportRef | None:
+        return self._report
+
+
+@workflow.defn
+class SiteExecutionWorkflow:
+    """Executes one site's approved actions of a large plan, in pages, continuing as new."""
+
+    def __init__(self) -> None:
+        self._runner: ActionRunner | None = None
+        self._halt = False
+
+    @workflow.run
+    async def run(self, inp: SiteBatchInput) -> SiteBatchResult:
+        counts = inp.counts.model_copy()
+        self._halt = self._halt or inp.halted
+        parent = workflow.get_external_workflow_handle(inp.parent_workflow_id)
+        reported = 0
+
+        def make_input(action: PlannedAction) -> ExecuteActionInput:
+            return ExecuteActionInput(run_id=inp.run_id, data_dir=inp.data_dir, artifact_dir=inp.artifact_dir,
+                                      report_dir=inp.report_dir, action=action, as_of=inp.as_of, actor=inp.actor,
+                                      approved_by=inp.approved_by, dry_run=inp.dry_run, rules=inp.rules)
+
+        runner = self._runner = ActionRunner(make_input, inp.max_failures, lambda r: counts.add(r.outcome))
+        cursor = inp.cursor
+        done_this_run = 0
+        while cursor < len(inp.action_ids):
+            page = inp.action_ids[cursor:cursor + PAGE_SIZE]
+            runner.halted = runner.halted or self._halt
+            if runner.halted:
+                counts.add(Outcome.NOT_RUN, len(inp.action_ids) - cursor)
+                cursor = len(inp.action_ids)
+                break
+            actions = await workflow.execute_activity_method(
+                MaintenanceActivities.load_actions, LoadActionsInput(artifact_dir=inp.artifact_dir, action_ids=page),
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
+                summary=f"load actions {cursor + 1}-{cursor + len(page)} for {inp.site}",
+            )
+            await runner.run_site(actions)
+            if runner.failures > reported:
+                await parent.signal(InfrastructureMaintenanceWorkflow.site_failed, runner.failures - reported)
+                reported = runner.failures
+            cursor += len(page)
+            done_this_run += len(page)
+            if cursor < len(inp.action_ids) and (done_this_run >= CONTINUE_AS_NEW_EVERY
+                                                 or workflow.info().is_continue_as_new_suggested()):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(inp.model_copy(update={
+                    "cursor": cursor, "counts": counts, "halted": runner.halted or self._halt,
+                    "max_failures": max(1, inp.max_failures - runner.failures)}))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return SiteBatchResult(site=inp.site, counts=counts, halted=runner.halted)
+
+    @workflow.signal
+    def halt(self) -> None:
+        """Stop launching actions (the parent's circuit breaker tripped)."""
+        self._halt = True
+        if self._runner is not None:
+            self._runner.halted = True

@@ -1,0 +1,117 @@
+"""Shared fixtures: a real Temporal dev server for the session, fleets in temp dirs, workers.
+
+Tests never read the developer's `.env`, never touch the repository's `data/`, and never reach
+the internet.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["ENV_FILE"] = os.devnull  # before any settings are loaded, also for child processes
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+for _var in ("LLM_MODEL", "LLM_KEY", "LLM_BASE_URL", "TEMPORAL_API_KEY", "APPROVERS", "NOTIFY_WEBHOOK_URL"):
+    os.environ.pop(_var, None)
+
+import asyncio  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import AsyncIterator, Awaitable, Callable  # noqa: E402
+from contextlib import asynccontextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, TypeVar  # noqa: E402
+
+import pytest  # noqa: E402
+from temporalio.client import Client  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from maintenance_agent.config import Settings, load_settings  # noqa: E402
+from maintenance_agent.connection import data_converter  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PRISTINE = ROOT / "src" / "maintenance_agent" / "fleet_default"
+THIRD_PARTY = ROOT.parent / "shared" / "datasets" / "third-party-50"
+VENV_BIN = Path(sys.executable).parent
+
+T = TypeVar("T")
+
+
+def tool(name: str) -> str:
+    path = VENV_BIN / name
+    found = str(path) if path.exists() else shutil.which(name)
+    assert found, f"{name} is not installed (run `make install`)"
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, timeout: float = 30.0,
+                     interval: float = 0.05, what: str = "condition") -> T:
+    """Poll `probe` until `check` holds or the deadline passes (never a blind sleep)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if check(last):
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last value: {last!r}")
+
+
+def settings_for(tmp: Path, **overrides: Any) -> Settings:
+    """Settings for a test: its own data, reports and state directories and task queue."""
+    values: dict[str, Any] = {
+        "data_dir": tmp / "data", "reports_dir": tmp / "reports", "state_dir": tmp / "state",
+        "task_queue": f"test-{uuid.uuid4().hex[:12]}", "embedded": "never",
+    }
+    values.update(overrides)
+    return load_settings(environ={}, env_file=Path(os.devnull), **values)
+
+
+def copy_fleet(dest: Path, source: Path = PRISTINE) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("infrastructure_inventory.json", "health_metrics.json", "equipment_life_expectancy.json"):
+        shutil.copyfile(source / name, dest / name)
+    return dest
+
+
+@pytest.fixture
+def fleet_dir(tmp_path: Path) -> Path:
+    """A private copy of the default 50-device fleet."""
+    return copy_fleet(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One real Temporal dev server (in memory) for the whole session."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=tool("temporal"), data_converter=data_converter(),
+        ip="127.0.0.1", dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+def temporal_address(temporal_env: WorkflowEnvironment) -> str:
+    return temporal_env.client.service_client.config.target_host
+
+
+@asynccontextmanager
+async def running_worker(client: Client, settings: Settings, **kwargs: Any) -> AsyncIterator[None]:
+    from maintenance_agent.worker import build_worker
+
+    async with build_worker(client, settings, **kwargs):
+        yield

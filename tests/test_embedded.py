@@ -1,0 +1,99 @@
+"""The embedded default: a real dev server and a detached worker, started, reused, replaced, stopped."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import copy_fleet, free_port
+from maintenance_agent import client_ops, embedded
+from maintenance_agent.config import load_settings
+from maintenance_agent.connection import TemporalUnavailable
+from maintenance_agent.embedded import SERVER_PID, WORKER_PID, ensure_running, port_open, stop
+from maintenance_agent.models.workflow import Phase
+
+
+def _pid(state: Path, name: str) -> int:
+    import json
+
+    return int(json.loads((state / name).read_text())["pid"])
+
+
+@pytest.fixture
+def embedded_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    port, ui = free_port(), free_port()
+    state = tmp_path / "state"
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"localhost:{port}")
+    monkeypatch.setenv("TEMPORAL_UI_PORT", str(ui))
+    monkeypatch.setenv("TEMPORAL_STATE_DIR", str(state))
+    monkeypatch.setenv("EMBEDDED_TEMPORAL", "auto")
+    monkeypatch.setenv("TEMPORAL_TASK_QUEUE", f"embedded-{port}")
+    monkeypatch.setenv("DATA_DIR", str(copy_fleet(tmp_path / "data")))
+    monkeypatch.setenv("REPORTS_DIR", str(tmp_path / "reports"))
+    # The fingerprint reads a copy of the package, so the test can "change the code".
+    code = tmp_path / "code"
+    shutil.copytree(embedded.PACKAGE_DIR, code, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
+    monkeypatch.setattr(embedded, "PACKAGE_DIR", code)
+    settings = load_settings()
+    yield settings, state, code
+    stop(settings)
+
+
+async def test_server_and_worker_start_are_reused_replaced_and_stop(embedded_env) -> None:  # noqa: ANN001
+    settings, state, code = embedded_env
+    assert not port_open("127.0.0.1", settings.temporal_port)
+
+    client, status = await ensure_running(settings)
+    assert status.server_started and status.worker_started
+    server_pid, worker_pid = _pid(state, SERVER_PID), _pid(state, WORKER_PID)
+    assert psutil.pid_exists(server_pid) and psutil.pid_exists(worker_pid)
+    assert (state / "temporal.db").exists(), "history is kept in SQLite under the state directory"
+
+    # The detached worker really runs workflows.
+    workflow_id = await client_ops.start_run(client, settings, auto_approve=True)
+    result = await client_ops.result(client, workflow_id)
+    assert result.phase is Phase.COMPLETED and result.outcomes.succeeded > 0
+
+    _client, again = await ensure_running(settings)
+    assert not again.server_started and not again.worker_started
+    assert (_pid(state, SERVER_PID), _pid(state, WORKER_PID)) == (server_pid, worker_pid)
+
+    (code / "core" / "rules.py").write_text((code / "core" / "rules.py").read_text() + "\n# changed\n")
+    _client, replaced = await ensure_running(settings)
+    assert replaced.worker_started and replaced.worker_replaced and not replaced.server_started
+    new_worker = _pid(state, WORKER_PID)
+    assert new_worker != worker_pid and not psutil.pid_exists(worker_pid)
+    assert _pid(state, SERVER_PID) == server_pid
+
+    stopped = stop(settings)
+    assert len(stopped) == 2
+    assert not psutil.pid_exists(server_pid) and not psutil.pid_exists(new_worker)
+    assert not port_open("127.0.0.1", settings.temporal_port)
+
+    # History survives a restart of the embedded server.
+    client, restarted = await ensure_running(settings)
+    assert restarted.server_started
+    desc = await client.get_workflow_handle(workflow_id).describe()
+    assert desc.status is not None and desc.status.name == "COMPLETED"
+
+
+async def test_never_mode_is_a_clear_error(tmp_path: Path) -> None:
+    settings = load_settings(environ={"TEMPORAL_ADDRESS": f"localhost:{free_port()}", "EMBEDDED_TEMPORAL": "never",
+                                      "TEMPORAL_STATE_DIR": str(tmp_path / "state")})
+    with pytest.raises(TemporalUnavailable) as err:
+        await ensure_running(settings)
+    message = str(err.value)
+    assert "EMBEDDED_TEMPORAL=never" in message and "make server" in message
+    assert not (tmp_path / "state" / SERVER_PID).exists()
+
+
+async def test_remote_address_never_starts_anything(tmp_path: Path) -> None:
+    settings = load_settings(environ={"TEMPORAL_ADDRESS": f"127.0.0.2:{free_port()}", "EMBEDDED_TEMPORAL": "auto",
+                                      "TEMPORAL_STATE_DIR": str(tmp_path / "state")})
+    assert not settings.is_local_address
+    with pytest.raises(TemporalUnavailable, match="cannot reach Temporal"):
+        await ensure_running(settings)
+    assert not (tmp_path / "state").exists()

@@ -1,0 +1,225 @@
+"""The fleet store: validation errors, round-trips, the journal, locking and crash safety."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import PRISTINE, THIRD_PARTY, copy_fleet
+from maintenance_agent.models.fleet import HEALTH_FILE, INVENTORY_FILE, LIFE_FILE, DeviceState
+from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME, ChangeRecord, FleetDataError, FleetStore
+
+HELPER = Path(__file__).parent / "helpers" / "store_writer.py"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def _save(path: Path, doc: dict[str, Any]) -> None:
+    path.write_text(json.dumps(doc, indent=2))
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _mutate(fleet: Path, filename: str, fn) -> None:  # noqa: ANN001
+    doc = _load(fleet / filename)
+    fn(doc)
+    _save(fleet / filename, doc)
+
+
+def _inv(doc: dict) -> list[dict]:
+    return doc["infrastructure_inventory"]
+
+
+def _hm(doc: dict) -> list[dict]:
+    return doc["health_metrics"]
+
+
+# (case id, file, mutation, fragments the one-line error must contain)
+MALFORMED: list[tuple[str, str, Any, list[str]]] = [
+    ("bad-json", INVENTORY_FILE, None, ["infrastructure_inventory.json", "not valid JSON"]),
+    ("top-level-list", HEALTH_FILE, lambda d: d.clear(), ["health_metrics.json", "health_metrics", "is missing"]),
+    ("missing-key", INVENTORY_FILE, lambda d: _inv(d)[3].pop("install_date"),
+     ["infrastructure_inventory.json", "record #4", "EQ-10004", "install_date", "is missing"]),
+    ("wrong-type-number", HEALTH_FILE,
+     lambda d: _hm(d)[1]["recent_readings"][2].__setitem__("latency_ms", "fast"),
+     ["health_metrics.json", "record #2", "EQ-10002", "recent_readings[2].latency_ms", "must be a number", "'fast'"]),
+    ("bad-date", INVENTORY_FILE, lambda d: _inv(d)[0].__setitem__("maintenance_contract_expiry", "2026-02-30"),
+     ["record #1", "EQ-10001", "maintenance_contract_expiry"]),
+    ("number-as-date", INVENTORY_FILE, lambda d: _inv(d)[0].__setitem__("install_date", 20200101),
+     ["EQ-10001", "install_date"]),
+    ("percent-out-of-range", INVENTORY_FILE, lambda d: _inv(d)[5].__setitem__("cpu_utilization_percent", 140),
+     ["EQ-10006", "cpu_utilization_percent", "less than or equal to 100"]),
+    ("duplicate-id", INVENTORY_FILE, lambda d: _inv(d)[7].__setitem__("id", _inv(d)[6]["id"]),
+     ["record #8", "duplicate id", "EQ-10007"]),
+    ("reading-for-unknown-device", HEALTH_FILE, lambda d: _hm(d)[4].__setitem__("equipment_id", "EQ-99999"),
+     ["health_metrics.json", "record #5", "unknown device", "EQ-99999"]),
+    ("duplicate-health", HEALTH_FILE, lambda d: _hm(d)[9].__setitem__("equipment_id", _hm(d)[8]["equipment_id"]),
+     ["health_metrics.json", "duplicate equipment_id"]),
+    ("alerts-not-list", INVENTORY_FILE, lambda d: _inv(d)[2].__setitem__("alerts", "none"),
+     ["EQ-10003", "alerts"]),
+    ("life-negative", LIFE_FILE, lambda d: d["equipment_life_expectancy"][0].__setitem__("expected_life_years", -3),
+     ["equipment_life_expectancy.json", "record #1", "expected_life_years", "greater than 0"]),
+    ("record-not-object", INVENTORY_FILE, lambda d: _inv(d).__setitem__(4, "EQ-10005"),
+     ["record #5", "must be an object", "EQ-10005"]),
+    ("timestamp-not-string", HEALTH_FILE,
+     lambda d: _hm(d)[0]["recent_readings"][0].__setitem__("timestamp", 1730000000),
+     ["EQ-10001", "recent_readings[0].timestamp"]),
+    ("timestamp-without-zone", HEALTH_FILE,
+     lambda d: _hm(d)[3]["recent_readings"][1].__setitem__("timestamp", "2026-10-30T12:00:00"),
+     ["EQ-10004", "recent_readings[1].timestamp", "timezone"]),
+    ("bool-as-number", INVENTORY_FILE, lambda d: _inv(d)[1].__setitem__("temperature_celsius", True),
+     ["EQ-10002", "temperature_celsius", "must be a number"]),
+]
+
+
+@pytest.mark.parametrize("case,filename,mutation,fragments", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_file_gives_one_clear_line(fleet_dir: Path, case: str, filename: str, mutation, fragments: list[str]) -> None:  # noqa: ANN001
+    if mutation is None:
+        (fleet_dir / filename).write_text((fleet_dir / filename).read_text()[:500])
+    else:
+        _mutate(fleet_dir, filename, mutation)
+    before = {n: _digest(fleet_dir / n) for n in (INVENTORY_FILE, HEALTH_FILE, LIFE_FILE)}
+    with pytest.raises(FleetDataError) as err:
+        FleetStore(fleet_dir).load()
+    message = str(err.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    assert "--reset-data" in message or "DATA_DIR" in message
+    assert before == {n: _digest(fleet_dir / n) for n in before}, "a failed load must not touch the files"
+
+
+def test_missing_file_names_it(fleet_dir: Path) -> None:
+    (fleet_dir / HEALTH_FILE).unlink()
+    with pytest.raises(FleetDataError, match=r"health_metrics\.json is missing"):
+        FleetStore(fleet_dir).load()
+
+
+def test_default_fleet_loads_and_round_trips_byte_for_byte(fleet_dir: Path) -> None:
+    store = FleetStore(fleet_dir)
+    fleet = store.load()
+    assert len(fleet.inventory) == 50 and len(fleet.health) == 50
+    before = _digest(fleet_dir / INVENTORY_FILE), _digest(fleet_dir / HEALTH_FILE)
+    with store.transaction() as tx:
+        tx.commit(ChangeRecord(at=datetime.now(UTC), actor="t", outcome="noop"))
+    store._cache.mark = (-1, -1)  # force a rewrite of unchanged records  # noqa: SLF001
+    store.compact()
+    assert (_digest(fleet_dir / INVENTORY_FILE), _digest(fleet_dir / HEALTH_FILE)) == before
+
+
+def test_unknown_fields_survive_a_write(fleet_dir: Path) -> None:
+    _mutate(fleet_dir, INVENTORY_FILE, lambda d: (_inv(d)[0].__setitem__("rack", {"row": 4, "unit": 12}),
+                                                  d.__setitem__("exported_by", "cmdb")))
+    _mutate(fleet_dir, HEALTH_FILE, lambda d: _hm(d)[0]["recent_readings"][0].__setitem__("fan_rpm", 8200))
+    store = FleetStore(fleet_dir)
+    with store.transaction() as tx:
+        dev = tx.device("EQ-10001")
+        assert dev is not None
+        after = DeviceState(inventory=dev.inventory.model_copy(update={"firmware_version": "99.1"}), health=dev.health)
+        tx.commit(ChangeRecord(at=datetime.now(UTC), actor="t", equipment_id="EQ-10001", outcome="succeeded",
+                               before=dev, after=after))
+    inv = _load(fleet_dir / INVENTORY_FILE)
+    assert inv["exported_by"] == "cmdb"
+    assert _inv(inv)[0]["rack"] == {"row": 4, "unit": 12} and _inv(inv)[0]["firmware_version"] == "99.1"
+    assert _hm(_load(fleet_dir / HEALTH_FILE))[0]["recent_readings"][0]["fan_rpm"] == 8200
+    assert isinstance(_inv(inv)[0]["temperature_celsius"], int), "integers stay integers"
+
+
+def test_change_is_audited_and_in_the_ledger(fleet_dir: Path) -> None:
+    subprocess.run([sys.executable, str(HELPER), str(fleet_dir), "commit", "run-1", "EQ-10003"], check=True)
+    audit = [json.loads(line) for line in (fleet_dir / STATE_DIRNAME / AUDIT_FILE).read_text().splitlines()]
+    assert len(audit) == 1
+    entry = audit[0]
+    assert (entry["run_id"], entry["action_id"], entry["equipment_id"], entry["actor"]) == ("run-1", "EQ-10003", "EQ-10003", "test")
+    assert entry["before"]["inventory"]["status"] != "Maintenance-run-1"
+    assert entry["after"]["inventory"]["status"] == "Maintenance-run-1"
+    store = FleetStore(fleet_dir)
+    assert [c.action_id for c in store.ledger_for("run-1")] == ["EQ-10003"]
+    with store.transaction() as tx:
+        assert tx.ledger_entry("run-1", "EQ-10003") is not None
+        assert tx.ledger_entry("run-2", "EQ-10003") is None
+
+
+def test_two_processes_writing_different_devices_lose_nothing(fleet_dir: Path) -> None:
+    ids = [f"EQ-{10001 + i}" for i in range(50)]
+    a, b = ids[0::2], ids[1::2]
+    procs = [subprocess.Popen([sys.executable, str(HELPER), str(fleet_dir), "commit", run, ",".join(part)])
+             for run, part in (("A", a), ("B", b))]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    inv = {d["id"]: d for d in _inv(_load(fleet_dir / INVENTORY_FILE))}
+    assert all(inv[i]["status"] == "Maintenance-A" for i in a)
+    assert all(inv[i]["status"] == "Maintenance-B" for i in b)
+    audit = (fleet_dir / STATE_DIRNAME / AUDIT_FILE).read_text().splitlines()
+    assert sorted(json.loads(line)["seq"] for line in audit) == list(range(1, 51))
+    assert {i: d.status for i, d in FleetStore(fleet_dir).load().inventory.items()} == {i: d["status"] for i, d in inv.items()}
+
+
+@pytest.mark.parametrize("mode", ["die-before-rename", "die-mid-write"])
+def test_write_killed_half_way_leaves_old_file_and_keeps_the_change(fleet_dir: Path, mode: str) -> None:
+    before = _digest(fleet_dir / INVENTORY_FILE)
+    proc = subprocess.run([sys.executable, str(HELPER), str(fleet_dir), mode, "EQ-10010"])
+    assert proc.returncode == -9, "the helper must have been killed mid-write"
+    leftovers = list(fleet_dir.glob(".infrastructure_inventory.json.*.tmp"))
+    assert leftovers, "the killed writer leaves its temp file behind"
+    if mode == "die-mid-write":
+        assert 0 < leftovers[0].stat().st_size < (fleet_dir / INVENTORY_FILE).stat().st_size
+    assert _digest(fleet_dir / INVENTORY_FILE) == before, "the old file must be intact"
+    json.loads((fleet_dir / INVENTORY_FILE).read_text())
+    # The change was committed to the journal before the rewrite: it is not lost.
+    fleet = FleetStore(fleet_dir).load()
+    assert fleet.inventory["EQ-10010"].status == "Crashed-Write"
+    FleetStore(fleet_dir).compact()
+    assert {d["id"]: d for d in _inv(_load(fleet_dir / INVENTORY_FILE))}["EQ-10010"]["status"] == "Crashed-Write"
+    assert not list(fleet_dir.glob(".*.tmp")), "the next compaction removes the dead writer's temp file"
+
+
+def test_torn_journal_line_is_ignored_then_cut(fleet_dir: Path) -> None:
+    subprocess.run([sys.executable, str(HELPER), str(fleet_dir), "commit", "r", "EQ-10001"], check=True)
+    audit = fleet_dir / STATE_DIRNAME / AUDIT_FILE
+    with open(audit, "ab") as fh:
+        fh.write(b'{"seq": 2, "at": "2026-')  # a crash mid-append
+    store = FleetStore(fleet_dir)
+    assert store.load().inventory["EQ-10001"].status == "Maintenance-r"
+    subprocess.run([sys.executable, str(HELPER), str(fleet_dir), "commit", "r", "EQ-10002"], check=True)
+    lines = audit.read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [1, 2]
+
+
+def test_reset_restores_pristine_and_forgets_pending_changes(fleet_dir: Path) -> None:
+    subprocess.run([sys.executable, str(HELPER), str(fleet_dir), "commit", "r", "EQ-10001"], check=True)
+    store = FleetStore(fleet_dir)
+    store.reset(PRISTINE, actor="tester")
+    assert _digest(fleet_dir / INVENTORY_FILE) == _digest(PRISTINE / INVENTORY_FILE)
+    assert store.load().inventory["EQ-10001"].status != "Maintenance-r"
+    audit = (fleet_dir / STATE_DIRNAME / AUDIT_FILE).read_text().splitlines()
+    assert json.loads(audit[-1])["outcome"] == "reset", "the reset itself is audited"
+
+
+def test_reset_refuses_a_broken_source(tmp_path: Path, fleet_dir: Path) -> None:
+    broken = copy_fleet(tmp_path / "broken")
+    (broken / LIFE_FILE).write_text("{")
+    before = _digest(fleet_dir / INVENTORY_FILE)
+    with pytest.raises(FleetDataError):
+        FleetStore(fleet_dir).reset(broken, actor="t")
+    assert _digest(fleet_dir / INVENTORY_FILE) == before
+
+
+@pytest.mark.skipif(not THIRD_PARTY.is_dir(), reason="third-party dataset not present")
+def test_third_party_fleet_is_accepted_and_round_trips(tmp_path: Path) -> None:
+    fleet_dir = copy_fleet(tmp_path / "tp", THIRD_PARTY)
+    for p in fleet_dir.iterdir():
+        p.chmod(0o644)
+    fleet = FleetStore(fleet_dir).load()
+    assert len(fleet.inventory) == 50
+    assert all(fleet.health[i].recent_readings for i in fleet.inventory)
