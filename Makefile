@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-lock
 POETRY ?= $(shell command -v poetry 2>/dev/null || echo ../shared/tools/poetry)
 
-.PHONY: install demo test worker server stop status lock bench chaos clean help
+.PHONY: install demo test worker server stop status lock bench chaos clean help assets record-histories
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,3 +44,9 @@ lock:  ## re-lock after editing pyproject.toml, and re-export the hashed require
 clean:  ## remove reports and local Temporal state (stops the servers first)
 	-$(MAKE) stop
 	rm -rf reports .temporal
+
+assets: install  ## regenerate assets/ (DAPER diagram, example report from a real run)
+	$(PY) tools/make_assets.py
+
+record-histories: install  ## re-record the workflow histories the replay tests use
+	$(PY) tests/record_histories.py

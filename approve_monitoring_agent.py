@@ -8,7 +8,6 @@ plan was decided, and approvers outside APPROVERS. Exit codes: 0 recorded, 2 ref
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,14 +22,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     from maintenance_agent import cli
     from maintenance_agent.commands import approve_command
 
     cli.setup_logging(args.verbose)
-    return cli.run(lambda settings: approve_command(settings, args))
+    cli.run(lambda settings: approve_command(settings, args))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

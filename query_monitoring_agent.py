@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not 1 <= args.limit <= 1000:
@@ -27,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     from maintenance_agent.commands import query_command
 
     cli.setup_logging(args.verbose)
-    return cli.run(lambda settings: query_command(settings, args))
+    cli.run(lambda settings: query_command(settings, args))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

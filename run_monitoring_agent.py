@@ -8,7 +8,6 @@ failed; 2 usage, configuration or connection error.
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     from maintenance_agent import cli  # heavy imports only after --help had its chance
@@ -45,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     cli.setup_logging(args.verbose)
     from maintenance_agent.commands import run_command
 
-    return cli.run(lambda settings: run_command(settings, args, as_of))
+    cli.run(lambda settings: run_command(settings, args, as_of))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -23,7 +23,7 @@ def test_defaults() -> None:
     assert s.embedded is EmbeddedMode.AUTO
     assert s.data_dir == PROJECT_ROOT / "data" and s.reports_dir == PROJECT_ROOT / "reports"
     assert s.llm_model is None and not s.llm_enabled
-    assert s.approval_timeout_hours == 12 and s.max_failures == 3 and s.approvers == ()
+    assert s.approval_timeout_hours == 12 and s.max_failures == 10 and s.approvers == ()
 
 
 def test_env_overrides_dotenv_and_relative_paths_resolve_against_project(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def guard_values(state: DeviceState) -> dict[str, str | None]:
 def planned_guard(action: ActionName, facts: DeviceFacts) -> dict[str, str | None]:
     """The guard an action carries: the values it was planned against (see `precheck`)."""
     values = _guard_dict(facts.status, facts.firmware_version, facts.serial_number, facts.install_date,
-                         facts.last_maintenance, facts.maintenance_contract_expiry, facts.latest_reading_at)
+                         facts.last_maintenance, facts.maintenance_contract_expiry, facts.newest_reading_at)
     return {name: values[name] for name in CATALOG[action].guard_fields}
 
 
@@ -225,8 +225,9 @@ def verify(action: PlannedAction, before: DeviceState, after: DeviceState, as_of
     if name is ActionName.SCHEDULE_MAINTENANCE:
         return None if inv.last_maintenance == as_of.date() else "maintenance not recorded"
     if name is ActionName.RENEW_CONTRACT:
-        ok = inv.maintenance_contract_expiry > as_of.date() + timedelta(days=RENEWAL_DAYS // 2)
-        return None if ok else f"contract still expires {inv.maintenance_contract_expiry}"
+        expected = max(before.inventory.maintenance_contract_expiry, as_of.date()) + timedelta(days=RENEWAL_DAYS)
+        ok = inv.maintenance_contract_expiry == expected
+        return None if ok else f"contract expires {inv.maintenance_contract_expiry}, expected {expected}"
     return f"no verification for {name}"
 
 

@@ -8,8 +8,12 @@ user must fix (a malformed data file, a plan that no longer exists) are raised a
 from __future__ import annotations
 
 import logging
+import os
+import random
 import threading
+import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,12 +50,47 @@ def _non_retryable(exc: Exception, kind: str) -> ApplicationError:
     return ApplicationError(str(exc), type=kind, non_retryable=True)
 
 
+@dataclass(frozen=True)
+class TestHooks:
+    """Fault injection for the crash and chaos tests. Only the test-only environment variables
+    MAINTENANCE_AGENT_TEST_FAULT_RATE and MAINTENANCE_AGENT_TEST_ACTION_DELAY_MS turn it on."""
+
+    fault_rate: float = 0.0
+    action_delay_ms: int = 0
+    seed: int | None = None
+
+    @classmethod
+    def from_environment(cls) -> TestHooks:
+        rate = float(os.environ.get("MAINTENANCE_AGENT_TEST_FAULT_RATE") or 0)
+        delay = int(os.environ.get("MAINTENANCE_AGENT_TEST_ACTION_DELAY_MS") or 0)
+        if not 0 <= rate <= 1 or delay < 0:
+            raise ValueError("MAINTENANCE_AGENT_TEST_FAULT_RATE must be 0..1 and ..._ACTION_DELAY_MS >= 0")
+        return cls(rate, delay)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.fault_rate or self.action_delay_ms)
+
+
+class InjectedFault(Exception):
+    """A failure injected on purpose by the test hooks (retried by Temporal like any other)."""
+
+
 class MaintenanceActivities:
     """Activities bound to one worker process; stores are cached per data directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, hooks: TestHooks | None = None) -> None:
         self._stores: dict[str, FleetStore] = {}
         self._stores_lock = threading.Lock()
+        self._hooks = hooks or TestHooks()
+        self._random = random.Random(self._hooks.seed)
+        if self._hooks.active:
+            log.warning("TEST HOOKS ACTIVE: fault rate %.2f, action delay %d ms", self._hooks.fault_rate,
+                        self._hooks.action_delay_ms)
+
+    def _maybe_fail(self, where: str) -> None:
+        if self._hooks.fault_rate and self._random.random() < self._hooks.fault_rate:
+            raise InjectedFault(f"injected fault {where}")
 
     def store(self, data_dir: str) -> FleetStore:
         key = str(Path(data_dir).resolve())
@@ -148,6 +187,19 @@ class MaintenanceActivities:
         store = self.store(inp.data_dir)
         if inp.dry_run:
             return self._simulate(store, inp)
+        activity.heartbeat("starting")
+        self._maybe_fail("before the change")
+        result = self._execute_once(store, inp)
+        if self._hooks.action_delay_ms:  # a window for the crash tests' SIGKILL, after the commit
+            deadline = time.monotonic() + self._hooks.action_delay_ms / 1000
+            while (left := deadline - time.monotonic()) > 0:
+                activity.heartbeat("committed")
+                time.sleep(min(left, 0.5))
+        self._maybe_fail("after the change was committed")  # the retry must find it in the ledger
+        return result
+
+    def _execute_once(self, store: FleetStore, inp: ExecuteActionInput) -> ActionResult:
+        action = inp.action
         try:
             with store.transaction() as tx:
                 prior = tx.ledger_entry(inp.run_id, action.id)

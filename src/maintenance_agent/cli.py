@@ -12,12 +12,14 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time
+from typing import NoReturn
 
 from temporalio.client import Client
 
 from .config import ConfigError, EmbeddedMode, Settings, load_settings
 from .connection import TemporalUnavailable
-from .embedded import EmbeddedError, ensure_running, worker_available
+from .core.rules import RulesError
+from .embedded import EmbeddedError, ensure_running, exit_now, worker_available
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -61,17 +63,19 @@ async def connect_for_cli(settings: Settings) -> Client:
     return client
 
 
-def run(main: Callable[[Settings], Awaitable[int]]) -> int:
+def run(main: Callable[[Settings], Awaitable[int]]) -> NoReturn:
     """Load settings and run `main`, turning expected errors into one line and exit code 2."""
     from .client_ops import OperationError
     from .store import FleetDataError, StoreBusy
 
     try:
         settings = load_settings()
-        return asyncio.run(main(settings))
+        code = asyncio.run(main(settings))
     except (ConfigError, TemporalUnavailable, EmbeddedError, OperationError, FleetDataError, StoreBusy,
-            CliError) as exc:
+            CliError, RulesError) as exc:
         err(f"error: {exc}")
-        return EXIT_USAGE
+        code = EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        err("Stopped following. Anything already started keeps running in Temporal.")
+        code = 130
+    exit_now(code)

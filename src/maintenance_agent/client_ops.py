@@ -97,6 +97,10 @@ async def _guard(workflow_id: str, call: Awaitable[Any]) -> Any:
     try:
         return await call
     except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND and "already completed" in exc.message:
+            raise OperationError(
+                f"run {workflow_id} has already finished; decisions are accepted only while it is PENDING-APPROVAL"
+            ) from None
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise RunNotFound(
                 f"no maintenance run with id {workflow_id!r}; list recent runs with "

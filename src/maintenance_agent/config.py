@@ -81,7 +81,7 @@ class Settings(BaseModel):
     approvers: tuple[str, ...] = ()
     require_distinct_approver: bool = False
     approval_timeout_hours: float = Field(default=12.0, gt=0, le=24 * 365)
-    max_failures: int = Field(default=3, ge=1, le=100_000)
+    max_failures: int = Field(default=10, ge=1, le=1_000_000)
     rules_file: Path | None = None
 
     @field_validator("approvers", mode="before")

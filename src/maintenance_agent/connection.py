@@ -75,13 +75,25 @@ async def connect(settings: Settings, *, timeout_seconds: float = 10.0) -> Clien
             connect_timeout=timedelta(seconds=timeout_seconds),
         )
     except (RPCError, RuntimeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = _short_reason(str(exc))
         if opts.api_key and opts.api_key in reason:
             reason = reason.replace(opts.api_key, "<redacted>")
         raise TemporalUnavailable(
             f"cannot reach Temporal at {opts.target_host} (namespace {opts.namespace}): {reason}. "
             + _how_to_fix(settings)
         ) from None
+
+
+def _short_reason(text: str) -> str:
+    """The transport error without the Rust debug dump around it."""
+    lowered = text.lower()
+    for marker, reason in (("connection refused", "connection refused"), ("timed out", "timed out"),
+                           ("dns error", "host name not found"), ("certificate", "TLS certificate problem"),
+                           ("unauthenticated", "not authenticated (check the API key or certificate)"),
+                           ("permission", "permission denied")):
+        if marker in lowered:
+            return reason
+    return text.splitlines()[0][:200] if text else "unknown error"
 
 
 def _how_to_fix(settings: Settings) -> str:

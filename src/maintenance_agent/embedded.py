@@ -26,6 +26,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import psutil
 from filelock import FileLock
@@ -60,6 +61,15 @@ class EmbeddedStatus:
     worker_started: bool = False
     worker_replaced: bool = False
     external_worker: bool = False
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush and leave without interpreter finalization: the Temporal client's native runtime
+    threads can abort a finalizing interpreter ("PyGILState_Release"), turning exit 0 into SIGABRT."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def _say(message: str) -> None:
@@ -304,10 +314,7 @@ async def ensure_running(settings: Settings, *, need_worker: bool = True) -> tup
         client = await connect(settings)
     except TemporalUnavailable as exc:
         if settings.is_local_address and settings.embedded is EmbeddedMode.NEVER:
-            raise TemporalUnavailable(
-                f"{exc} (EMBEDDED_TEMPORAL=never: nothing is started automatically; run `make server` "
-                f"or set EMBEDDED_TEMPORAL=auto)"
-            ) from None
+            raise TemporalUnavailable(f"{exc} EMBEDDED_TEMPORAL=never, so nothing was started for you.") from None
         raise
     return client, EmbeddedStatus()
 
@@ -362,4 +369,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_now(main())

@@ -9,14 +9,15 @@ import os
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from typing import NoReturn
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from .activities import MaintenanceActivities
+from .activities import MaintenanceActivities, TestHooks
 from .config import ConfigError, Settings, load_settings
 from .connection import TemporalUnavailable, connect
-from .embedded import embedded_worker_identity
+from .embedded import embedded_worker_identity, exit_now
 from .workflows import InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
 
 async def run_worker(settings: Settings, *, identity: str | None = None) -> None:
     client = await connect(settings)
-    worker = build_worker(client, settings, identity=identity)
+    worker = build_worker(client, settings, identity=identity,
+                          activities=MaintenanceActivities(TestHooks.from_environment()))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -62,7 +64,7 @@ async def run_worker(settings: Settings, *, identity: str | None = None) -> None
     # Leaving the `async with` shuts the worker down through the SDK before the process exits.
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> NoReturn:
     parser = argparse.ArgumentParser(
         prog="python -m maintenance_agent.worker",
         description="Run a worker for the maintenance agent (start more for more throughput).",
@@ -76,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         identity = embedded_worker_identity(os.getpid()) if args.embedded else None
         asyncio.run(run_worker(settings, identity=identity))
-    except (ConfigError, TemporalUnavailable) as exc:
+    except (ConfigError, TemporalUnavailable, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        exit_now(2)
+    exit_now(0)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

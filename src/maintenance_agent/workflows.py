@@ -54,7 +54,9 @@ with workflow.unsafe.imports_passed_through():
 
 STEP_TIMEOUT = timedelta(minutes=15)
 STEP_HEARTBEAT = timedelta(minutes=2)
-ACTION_TIMEOUT = timedelta(minutes=2)
+ACTION_TIMEOUT = timedelta(minutes=5)
+ACTION_HEARTBEAT = timedelta(seconds=10)
+"""A worker that dies mid-action is noticed within this time and the action is retried elsewhere."""
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                          maximum_attempts=5, non_retryable_error_types=["FleetDataError", "ArtifactError", "PlanMismatch"])
 ACTION_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10),
@@ -116,7 +118,7 @@ class ActionRunner:
         try:
             result = await workflow.execute_activity_method(
                 MaintenanceActivities.execute_action, self._make_input(action),
-                start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+                start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT, retry_policy=ACTION_RETRY,
                 summary=f"{action.id}: {action.action.value} on {action.equipment_id} ({action.site})",
             )
         except ActivityError as err:

@@ -97,7 +97,7 @@ def explain_device(facts: DeviceFacts, findings: Sequence[Finding]) -> tuple[str
 
 def explain_site(site: str, devices: Sequence[DeviceFacts], findings_by_device: Mapping[str, Sequence[Finding]]) -> str:
     """A shared cause for several failing devices at one site, when the evidence points to one."""
-    down = [d for d in devices if d.status.lower() == "down"]
+    down = [d for d in devices if d.status.strip().lower() == "down"]
     hot = [d for d in devices if any(f.kind is FindingKind.HIGH_TEMPERATURE for f in findings_by_device[d.equipment_id])]
     if len(hot) >= 2 and len(hot) * 2 >= len(devices):
         return f"{len(hot)} of {len(devices)} failing devices run hot: a site cooling failure is likely"
@@ -140,7 +140,7 @@ def analyze(
     for site, devices in critical_by_site.items():
         if len(devices) < 2:
             continue
-        down = sum(1 for d in devices if d.status.lower() == "down")
+        down = sum(1 for d in devices if d.status.strip().lower() == "down")
         kinds = sorted({f.kind for d in devices for f in by_device[d.equipment_id]}, key=list(FindingKind).index)
         problems.append(Problem(
             id="", scope="site", site=site, equipment_ids=sorted(d.equipment_id for d in devices),

@@ -29,19 +29,21 @@ def check_decision(
     """Raise `ApprovalRejected` unless `request` is a decision this run can take now."""
     approver = request.approver.strip()
     if not approver:
-        raise ApprovalRejected("approver must not be empty")
+        raise ApprovalRejected("approver must not be empty; pass your user name as the approver")
     if len(approver) > MAX_APPROVER_CHARS:
-        raise ApprovalRejected(f"approver name is longer than {MAX_APPROVER_CHARS} characters")
+        raise ApprovalRejected(f"approver name is longer than {MAX_APPROVER_CHARS} characters; shorten it")
     if request.comment is not None and len(request.comment) > MAX_COMMENT_CHARS:
         raise ApprovalRejected(f"comment is longer than {MAX_COMMENT_CHARS} characters; shorten it")
     if decided:
         raise ApprovalRejected("this plan has already been decided; start a new run to change anything")
     if phase is not Phase.PENDING_APPROVAL:
         if phase.terminal or phase in (Phase.EXECUTING, Phase.REPORTING):
-            raise ApprovalRejected(f"the run is {phase.value} and no longer awaits approval")
+            raise ApprovalRejected(
+                f"the run is {phase.value} and no longer awaits approval; start a new run to act on the fleet again")
         raise ApprovalRejected(f"the run is {phase.value}: there is no plan to approve yet; retry when it is PENDING-APPROVAL")
     if approvers and approver not in approvers:
-        raise ApprovalRejected(f"{approver!r} is not in APPROVERS and may not approve maintenance")
+        raise ApprovalRejected(
+            f"{approver!r} is not in APPROVERS and may not approve maintenance; ask someone listed in APPROVERS")
     if require_distinct_approver and approver == started_by:
         raise ApprovalRejected(
             f"{approver!r} started this run and REQUIRE_DISTINCT_APPROVER asks for a second person to approve it"
@@ -57,9 +59,13 @@ def check_decision(
                 f"approve all (no ids) or split the decision"
             )
         if len(set(request.action_ids)) != len(request.action_ids):
-            dupes = sorted(i for i, n in Counter(request.action_ids).items() if n > 1)[:5]
-            raise ApprovalRejected(f"action ids listed twice: {', '.join(dupes)}")
+            dupes = sorted(i for i, n in Counter(request.action_ids).items() if n > 1)
+            raise ApprovalRejected(f"action ids listed twice: {_show(dupes)}; list each id once")
         unknown = [i for i in request.action_ids if i not in pending_ids]
         if unknown:
-            shown = ", ".join(repr(i[:40]) for i in unknown[:5]) + (" …" if len(unknown) > 5 else "")
-            raise ApprovalRejected(f"unknown action id(s) {shown}; see the plan for valid ids")
+            raise ApprovalRejected(f"unknown action id(s) {_show(unknown)}; see the plan for valid ids")
+
+
+def _show(ids: Sequence[str]) -> str:
+    """At most five ids, each quoted and cut to 40 characters (an id may hold anything a client sent)."""
+    return ", ".join(repr(i[:40]) for i in ids[:5]) + (" …" if len(ids) > 5 else "")

@@ -272,13 +272,14 @@ def assess_device(
 
     raw = raw_health_state(findings)
     facts = DeviceFacts(
-        equipment_id=eid, site=site, vendor=inv.vendor, model=inv.model, type=inv.type, status=status,
+        equipment_id=eid, site=site, vendor=inv.vendor, model=inv.model, type=inv.type, status=inv.status,
         firmware_version=inv.firmware_version, serial_number=inv.serial_number, install_date=inv.install_date,
         last_maintenance=inv.last_maintenance, maintenance_contract_expiry=inv.maintenance_contract_expiry,
         age_years=round(age, 2), expected_life_years=expected,
         alert_types=sorted({a.type for a in inv.alerts}),
         critical_alert_types=sorted({a.type for a in critical_alerts}),
         latest=latest_values, latest_reading_at=latest_at, health_state=raw,
+        newest_reading_at=max((r["timestamp"] for r in health.recent_readings), default=None) if health else None,
     )
     return DeviceAssessment(findings, facts, raw)
 
@@ -372,7 +373,7 @@ def detect(
         state, held = smooth_state(assessed.raw_state, previous)
         device_health.append(DeviceHealth(equipment_id=eid, site=inv.site, state=state, raw_state=assessed.raw_state,
                                           previous_state=previous, held_back=held))
-        statuses[eid] = inv.status
+        statuses[eid] = inv.status.strip()
         status_counts[inv.status] += 1
         if assessed.findings:
             assessed.facts.health_state = state

@@ -130,6 +130,7 @@ class DeviceFacts:
     model: str
     type: str
     status: str
+    """As written in the inventory (compare with `.strip().lower()`)."""
     firmware_version: str
     serial_number: str | None = None
     install_date: date
@@ -141,6 +142,9 @@ class DeviceFacts:
     critical_alert_types: list[str] = field(default_factory=list)
     latest: dict[str, float] = field(default_factory=dict)
     latest_reading_at: datetime | None = None
+    """The newest reading the rules used (at or before the analysis time)."""
+    newest_reading_at: datetime | None = None
+    """The newest reading in the data, later ones included (what the optimize guard compares)."""
     health_state: HealthState = HealthState.HAPPY
 
 

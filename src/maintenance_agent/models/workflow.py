@@ -92,7 +92,7 @@ class MaintenanceInput(BaseModel):
     approval_timeout_seconds: float = Field(12 * 3600, gt=0)
     approvers: list[str] = Field(default_factory=list)
     require_distinct_approver: bool = False
-    max_failures: int = Field(3, ge=1)
+    max_failures: int = Field(10, ge=1)
     rules: Rules = Field(default_factory=Rules)
     advisor: bool = False
     source_plan: PlanRef | None = None
@@ -267,7 +267,7 @@ class SiteBatchInput(BaseModel):
     dry_run: bool = False
     rules: Rules = Field(default_factory=Rules)
     parent_workflow_id: str
-    max_failures: int = Field(3, ge=1)
+    max_failures: int = Field(10, ge=1)
     cursor: int = 0
     counts: OutcomeCounts = Field(default_factory=OutcomeCounts)
     halted: bool = False

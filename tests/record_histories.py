@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Record workflow histories for the replay tests: `make record-histories`.
+
+Run it after a deliberate, compatible change to the workflows; the replay tests then prove that
+histories recorded by the old code still replay on the new code (re-record only when the change is
+meant to break compatibility, e.g. behind a new workflow version).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from conftest import copy_fleet, eventually, running_worker, settings_for, tool  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from maintenance_agent import client_ops  # noqa: E402
+from maintenance_agent.connection import data_converter  # noqa: E402
+from maintenance_agent.datagen import generate_fleet, write_fleet  # noqa: E402
+from maintenance_agent.models.fleet import HEALTH_FILE  # noqa: E402
+from maintenance_agent.models.workflow import ApprovalRequest, Phase  # noqa: E402
+
+OUT = Path(__file__).parent / "histories"
+
+
+async def record() -> None:
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=tool("temporal"), data_converter=data_converter(),
+                                                dev_server_log_level="error")
+    work = Path(tempfile.mkdtemp(prefix="histories-"))
+    OUT.mkdir(exist_ok=True)
+    async with env:
+        client = env.client
+
+        async def scenario(name: str, data: Path | None = None, **options) -> str:  # noqa: ANN003
+            tmp = work / name
+            settings = settings_for(tmp, data_dir=data or copy_fleet(tmp / "data"), task_queue=f"rec-{name}")
+            async with running_worker(client, settings):
+                wid = await client_ops.start_run(client, settings, **{"max_failures": 100_000, **options})
+                if not options.get("auto_approve") and name != "failed":
+                    await eventually(lambda: client_ops.get_status(client, wid),
+                                     lambda s: s.phase is Phase.PENDING_APPROVAL)
+                    if name == "rejected":
+                        await client_ops.decide(client, wid, ApprovalRequest(approve=False, approver="rec", comment="no"))
+                    else:
+                        await client_ops.decide(client, wid, ApprovalRequest(action_ids=["A1", "A2", "A5"], approver="rec"))
+                await client_ops.result(client, wid)
+            await save(name, wid)
+            return wid
+
+        async def save(name: str, workflow_id: str) -> None:
+            history = await client.get_workflow_handle(workflow_id).fetch_history()
+            doc = {"workflow_id": workflow_id, **json.loads(history.to_json())}
+            (OUT / f"{name}.json").write_text(json.dumps(doc))
+            print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)
+
+        await scenario("auto_approved", auto_approve=True)
+        await scenario("partial_approval")
+        await scenario("rejected")
+        await scenario("dry_run", auto_approve=True, dry_run=True)
+        broken = copy_fleet(work / "failed" / "data")
+        (broken / HEALTH_FILE).write_text("{")
+        await scenario("failed", data=broken, auto_approve=True)
+        big = work / "large" / "data"
+        write_fleet(generate_fleet(700, 5), big)
+        wid = await scenario("large_plan_site_children", data=big, auto_approve=True)
+        children = [w async for w in client.list_workflows(f"WorkflowId STARTS_WITH '{wid}/site-'")]
+        await save("site_child", sorted(children, key=lambda w: w.id)[0].id)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(record())

@@ -1,0 +1,101 @@
+"""The scripts as a user runs them: real processes, real embedded server, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, free_port
+
+PY = sys.executable
+SCRIPTS = ["run_monitoring_agent.py", "approve_monitoring_agent.py", "query_monitoring_agent.py"]
+
+
+def run(args: list[str], env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, *args], cwd="/", env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help(script: str) -> None:
+    proc = run([str(ROOT / script), "--help"])
+    assert proc.returncode == 0 and "usage:" in proc.stdout and proc.stderr == ""
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["run_monitoring_agent.py", "--as-of", "yesterday"], "--as-of"),
+    (["run_monitoring_agent.py", "--bogus"], "unrecognized arguments"),
+    (["approve_monitoring_agent.py"], "--workflow-id"),
+    (["approve_monitoring_agent.py", "--workflow-id", "x", "--actions", "A1", "--reject"], "not allowed with"),
+    (["query_monitoring_agent.py"], "one of the arguments"),
+    (["query_monitoring_agent.py", "--list", "--limit", "0"], "--limit"),
+])
+def test_usage_errors_exit_2(args: list[str], fragment: str) -> None:
+    proc = run([str(ROOT / args[0]), *args[1:]])
+    assert proc.returncode == 2 and fragment in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_setting_is_one_line_and_exit_2() -> None:
+    proc = run([str(ROOT / "query_monitoring_agent.py"), "--list"], {"TEMPORAL_ADDRESS": "no-port-here"})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "TEMPORAL_ADDRESS=no-port-here" in proc.stderr
+
+
+def test_never_mode_without_server_says_how_to_start_one(tmp_path: Path) -> None:
+    proc = run([str(ROOT / "run_monitoring_agent.py"), "--auto-approve"],
+               {"TEMPORAL_ADDRESS": f"localhost:{free_port()}", "EMBEDDED_TEMPORAL": "never",
+                "TEMPORAL_STATE_DIR": str(tmp_path / "state")})
+    assert proc.returncode == 2 and "make server" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_no_worker_on_a_non_embedded_server_is_reported(temporal_address: str) -> None:
+    proc = run([str(ROOT / "query_monitoring_agent.py"), "--list"],
+               {"TEMPORAL_ADDRESS": temporal_address, "EMBEDDED_TEMPORAL": "never",
+                "TEMPORAL_TASK_QUEUE": f"nobody-{uuid.uuid4().hex[:6]}"})
+    assert proc.returncode == 2 and "no worker is polling" in proc.stderr and "make worker" in proc.stderr
+
+
+def test_full_cycle_through_the_scripts_on_the_embedded_server(tmp_path: Path) -> None:
+    env = {"TEMPORAL_ADDRESS": f"localhost:{free_port()}", "TEMPORAL_UI_PORT": str(free_port()),
+           "TEMPORAL_STATE_DIR": str(tmp_path / "state"), "EMBEDDED_TEMPORAL": "auto",
+           "DATA_DIR": str(tmp_path / "data"), "REPORTS_DIR": str(tmp_path / "reports"),
+           "TEMPORAL_TASK_QUEUE": f"cli-{uuid.uuid4().hex[:6]}", "USER_NAME": "cli.tester"}
+    try:
+        first = run([str(ROOT / "run_monitoring_agent.py"), "--reset-data", "--auto-approve"], env)
+        assert first.returncode == 0, first.stderr
+        assert "Started local Temporal dev server" in first.stderr and "Started background worker" in first.stderr
+        assert "Restored the default fleet" in first.stderr and "EXECUTING-MAINTENANCE" in first.stderr
+        summary, report_line = first.stdout.splitlines()[0], first.stdout.splitlines()[1]
+        assert summary.startswith("COMPLETED") and report_line.startswith("Report: ")
+        report = json.loads(Path(report_line.split("Report: ")[1].strip()).with_suffix(".json").read_text())
+        assert report["summary"] == summary and report["started_by"] == "cli.tester"
+
+        started = run([str(ROOT / "run_monitoring_agent.py"), "--no-wait", "--json"], env)
+        assert started.returncode == 0 and "Started local Temporal" not in started.stderr, "server is reused"
+        wid = json.loads(started.stdout)["workflow_id"]
+        query = run([str(ROOT / "query_monitoring_agent.py"), "--workflow-id", wid, "--json"], env)
+        status = json.loads(query.stdout)["status"]
+        for _ in range(100):
+            if status["phase"] == "PENDING-APPROVAL":
+                break
+            status = json.loads(run([str(ROOT / "query_monitoring_agent.py"), "--workflow-id", wid, "--json"], env).stdout)["status"]
+        assert status["phase"] == "PENDING-APPROVAL"
+        approve = run([str(ROOT / "approve_monitoring_agent.py"), "--workflow-id", wid, "--actions", "A1,A2",
+                       "--comment", "cli test"], env)
+        assert approve.returncode == 0 and "2 action(s) approved" in approve.stdout, approve.stderr
+        again = run([str(ROOT / "approve_monitoring_agent.py"), "--workflow-id", wid], env)
+        assert again.returncode == 2 and ("already been decided" in again.stderr or "already finished" in again.stderr)
+        assert "Traceback" not in again.stderr
+        unknown = run([str(ROOT / "query_monitoring_agent.py"), "--workflow-id", "no-such-run"], env)
+        assert unknown.returncode == 2 and "no maintenance run with id 'no-such-run'" in unknown.stderr
+        listing = run([str(ROOT / "query_monitoring_agent.py"), "--list", "--json"], env)
+        assert wid in {r["workflow_id"] for r in json.loads(listing.stdout)}
+    finally:
+        stop = run(["-m", "maintenance_agent.embedded", "stop"], env)
+        assert stop.returncode == 0

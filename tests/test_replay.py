@@ -1,0 +1,29 @@
+"""Recorded histories (tests/histories, see record_histories.py) must replay on the current code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from maintenance_agent.connection import data_converter
+from maintenance_agent.worker import WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_there_are_enough_recorded_scenarios() -> None:
+    names = {p.stem for p in HISTORIES}
+    assert {"auto_approved", "partial_approval", "rejected", "failed", "site_child"} <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays(path: Path) -> None:
+    raw = json.loads(path.read_text())
+    history = WorkflowHistory.from_json(raw.pop("workflow_id"), raw)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
