@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -32,8 +34,13 @@ def reset_fleet(settings: Settings) -> None:
 
 
 def script(name: str) -> str:
-    """How to call a sibling script from anywhere (absolute path, quoted)."""
-    return shlex.quote(str(PROJECT_DIR / name))
+    """The command line that runs a sibling script with this environment's Python."""
+    python, path = Path(sys.executable), PROJECT_DIR / name
+    if Path.cwd().resolve() == PROJECT_DIR:
+        with contextlib.suppress(ValueError):
+            python = python.relative_to(PROJECT_DIR)
+        path = Path(name)
+    return f"{shlex.quote(str(python))} {shlex.quote(str(path))}"
 
 
 def print_plan(status: RunStatus, plan_actions: list, total: int, workflow_id: str) -> None:
