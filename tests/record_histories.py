@@ -71,6 +71,24 @@ async def record() -> None:
         wid = await scenario("large_plan_site_children", data=big, auto_approve=True)
         children = [w async for w in client.list_workflows(f"WorkflowId STARTS_WITH '{wid}/site-'")]
         await save("site_child", sorted(children, key=lambda w: w.id)[0].id)
+
+        tmp = work / "proactive"
+        settings = settings_for(tmp, data_dir=copy_fleet(tmp / "data"), task_queue="rec-proactive", user_name="recorder")
+        async with running_worker(client, settings):
+            wid, _ = await client_ops.start_proactive(client, settings, interval_minutes=60)
+            for cycle in (1, 2):
+                await eventually(lambda: client_ops.proactive_status(client, "recorder"),
+                                 lambda s, c=cycle: s.cycle == c and s.phase.value == "WAITING-FOR-NEXT-CYCLE")
+                if cycle == 1:
+                    await client_ops.trigger_proactive(client, "recorder")
+            status = await client_ops.proactive_status(client, "recorder")
+            await client_ops.decide(client, status.open_approvals[0].workflow_id,
+                                    ApprovalRequest(approve=False, approver="rec"))
+            await eventually(lambda: client_ops.proactive_status(client, "recorder"), lambda s: not s.open_approvals)
+            await client_ops.stop_proactive(client, "recorder")
+            await client.get_workflow_handle(wid).result()
+            await save("proactive_agent", wid)
+            await save("proactive_approval_child", status.open_approvals[0].workflow_id)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -14,7 +15,8 @@ import pytest
 from conftest import ROOT, free_port
 
 PY = sys.executable
-SCRIPTS = ["run_monitoring_agent.py", "approve_monitoring_agent.py", "query_monitoring_agent.py"]
+SCRIPTS = ["run_monitoring_agent.py", "approve_monitoring_agent.py", "query_monitoring_agent.py",
+           "run_monitoring_agent_proactive.py"]
 
 
 def run(args: list[str], env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -35,6 +37,10 @@ def test_help(script: str) -> None:
     (["approve_monitoring_agent.py", "--workflow-id", "x", "--actions", "A1", "--reject"], "not allowed with"),
     (["query_monitoring_agent.py"], "one of the arguments"),
     (["query_monitoring_agent.py", "--list", "--limit", "0"], "--limit"),
+    (["run_monitoring_agent_proactive.py", "--interval-minutes", "0"], "--interval-minutes"),
+    (["run_monitoring_agent_proactive.py", "--interval-minutes", "soon"], "invalid float value"),
+    (["run_monitoring_agent_proactive.py", "--callback", "ftp://hook"], "--callback"),
+    (["run_monitoring_agent_proactive.py", "--stop", "--status"], "not allowed with"),
 ])
 def test_usage_errors_exit_2(args: list[str], fragment: str) -> None:
     proc = run([str(ROOT / args[0]), *args[1:]])
@@ -96,6 +102,28 @@ def test_full_cycle_through_the_scripts_on_the_embedded_server(tmp_path: Path) -
         assert unknown.returncode == 2 and "no maintenance run with id 'no-such-run'" in unknown.stderr
         listing = run([str(ROOT / "query_monitoring_agent.py"), "--list", "--json"], env)
         assert wid in {r["workflow_id"] for r in json.loads(listing.stdout)}
+        nothing = run([str(ROOT / "run_monitoring_agent_proactive.py"), "--status"], env)
+        assert nothing.returncode == 2 and "no proactive agent" in nothing.stderr
+        agent = subprocess.Popen([PY, str(ROOT / "run_monitoring_agent_proactive.py"), "--auto-approve",
+                                  "--reset-data", "--interval-minutes", "120"], cwd="/", env={**os.environ, **env},
+                                 stderr=subprocess.PIPE, text=True)
+        try:
+            lines = []
+            for line in agent.stderr:  # follows live until we interrupt it
+                lines.append(line)
+                if any("await approval" in x for x in lines) and any("cycle 1:" in x for x in lines):
+                    break
+            agent.send_signal(signal.SIGINT)
+            _, rest = agent.communicate(timeout=30)
+        finally:
+            if agent.poll() is None:
+                agent.kill()
+        assert agent.returncode == 130 and "the agent keeps running in Temporal" in rest and "--stop" in rest
+        assert any("routine:" in line and "succeeded" in line for line in lines), lines
+        status = json.loads(run([str(ROOT / "run_monitoring_agent_proactive.py"), "--status", "--json"], env).stdout)
+        assert status["phase"] == "WAITING-FOR-NEXT-CYCLE" and status["cycle"] == 1
+        stop = run([str(ROOT / "run_monitoring_agent_proactive.py"), "--stop"], env)
+        assert stop.returncode == 0 and "Stopping after the current cycle" in stop.stdout
     finally:
         stop = run(["-m", "maintenance_agent.embedded", "stop"], env)
         assert stop.returncode == 0

@@ -17,7 +17,8 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 def test_there_are_enough_recorded_scenarios() -> None:
     names = {p.stem for p in HISTORIES}
-    assert {"auto_approved", "partial_approval", "rejected", "failed", "site_child"} <= names
+    assert {"auto_approved", "partial_approval", "rejected", "failed", "site_child", "proactive_agent",
+            "proactive_approval_child"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -16,9 +16,14 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from . import actions, artifacts
 from .core.analyze import analyze
@@ -36,6 +41,10 @@ from .models.workflow import (
     ExecuteActionInput,
     LoadActionsInput,
     LoadPlanInput,
+    NotifyInput,
+    NotifyResult,
+    OpenApproval,
+    OpenChildrenInput,
     PlanInput,
     PlanResult,
     ReportInput,
@@ -79,7 +88,10 @@ class InjectedFault(Exception):
 class MaintenanceActivities:
     """Activities bound to one worker process; stores are cached per data directory."""
 
-    def __init__(self, hooks: TestHooks | None = None) -> None:
+    def __init__(self, hooks: TestHooks | None = None, *, client: Client | None = None,
+                 notify_url: str | None = None) -> None:
+        self._client = client
+        self._notify_url = notify_url
         self._stores: dict[str, FleetStore] = {}
         self._stores_lock = threading.Lock()
         self._hooks = hooks or TestHooks()
@@ -301,11 +313,80 @@ class MaintenanceActivities:
         return ReportRef(directory=str(report_dir), markdown=str(md_path), json_path=str(json_path),
                          summary=report.summary)
 
+    # -- notifications and the proactive agent's bookkeeping --------------------------------------
+    @activity.defn
+    async def notify(self, inp: NotifyInput) -> NotifyResult:
+        """POST a Slack-compatible JSON message to the webhook. Bounded: Temporal retries it a few
+        times, then the agent carries on without it."""
+        url = inp.url or self._notify_url
+        if not url:
+            return NotifyResult(delivered=False, destination="(no webhook configured)")
+        destination = _redacted(url)
+        payload = notification_payload(inp)
+        try:
+            async with httpx.AsyncClient(timeout=inp.timeout_seconds) as http:
+                response = await http.post(url, json=payload)
+        except httpx.HTTPError as exc:
+            raise ApplicationError(f"webhook {destination} unreachable: {type(exc).__name__}", type="WebhookError") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise ApplicationError(f"webhook {destination} answered {response.status_code}", type="WebhookError")
+        if response.status_code >= 400:
+            raise ApplicationError(f"webhook {destination} refused the message ({response.status_code})",
+                                   type="WebhookRejected", non_retryable=True)
+        return NotifyResult(delivered=True, status_code=response.status_code, destination=destination)
+
+    @activity.defn
+    async def list_open_approvals(self, inp: OpenChildrenInput) -> list[OpenApproval]:
+        """Approval runs a previous incarnation of the proactive agent left open (so they are not
+        proposed again)."""
+        if self._client is None:
+            return []
+        found = []
+        query = f"WorkflowId STARTS_WITH '{inp.prefix}' AND ExecutionStatus = 'Running'"
+        try:
+            async for wf in self._client.list_workflows(query, limit=1000):
+                memo = await wf.memo()
+                if memo.get("kind") == "approval" and "artifact_dir" in memo:
+                    found.append(OpenApproval(workflow_id=wf.id, cycle=int(memo.get("cycle", 0)),
+                                              artifact_dir=str(memo["artifact_dir"]),
+                                              actions=int(memo.get("actions", 0)), started_at=wf.start_time))
+        except RPCError as exc:  # e.g. a server without advanced visibility: carry on without
+            log.warning("could not list open approval runs (%s); earlier proposals may be repeated", exc.message)
+        return found
+
     def _read(self, directory: Path, name: str, model: type[artifacts.M]) -> artifacts.M:
         try:
             return artifacts.read(directory, name, model)
         except artifacts.ArtifactError as exc:
             raise _non_retryable(exc, "ArtifactError") from None
+
+
+MAX_NOTIFIED_ACTIONS = 50
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
+def notification_payload(inp: NotifyInput) -> dict[str, Any]:
+    """Slack incoming webhooks read `text`; other receivers get the structured fields too."""
+    from .commands import script  # the approve command as this worker's installation spells it
+
+    approve = (f"{script('approve_monitoring_agent.py')} --workflow-id {inp.approve_workflow_id}"
+               if inp.approve_workflow_id else None)
+    text = inp.text + (f"\nApprove: `{approve}`" if approve else "")
+    return {
+        "text": text,
+        "kind": inp.kind,
+        "agent_workflow_id": inp.agent_workflow_id,
+        "cycle": inp.cycle,
+        "workflow_ids": inp.workflow_ids,
+        "devices": inp.devices[:MAX_NOTIFIED_ACTIONS],
+        "actions": [a.model_dump(mode="json") for a in inp.actions[:MAX_NOTIFIED_ACTIONS]],
+        "actions_total": len(inp.actions),
+        "approve_command": approve,
+    }
 
 
 def _select(plan: artifacts.PlanArtifact, ids: list[str], where: str) -> list[PlannedAction]:

@@ -22,6 +22,8 @@ from .core.rules import RulesError
 from .embedded import EmbeddedError, ensure_running, exit_now, worker_available
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
+interrupt_hint = "Stopped following. Anything already started keeps running in Temporal."
+"""What Ctrl-C prints; a command may replace it with how to follow, stop or approve what it started."""
 
 
 class CliError(Exception):
@@ -76,6 +78,6 @@ def run(main: Callable[[Settings], Awaitable[int]]) -> NoReturn:
         err(f"error: {exc}")
         code = EXIT_USAGE
     except KeyboardInterrupt:
-        err("Stopped following. Anything already started keeps running in Temporal.")
+        err(interrupt_hint)
         code = 130
     exit_now(code)

@@ -24,6 +24,7 @@ from temporalio.client import (
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -39,10 +40,13 @@ from .models.workflow import (
     MaintenanceResult,
     Phase,
     PlanView,
+    ProactiveInput,
+    ProactiveStatus,
     ResultsView,
     RunStatus,
+    SetIntervalRequest,
 )
-from .workflows import InfrastructureMaintenanceWorkflow
+from .workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWorkflow
 
 RUN_WORKFLOW = "InfrastructureMaintenanceWorkflow"
 
@@ -213,3 +217,89 @@ async def list_runs(client: Client, limit: int = 10) -> list[RunSummary]:
     except RPCError as exc:
         raise OperationError(f"could not list runs: {exc.message}") from None
     return runs
+
+
+# ------------------------------------------------------------------------------------------------
+# the proactive agent
+
+
+def proactive_workflow_id(user: str) -> str:
+    return f"always-be-maintainin-for-{user}"
+
+
+async def start_proactive(client: Client, settings: Settings, *, interval_minutes: float = 15,
+                          auto_execute_routine: bool = True, callback_url: str | None = None,
+                          **options: Any) -> tuple[str, bool]:
+    """Start the user's proactive agent, or return the one already running. (id, already_running)."""
+    workflow_id = proactive_workflow_id(settings.user_name)
+    if await _is_running(client, workflow_id):
+        return workflow_id, True
+    inp = ProactiveInput(data_dir=str(settings.data_dir), reports_dir=str(settings.reports_dir),
+                         started_by=settings.user_name, interval_seconds=interval_minutes * 60,
+                         auto_execute_routine=auto_execute_routine, callback_url=callback_url, **options)
+    try:
+        # USE_EXISTING: two clients starting at once still end up with one agent.
+        await client.start_workflow(ProactiveMaintenanceWorkflow.run, inp, id=workflow_id,
+                                    task_queue=settings.task_queue,
+                                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                                    static_summary=f"proactive maintenance for {settings.user_name}")
+    except RPCError as exc:
+        raise OperationError(f"could not start the proactive agent: {exc.message}") from None
+    return workflow_id, False
+
+
+async def _is_running(client: Client, workflow_id: str) -> bool:
+    try:
+        desc = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise OperationError(f"Temporal refused the request: {exc.message}") from None
+    return desc.status == WorkflowExecutionStatus.RUNNING
+
+
+def _agent(client: Client, user: str) -> WorkflowHandle:
+    return client.get_workflow_handle_for(ProactiveMaintenanceWorkflow.run, proactive_workflow_id(user))
+
+
+async def proactive_status(client: Client, user: str) -> ProactiveStatus:
+    workflow_id = proactive_workflow_id(user)
+    try:
+        return await _agent(client, user).query(ProactiveMaintenanceWorkflow.status)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise RunNotFound(f"no proactive agent for {user} ({workflow_id}); start one with "
+                              f"`run_monitoring_agent_proactive.py`") from None
+        raise OperationError(f"Temporal refused the request: {exc.message}") from None
+
+
+async def _signal_agent(client: Client, user: str, signal: Any) -> ProactiveStatus:
+    if not await _is_running(client, proactive_workflow_id(user)):
+        raise RunNotFound(f"no proactive agent is running for {user}; start one with "
+                          f"`run_monitoring_agent_proactive.py`")
+    await _guard(proactive_workflow_id(user), _agent(client, user).signal(signal))
+    return await proactive_status(client, user)
+
+
+async def trigger_proactive(client: Client, user: str) -> ProactiveStatus:
+    return await _signal_agent(client, user, ProactiveMaintenanceWorkflow.trigger_now)
+
+
+async def stop_proactive(client: Client, user: str) -> ProactiveStatus:
+    return await _signal_agent(client, user, ProactiveMaintenanceWorkflow.stop)
+
+
+async def pause_proactive(client: Client, user: str) -> ProactiveStatus:
+    return await _signal_agent(client, user, ProactiveMaintenanceWorkflow.pause)
+
+
+async def resume_proactive(client: Client, user: str) -> ProactiveStatus:
+    return await _signal_agent(client, user, ProactiveMaintenanceWorkflow.resume)
+
+
+async def set_proactive_interval(client: Client, user: str, minutes: float) -> ProactiveStatus:
+    if not await _is_running(client, proactive_workflow_id(user)):
+        raise RunNotFound(f"no proactive agent is running for {user}; start one with "
+                          f"`run_monitoring_agent_proactive.py --interval-minutes {minutes:g}`")
+    return await _guard(proactive_workflow_id(user), _agent(client, user).execute_update(
+        ProactiveMaintenanceWorkflow.set_interval, SetIntervalRequest(minutes=minutes)))

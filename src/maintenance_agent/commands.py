@@ -195,3 +195,85 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
         stdout.print(f"Error: {status.error}")
     return EXIT_OK
 
+
+
+async def proactive_command(settings: Settings, args: argparse.Namespace) -> int:
+    from . import cli
+
+    client = await connect_for_cli(settings)
+    user = settings.user_name
+    if args.status or args.stop or args.trigger_now:
+        call = (client_ops.proactive_status if args.status else
+                client_ops.stop_proactive if args.stop else client_ops.trigger_proactive)
+        status = await call(client, user)
+        if args.json:
+            print(status.model_dump_json(indent=2))
+        else:
+            print_agent(status)
+            if args.stop:
+                stdout.print("Stopping after the current cycle; open approval runs keep waiting for a decision.")
+        return EXIT_OK
+    if args.reset_data:
+        reset_fleet(settings)
+    interval = args.interval_minutes if args.interval_minutes is not None else 15.0
+    workflow_id, already = await client_ops.start_proactive(
+        client, settings, interval_minutes=interval, auto_execute_routine=args.auto_approve,
+        callback_url=args.callback, approval_timeout_seconds=settings.approval_timeout_hours * 3600,
+        approvers=list(settings.approvers), require_distinct_approver=settings.require_distinct_approver,
+        max_failures=settings.max_failures, rules=load_rules(settings.rules_file))
+    if already:
+        status = await client_ops.proactive_status(client, user)
+        err(f"The proactive agent {workflow_id} is already running (cycle {status.cycle}); following it.")
+        if args.interval_minutes is not None and args.interval_minutes * 60 != status.interval_seconds:
+            await client_ops.set_proactive_interval(client, user, args.interval_minutes)
+            err(f"Interval changed to {args.interval_minutes:g} minute(s).")
+        if args.auto_approve != status.auto_execute_routine:
+            err(f"Note: it runs with routine auto-execution {'on' if status.auto_execute_routine else 'off'}; "
+                f"stop it (--stop) and start it again to change that.")
+    else:
+        err(f"Started the proactive agent {workflow_id}: a cycle every {interval:g} minute(s), routine "
+            f"auto-execution {'on' if args.auto_approve else 'off'}.")
+    me = script("run_monitoring_agent_proactive.py")
+    cli.interrupt_hint = (f"Stopped following; the agent keeps running in Temporal.\n"
+                          f"  follow again: {me}\n  status:       {me} --status\n"
+                          f"  run a cycle:  {me} --trigger-now\n  stop it:      {me} --stop")
+    await follow_agent(client, user)
+    return EXIT_OK
+
+
+async def follow_agent(client, user: str, poll_seconds: float = 0.5) -> None:  # noqa: ANN001
+    """Print phase changes, cycle summaries and new approval runs until the agent stops (or Ctrl-C)."""
+    import asyncio
+
+    from .models.workflow import ProactivePhase
+
+    last_phase, last_cycle, seen_approvals = None, None, set()
+    while True:
+        status = await client_ops.proactive_status(client, user)
+        if status.phase != last_phase:
+            when = f" (next at {status.next_cycle_at:%H:%M:%S} UTC)" if status.next_cycle_at else ""
+            err(f"  [{datetime.now():%H:%M:%S}] {status.phase.value}{when}")
+            last_phase = status.phase
+        if status.last_cycle and status.last_cycle.cycle != last_cycle:
+            last_cycle = status.last_cycle.cycle
+            err(f"  {status.last_cycle.summary}")
+        for run in status.open_approvals:
+            if run.workflow_id not in seen_approvals:
+                seen_approvals.add(run.workflow_id)
+                err(f"  {run.actions} action(s) await approval: "
+                    f"{script('approve_monitoring_agent.py')} --workflow-id {run.workflow_id}")
+        if status.phase is ProactivePhase.STOPPED:
+            return
+        await asyncio.sleep(poll_seconds)
+
+
+def print_agent(status) -> None:  # noqa: ANN001
+    stdout.print(f"[bold]{status.workflow_id}[/bold]: {status.phase.value}"
+                 + (" (paused)" if status.paused else "") + (" (stopping)" if status.stop_requested else ""))
+    stdout.print(f"  {status.cycle} cycle(s); every {status.interval_seconds / 60:g} min; routine auto-execution "
+                 f"{'on' if status.auto_execute_routine else 'off'}"
+                 + (f"; next cycle {status.next_cycle_at:%Y-%m-%d %H:%M:%S} UTC" if status.next_cycle_at else ""))
+    if status.last_cycle:
+        stdout.print(f"  last: {status.last_cycle.summary}")
+    for run in status.open_approvals:
+        stdout.print(f"  awaiting approval: {run.workflow_id} ({run.actions} action(s), cycle {run.cycle})")

@@ -54,6 +54,7 @@ ENV_VARS: dict[str, str] = {
     "APPROVAL_TIMEOUT_HOURS": "approval_timeout_hours",
     "MAX_FAILURES": "max_failures",
     "RULES_FILE": "rules_file",
+    "NOTIFY_WEBHOOK_URL": "notify_webhook_url",
 }
 
 
@@ -83,6 +84,7 @@ class Settings(BaseModel):
     approval_timeout_hours: float = Field(default=12.0, gt=0, le=24 * 365)
     max_failures: int = Field(default=10, ge=1, le=1_000_000)
     rules_file: Path | None = None
+    notify_webhook_url: SecretStr | None = None
 
     @field_validator("approvers", mode="before")
     @classmethod
@@ -109,10 +111,11 @@ class Settings(BaseModel):
             raise ValueError("must be non-empty and contain no spaces")
         return value
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "notify_webhook_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
+    def _http_url(cls, value: str | SecretStr | None) -> str | SecretStr | None:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is not None and not text.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
 
@@ -179,7 +182,7 @@ def load_settings(
         field = str(error["loc"][0]) if error["loc"] else ""
         var = next((v for v, f in ENV_VARS.items() if f == field), field)
         shown = values.get(field)
-        shown = "<hidden>" if isinstance(shown, SecretStr) or field in {"api_key", "llm_key"} else shown
+        shown = "<hidden>" if field in {"api_key", "llm_key", "notify_webhook_url"} else shown
         raise ConfigError(
             f"{var}={shown!s} is invalid: {error['msg'].removeprefix('Value error, ')}. "
             f"Fix it in the environment or .env (see .env.example)."

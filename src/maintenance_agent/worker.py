@@ -18,25 +18,27 @@ from .activities import MaintenanceActivities, TestHooks
 from .config import ConfigError, Settings, load_settings
 from .connection import TemporalUnavailable, connect
 from .embedded import embedded_worker_identity, exit_now
-from .workflows import InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow
+from .workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWorkflow, SiteExecutionWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow]
+WORKFLOWS = [InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow, ProactiveMaintenanceWorkflow]
 MAX_CONCURRENT_ACTIVITIES = 32
 
 
 def activity_list(acts: MaintenanceActivities) -> list:
     return [
         acts.detect_fleet, acts.analyze_findings, acts.plan_maintenance, acts.load_plan, acts.load_actions,
-        acts.execute_action, acts.compact_store, acts.write_report,
+        acts.execute_action, acts.compact_store, acts.write_report, acts.notify, acts.list_open_approvals,
     ]
 
 
 def build_worker(client: Client, settings: Settings, *, identity: str | None = None,
                  activities: MaintenanceActivities | None = None) -> Worker:
     """A worker for the agent's task queue (the same one in production, the CLI and the tests)."""
-    acts = activities or MaintenanceActivities()
+    acts = activities or MaintenanceActivities(
+        client=client,
+        notify_url=settings.notify_webhook_url.get_secret_value() if settings.notify_webhook_url else None)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -50,8 +52,10 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
 
 async def run_worker(settings: Settings, *, identity: str | None = None) -> None:
     client = await connect(settings)
+    notify_url = settings.notify_webhook_url.get_secret_value() if settings.notify_webhook_url else None
     worker = build_worker(client, settings, identity=identity,
-                          activities=MaintenanceActivities(TestHooks.from_environment()))
+                          activities=MaintenanceActivities(TestHooks.from_environment(), client=client,
+                                                           notify_url=notify_url))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -27,7 +27,9 @@ with workflow.unsafe.imports_passed_through():
         AnalyzeResult,
         ApprovalRequest,
         ApprovalResult,
+        ChildOutcome,
         CompactInput,
+        CycleSummary,
         Decision,
         DecisionKind,
         DetectInput,
@@ -38,16 +40,24 @@ with workflow.unsafe.imports_passed_through():
         LoadPlanInput,
         MaintenanceInput,
         MaintenanceResult,
+        NotifyInput,
+        OpenApproval,
+        OpenChildrenInput,
         OutcomeCounts,
         PendingAction,
         Phase,
         PlanInput,
         PlanResult,
+        PlanRef,
         PlanView,
+        ProactiveInput,
+        ProactivePhase,
+        ProactiveStatus,
         ReportInput,
         ReportRef,
         ResultsView,
         RunStatus,
+        SetIntervalRequest,
         SiteBatchInput,
         SiteBatchResult,
     )
@@ -67,6 +77,13 @@ MAX_PARALLEL_SITES = 16
 PAGE_SIZE = 200
 CONTINUE_AS_NEW_EVERY = 1_000
 """A site child continues as new after this many actions (about 3,000 history events)."""
+
+
+async def run_step(fn: Callable[..., Awaitable], arg: object, summary: str):  # noqa: ANN201
+    """One pipeline step (detect, analyze, plan, report, …) with the shared timeouts and retries."""
+    return await workflow.execute_activity_method(
+        fn, arg, start_to_close_timeout=STEP_TIMEOUT, heartbeat_timeout=STEP_HEARTBEAT,
+        retry_policy=STEP_RETRY, summary=summary)
 
 
 def cause_message(err: BaseException) -> str:
@@ -191,13 +208,13 @@ class InfrastructureMaintenanceWorkflow:
         if inp.source_plan is not None:
             self._set_phase(Phase.PLANNING, "loading the plan made by the proactive agent")
             self._as_of = inp.source_plan.as_of
-            self._plan = await self._step(MaintenanceActivities.load_plan,
+            self._plan = await run_step(MaintenanceActivities.load_plan,
                                           LoadPlanInput(artifact_dir=inp.source_plan.artifact_dir,
                                                         action_ids=inp.source_plan.action_ids),
                                           f"load {len(inp.source_plan.action_ids)} planned action(s)")
         else:
             self._set_phase(Phase.MONITORING, "reading the fleet and running the detection rules")
-            self._detect = await self._step(
+            self._detect = await run_step(
                 MaintenanceActivities.detect_fleet,
                 DetectInput(run_id=self._wid, data_dir=inp.data_dir, artifact_dir=self._artifact_dir,
                             rules=inp.rules, as_of=inp.as_of, record_health=not inp.dry_run),
@@ -205,11 +222,11 @@ class InfrastructureMaintenanceWorkflow:
             )
             self._as_of = self._detect.as_of
             self._set_phase(Phase.ANALYZING, f"{self._detect.findings_total} finding(s): grouping into problems")
-            self._analysis = await self._step(MaintenanceActivities.analyze_findings,
+            self._analysis = await run_step(MaintenanceActivities.analyze_findings,
                                               AnalyzeInput(artifact_dir=self._artifact_dir),
                                               "analyze: problems, causes, blast radius")
             self._set_phase(Phase.PLANNING, f"{self._analysis.problems_total} problem(s): choosing repairs")
-            self._plan = await self._step(MaintenanceActivities.plan_maintenance,
+            self._plan = await run_step(MaintenanceActivities.plan_maintenance,
                                           PlanInput(artifact_dir=self._artifact_dir, as_of=self._as_of, rules=inp.rules),
                                           "plan: map problems to catalog actions")
         self._pending_ids = set(self._plan.action_ids)
@@ -246,7 +263,7 @@ class InfrastructureMaintenanceWorkflow:
         else:
             await self._execute_in_children(inp, set(approved))
         if not inp.dry_run:
-            await self._step(MaintenanceActivities.compact_store, CompactInput(data_dir=inp.data_dir),
+            await run_step(MaintenanceActivities.compact_store, CompactInput(data_dir=inp.data_dir),
                              "write committed changes into the fleet files")
 
     def _action_input(self, action: PlannedAction) -> ExecuteActionInput:
@@ -315,7 +332,7 @@ class InfrastructureMaintenanceWorkflow:
         inp = self._input
         self._set_phase(Phase.REPORTING, "writing report.md and report.json")
         try:
-            self._report = await self._step(
+            self._report = await run_step(
                 MaintenanceActivities.write_report,
                 ReportInput(workflow_id=self._wid, run_id=self._wid, data_dir=inp.data_dir,
                             artifact_dir=self._artifact_dir, report_dir=self._report_dir,
@@ -331,6 +348,8 @@ class InfrastructureMaintenanceWorkflow:
                 raise
             workflow.logger.error("could not write the failure report: %s", cause_message(err))
         self._set_phase(phase, self._report.summary if self._report else (self._error or phase.value))
+        if inp.parent_workflow_id:
+            await self._tell_parent(inp.parent_workflow_id, phase)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return MaintenanceResult(
             workflow_id=self._wid, phase=phase, summary=self._report.summary if self._report else (self._error or ""),
@@ -339,11 +358,16 @@ class InfrastructureMaintenanceWorkflow:
             report=self._report, error=self._error,
         )
 
-    async def _step(self, fn: Callable[..., Awaitable], arg: object, summary: str):  # noqa: ANN202
-        return await workflow.execute_activity_method(
-            fn, arg, start_to_close_timeout=STEP_TIMEOUT, heartbeat_timeout=STEP_HEARTBEAT,
-            retry_policy=STEP_RETRY, summary=summary,
-        )
+    async def _tell_parent(self, parent_id: str, phase: Phase) -> None:
+        """Let the proactive agent that started this run know it is over (it stops tracking it)."""
+        outcome = ChildOutcome(workflow_id=self._wid, phase=phase,
+                               summary=self._report.summary if self._report else (self._error or phase.value))
+        try:
+            await workflow.get_external_workflow_handle(parent_id).signal(
+                ProactiveMaintenanceWorkflow.child_finished, outcome)
+        except Exception as err:  # noqa: BLE001 - the agent may have been stopped; this run is still done
+            workflow.logger.warning("could not tell %s that %s finished: %s", parent_id, self._wid, err)
+
 
     def _set_phase(self, phase: Phase, note: str) -> None:
         self._phase = phase
@@ -506,3 +530,290 @@ class SiteExecutionWorkflow:
         self._halt = True
         if self._runner is not None:
             self._runner.halted = True
+
+
+MAX_INTERVAL_MINUTES = 7 * 24 * 60
+NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                           maximum_interval=timedelta(seconds=15), maximum_attempts=4,
+                           non_retryable_error_types=["WebhookRejected"])
+NOTIFY_BUDGET = timedelta(seconds=60)
+"""All attempts at one notification together; a dead webhook costs a cycle at most this long."""
+
+
+@workflow.defn
+class ProactiveMaintenanceWorkflow:
+    """Watches the fleet forever: a DAPER cycle every interval, routine repairs on its own, everything
+    else proposed for approval in a separate run so a pending question never blocks monitoring."""
+
+    @workflow.init
+    def __init__(self, inp: ProactiveInput) -> None:
+        self._input = inp
+        self._wid = workflow.info().workflow_id
+        self._phase = ProactivePhase.INITIALIZING
+        self._cycle = inp.cycle
+        self._interval = inp.interval_seconds
+        self._paused = inp.paused
+        self._stop = False
+        self._trigger = False
+        self._wake = False
+        self._open: dict[str, OpenApproval] = {o.workflow_id: o for o in inp.open_approvals}
+        self._finished: dict[str, ChildOutcome] = {}
+        self._last: CycleSummary | None = inp.last_cycle
+        self._next_at: datetime | None = None
+        self._last_end: datetime | None = None
+
+    @workflow.run
+    async def run(self, inp: ProactiveInput) -> CycleSummary | None:
+        if inp.cycle == 0 and not inp.open_approvals:
+            # A previous incarnation of this agent may have left approvals open: do not repeat them.
+            for found in await workflow.execute_activity_method(
+                    MaintenanceActivities.list_open_approvals, OpenChildrenInput(prefix=f"{self._wid}-cycle-"),
+                    start_to_close_timeout=timedelta(seconds=30), retry_policy=STEP_RETRY,
+                    summary="find approvals left open by an earlier agent"):
+                self._open.setdefault(found.workflow_id, found)
+        cycles_this_run = 0
+        first = inp.cycle == 0
+        while not self._stop:
+            if not first:
+                await self._wait_for_next_cycle()
+                if self._stop:
+                    break
+            first = False
+            self._trigger = False
+            await self._run_cycle()
+            cycles_this_run += 1
+            if self._should_continue_as_new(cycles_this_run) and not self._stop:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._carry_over())
+        self._next_at = None
+        self._set_phase(ProactivePhase.STOPPED, f"stopped after {self._cycle} cycle(s)")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._last
+
+    # -- timing ---------------------------------------------------------------------------------
+    async def _wait_for_next_cycle(self) -> None:
+        while True:
+            if self._stop or self._trigger:
+                return
+            if self._paused:
+                self._next_at = None
+                self._set_phase(ProactivePhase.PAUSED, "paused: resume, trigger a cycle or stop")
+                await workflow.wait_condition(lambda: not self._paused or self._stop or self._trigger)
+                continue
+            base = self._last_end or workflow.now()
+            self._next_at = base + timedelta(seconds=self._interval)
+            remaining = (self._next_at - workflow.now()).total_seconds()
+            if remaining <= 0:
+                return
+            self._set_phase(ProactivePhase.WAITING, f"next cycle at {self._next_at.isoformat(timespec='seconds')}")
+            self._wake = False
+            try:
+                await workflow.wait_condition(lambda: self._wake or self._stop or self._trigger or self._paused,
+                                              timeout=timedelta(seconds=remaining), timeout_summary="next cycle")
+            except TimeoutError:
+                return
+
+    def _should_continue_as_new(self, cycles_this_run: int) -> bool:
+        limit = self._input.continue_as_new_after_cycles
+        return (limit is not None and cycles_this_run >= limit) or workflow.info().is_continue_as_new_suggested()
+
+    def _carry_over(self) -> ProactiveInput:
+        return self._input.model_copy(update={
+            "cycle": self._cycle, "open_approvals": list(self._open.values()), "last_cycle": self._last,
+            "paused": self._paused, "interval_seconds": self._interval,
+            "continue_as_new_count": self._input.continue_as_new_count + 1,
+        })
+
+    # -- one cycle -------------------------------------------------------------------------------
+    async def _run_cycle(self) -> None:
+        inp = self._input
+        self._cycle += 1
+        n = self._cycle
+        started = workflow.now()
+        cycle_dir = f"{inp.reports_dir.rstrip('/')}/{self._wid}/cycle-{n:05d}"
+        summary = CycleSummary(cycle=n, started_at=started, finished_at=started)
+        try:
+            self._set_phase(ProactivePhase.MONITORING, f"cycle {n}: detecting")
+            detect = await run_step(MaintenanceActivities.detect_fleet,
+                                      DetectInput(run_id=f"{self._wid}/cycle-{n}", data_dir=inp.data_dir,
+                                                  artifact_dir=cycle_dir, rules=inp.rules),
+                                      f"cycle {n}: detect")
+            summary.as_of, summary.findings = detect.as_of, detect.findings_total
+            summary.findings_by_severity = detect.by_severity
+            self._set_phase(ProactivePhase.ANALYZING, f"cycle {n}: {detect.findings_total} finding(s)")
+            await run_step(MaintenanceActivities.analyze_findings, AnalyzeInput(artifact_dir=cycle_dir),
+                             f"cycle {n}: analyze")
+            self._set_phase(ProactivePhase.PLANNING, f"cycle {n}: planning")
+            plan = await run_step(MaintenanceActivities.plan_maintenance,
+                                    PlanInput(artifact_dir=cycle_dir, as_of=detect.as_of, rules=inp.rules,
+                                              exclude_plans=[o.artifact_dir for o in self._open.values()]),
+                                    f"cycle {n}: plan (skipping {len(self._open)} open approval run(s))")
+            summary.planned, summary.excluded_pending = plan.total, plan.excluded
+            routine = plan.routine_ids if inp.auto_execute_routine else []
+            chosen = set(routine)
+            others = [i for i in plan.action_ids if i not in chosen]
+            if routine:
+                self._set_phase(ProactivePhase.EXECUTING, f"cycle {n}: {len(routine)} routine action(s)")
+                result = await self._start_run(n, "routine", cycle_dir, routine, detect.as_of, auto_approve=True)
+                summary.routine_run, summary.routine_executed = result.workflow_id, len(routine)
+                summary.routine_outcomes = result.outcomes
+            if others:
+                summary.approval_run = await self._propose(n, cycle_dir, others, detect.as_of)
+                summary.proposed_for_approval = len(others)
+            await self._maybe_notify(summary, plan)
+        except (ActivityError, ChildWorkflowError) as err:
+            summary.error = cause_message(err)
+            workflow.logger.error("cycle %d failed: %s", n, summary.error)
+            await self._notify(summary, NotifyInput(kind="cycle_failed", agent_workflow_id=self._wid, cycle=n,
+                                                    url=inp.callback_url, workflow_ids=[self._wid],
+                                                    text=f"Maintenance agent {self._wid}: cycle {n} failed: {summary.error}"))
+        summary.finished_at = self._last_end = workflow.now()
+        summary.summary = _cycle_line(summary)
+        self._last = summary
+
+    async def _start_run(self, n: int, kind: str, cycle_dir: str, ids: list[str], as_of: datetime, *,
+                         auto_approve: bool) -> MaintenanceResult:
+        inp = self._input
+        return await workflow.execute_child_workflow(
+            InfrastructureMaintenanceWorkflow.run, self._run_input(cycle_dir, ids, as_of, n, auto_approve),
+            id=f"{self._wid}-cycle-{n}-{kind}-{str(workflow.uuid4())[:8]}",
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            static_summary=f"cycle {n}: {len(ids)} {kind} action(s)",
+            memo={"cycle": n, "artifact_dir": cycle_dir, "actions": len(ids), "kind": kind, "by": inp.started_by},
+        )
+
+    def _run_input(self, cycle_dir: str, ids: list[str], as_of: datetime, n: int, auto_approve: bool) -> MaintenanceInput:
+        inp = self._input
+        return MaintenanceInput(
+            data_dir=inp.data_dir, reports_dir=inp.reports_dir, started_by=inp.started_by, auto_approve=auto_approve,
+            approval_timeout_seconds=inp.approval_timeout_seconds, approvers=inp.approvers,
+            require_distinct_approver=inp.require_distinct_approver, max_failures=inp.max_failures,
+            rules=inp.rules, advisor=inp.advisor,
+            source_plan=PlanRef(artifact_dir=cycle_dir, action_ids=ids, as_of=as_of, cycle=n),
+            parent_workflow_id=None if auto_approve else self._wid,
+        )
+
+    async def _propose(self, n: int, cycle_dir: str, ids: list[str], as_of: datetime) -> str:
+        """Start the approval run and let it wait on its own: the next cycles keep going."""
+        handle = await workflow.start_child_workflow(
+            InfrastructureMaintenanceWorkflow.run, self._run_input(cycle_dir, ids, as_of, n, False),
+            id=f"{self._wid}-cycle-{n}-approval-{str(workflow.uuid4())[:8]}",
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            static_summary=f"cycle {n}: {len(ids)} action(s) awaiting approval",
+            memo={"cycle": n, "artifact_dir": cycle_dir, "actions": len(ids), "kind": "approval",
+                  "by": self._input.started_by},
+        )
+        if handle.id not in self._finished:  # it may already have finished (and told us) meanwhile
+            self._open[handle.id] = OpenApproval(workflow_id=handle.id, cycle=n, artifact_dir=cycle_dir,
+                                                 actions=len(ids), started_at=workflow.now())
+        return handle.id
+
+    async def _maybe_notify(self, summary: CycleSummary, plan: PlanResult) -> None:
+        c = summary.routine_outcomes
+        problems = c.failed + c.rolled_back
+        if not summary.approval_run and not problems:
+            return
+        parts = [f"Maintenance agent for {self._input.started_by}, cycle {summary.cycle}: "
+                 f"{summary.findings} finding(s), {summary.planned} action(s) planned."]
+        if summary.routine_run:
+            parts.append(f"Routine: {c.succeeded} succeeded, {c.failed} failed, {c.rolled_back} rolled back.")
+        if summary.approval_run:
+            parts.append(f"{summary.proposed_for_approval} action(s) need approval in {summary.approval_run}.")
+        pending = [PendingAction(id=a.id, equipment_id=a.equipment_id, action=a.action.value, risk=a.risk,
+                                 confidence=a.confidence, routine=a.routine)
+                   for a in plan.actions if not a.routine or not self._input.auto_execute_routine]
+        await self._notify(summary, NotifyInput(
+            kind="approval_needed" if summary.approval_run else "routine_problems", url=self._input.callback_url,
+            agent_workflow_id=self._wid, cycle=summary.cycle, text=" ".join(parts),
+            workflow_ids=[w for w in (self._wid, summary.routine_run, summary.approval_run) if w],
+            devices=sorted({a.equipment_id for a in pending}), actions=pending,
+            approve_workflow_id=summary.approval_run))
+
+    async def _notify(self, summary: CycleSummary, message: NotifyInput) -> None:
+        self._set_phase(ProactivePhase.NOTIFYING, f"cycle {summary.cycle}: sending the notification")
+        message.timeout_seconds = self._input.notify_timeout_seconds
+        try:
+            result = await workflow.execute_activity_method(
+                MaintenanceActivities.notify, message, schedule_to_close_timeout=NOTIFY_BUDGET,
+                start_to_close_timeout=timedelta(seconds=15), retry_policy=NOTIFY_RETRY,
+                summary=f"notify: {message.kind}")
+            summary.notified = result.delivered
+        except ActivityError as err:  # a dead webhook never fails the agent
+            summary.notification_error = cause_message(err)
+
+
+    def _set_phase(self, phase: ProactivePhase, note: str) -> None:
+        self._phase = phase
+        lines = [f"**{phase.value}** — {note}", f"cycles: {self._cycle}; every {self._interval / 60:g} min; "
+                 f"routine auto-execution {'on' if self._input.auto_execute_routine else 'off'}"]
+        if self._open:
+            lines.append(f"open approvals: {', '.join(sorted(self._open))}")
+        if self._last:
+            lines.append(f"last cycle: {self._last.summary}")
+        workflow.set_current_details("\n\n".join(lines))
+
+    # -- signals, updates, queries ---------------------------------------------------------------
+    @workflow.signal
+    def trigger_now(self) -> None:
+        """Run a cycle now (even when paused)."""
+        self._trigger = True
+
+    @workflow.signal
+    def pause(self) -> None:
+        self._paused = True
+
+    @workflow.signal
+    def resume(self) -> None:
+        self._paused = False
+
+    @workflow.signal
+    def stop(self) -> None:
+        """Finish the current cycle, then complete. Open approval runs keep running on their own."""
+        self._stop = True
+
+    @workflow.update
+    def set_interval(self, request: SetIntervalRequest) -> ProactiveStatus:
+        self._interval = request.minutes * 60
+        self._wake = True
+        return self.status()
+
+    @set_interval.validator
+    def _validate_interval(self, request: SetIntervalRequest) -> None:
+        if not 0 < request.minutes <= MAX_INTERVAL_MINUTES:
+            raise ApplicationError(f"interval must be between 0 and {MAX_INTERVAL_MINUTES} minutes (one week)",
+                                   type="InvalidInterval", non_retryable=True)
+        if self._stop:
+            raise ApplicationError("the agent is stopping; start it again to change its interval",
+                                   type="AgentStopping", non_retryable=True)
+
+    @workflow.signal
+    def child_finished(self, outcome: ChildOutcome) -> None:
+        """An approval run this agent started is over (decided, expired or failed)."""
+        self._finished[outcome.workflow_id] = outcome
+        self._open.pop(outcome.workflow_id, None)
+
+    @workflow.query
+    def status(self) -> ProactiveStatus:
+        return ProactiveStatus(
+            workflow_id=self._wid, phase=self._phase, started_by=self._input.started_by, cycle=self._cycle,
+            interval_seconds=self._interval, auto_execute_routine=self._input.auto_execute_routine,
+            paused=self._paused, stop_requested=self._stop, next_cycle_at=self._next_at, last_cycle=self._last,
+            open_approvals=sorted(self._open.values(), key=lambda o: o.workflow_id),
+            run_id=workflow.info().run_id, continued_as_new=self._input.continue_as_new_count,
+        )
+
+
+def _cycle_line(s: CycleSummary) -> str:
+    if s.error:
+        return f"cycle {s.cycle}: FAILED: {s.error}"
+    c = s.routine_outcomes
+    line = f"cycle {s.cycle}: {s.findings} finding(s), {s.planned} new action(s)"
+    if s.excluded_pending:
+        line += f" ({s.excluded_pending} already awaiting approval)"
+    if s.routine_run:
+        line += f"; routine: {c.succeeded} succeeded, {c.failed} failed, {c.rolled_back} rolled back, {c.stale} stale"
+    if s.approval_run:
+        line += f"; {s.proposed_for_approval} proposed for approval"
+    if s.notification_error:
+        line += f"; notification failed ({s.notification_error})"
+    return line

@@ -353,3 +353,127 @@ class ResultsView(BaseModel):
     results: list[ActionResult]
     outcomes: OutcomeCounts
     truncated: bool = False
+
+
+# ------------------------------------------------------------------------------------------------
+# the proactive agent
+
+
+class ProactivePhase(StrEnum):
+    INITIALIZING = "INITIALIZING"
+    MONITORING = "MONITORING-INFRASTRUCTURE"
+    ANALYZING = "ANALYZING-TRENDS"
+    PLANNING = "PLANNING-PREVENTIVE-MAINTENANCE"
+    EXECUTING = "EXECUTING-MAINTENANCE"
+    NOTIFYING = "NOTIFYING"
+    WAITING = "WAITING-FOR-NEXT-CYCLE"
+    PAUSED = "PAUSED"
+    STOPPED = "STOPPED"
+
+
+class OpenApproval(BaseModel):
+    """A cycle's non-routine actions, waiting for a decision in their own run (a child workflow)."""
+
+    workflow_id: str
+    cycle: int
+    artifact_dir: str
+    actions: int
+    started_at: datetime
+
+
+class ChildOutcome(BaseModel):
+    """Sent by a run the proactive agent started, when it finishes."""
+
+    workflow_id: str
+    phase: Phase
+    summary: str
+
+
+class CycleSummary(BaseModel):
+    cycle: int
+    started_at: datetime
+    finished_at: datetime
+    as_of: datetime | None = None
+    findings: int = 0
+    findings_by_severity: dict[str, int] = Field(default_factory=dict)
+    planned: int = 0
+    excluded_pending: int = 0
+    routine_executed: int = 0
+    routine_outcomes: OutcomeCounts = Field(default_factory=OutcomeCounts)
+    routine_run: str | None = None
+    proposed_for_approval: int = 0
+    approval_run: str | None = None
+    notified: bool = False
+    notification_error: str | None = None
+    error: str | None = None
+    summary: str = ""
+
+
+class ProactiveInput(BaseModel):
+    data_dir: str
+    reports_dir: str
+    started_by: str
+    interval_seconds: float = Field(15 * 60, ge=1)
+    auto_execute_routine: bool = True
+    callback_url: str | None = None
+    approval_timeout_seconds: float = Field(12 * 3600, gt=0)
+    approvers: list[str] = Field(default_factory=list)
+    require_distinct_approver: bool = False
+    max_failures: int = Field(10, ge=1)
+    rules: Rules = Field(default_factory=Rules)
+    advisor: bool = False
+    notify_timeout_seconds: float = Field(10, gt=0, le=120)
+    """Per attempt; Temporal retries a few times within a one-minute budget, then gives up."""
+    continue_as_new_after_cycles: int | None = Field(None, ge=1)
+    """Continue as new after this many cycles in one run (tests); otherwise when the SDK suggests it."""
+    # carried across continue-as-new
+    cycle: int = 0
+    open_approvals: list[OpenApproval] = Field(default_factory=list)
+    last_cycle: CycleSummary | None = None
+    paused: bool = False
+    continue_as_new_count: int = 0
+
+
+class ProactiveStatus(BaseModel):
+    workflow_id: str
+    phase: ProactivePhase
+    started_by: str
+    cycle: int
+    interval_seconds: float
+    auto_execute_routine: bool
+    paused: bool
+    stop_requested: bool
+    next_cycle_at: datetime | None = None
+    last_cycle: CycleSummary | None = None
+    open_approvals: list[OpenApproval] = Field(default_factory=list)
+    run_id: str = ""
+    continued_as_new: int = 0
+
+
+class SetIntervalRequest(BaseModel):
+    minutes: float = Field(gt=0)
+
+
+class NotifyInput(BaseModel):
+    url: str | None = None
+    """The start input's callback; None = the worker's NOTIFY_WEBHOOK_URL (if any)."""
+    kind: str
+    agent_workflow_id: str
+    cycle: int
+    text: str
+    workflow_ids: list[str] = Field(default_factory=list)
+    devices: list[str] = Field(default_factory=list)
+    actions: list[PendingAction] = Field(default_factory=list)
+    approve_workflow_id: str | None = None
+    timeout_seconds: float = 10
+
+
+class NotifyResult(BaseModel):
+    delivered: bool
+    status_code: int | None = None
+    destination: str = ""
+    """Scheme and host only: webhook URLs often carry tokens in their path."""
+
+
+class OpenChildrenInput(BaseModel):
+    prefix: str

@@ -1,0 +1,166 @@
+"""The proactive agent on the time-skipping server: cycles, routine repairs, approvals that never
+block monitoring, pause/resume/trigger/stop/set_interval, continue-as-new."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from conftest import copy_fleet, eventually, running_worker, settings_for, tool
+from maintenance_agent import client_ops
+from maintenance_agent.connection import data_converter
+from maintenance_agent.models.workflow import ApprovalRequest, Phase, ProactivePhase, ProactiveStatus
+from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server per test: workflows another test left waiting on a task queue
+    nobody polls any more would otherwise stop time from skipping."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=tool("temporal-test-server"), data_converter=data_converter())
+    yield env
+    await env.shutdown()
+
+
+def _settings(tmp_path: Path):  # noqa: ANN202
+    return settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"pro-{uuid.uuid4().hex[:8]}",
+                        user_name=f"ops{uuid.uuid4().hex[:6]}")
+
+
+async def _status(env: WorkflowEnvironment, settings, check, what: str) -> ProactiveStatus:  # noqa: ANN001
+    return await eventually(lambda: client_ops.proactive_status(env.client, settings.user_name), check,
+                            timeout=60, what=what)
+
+
+def _waiting_after(cycle: int):  # noqa: ANN202
+    return lambda s: s.cycle == cycle and s.phase is ProactivePhase.WAITING
+
+
+def _ledger(settings) -> list[dict]:  # noqa: ANN001
+    path = settings.data_dir / STATE_DIRNAME / AUDIT_FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def test_cycles_routine_repairs_and_approvals_that_do_not_block(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    async with running_worker(env.client, settings):
+        wid, already = await client_ops.start_proactive(env.client, settings, interval_minutes=10)
+        assert wid == f"always-be-maintainin-for-{settings.user_name}" and not already
+        again, already = await client_ops.start_proactive(env.client, settings, interval_minutes=10)
+        assert (again, already) == (wid, True), "starting again returns the running agent"
+
+        first = await _status(env, settings, _waiting_after(1), "cycle 1")
+        c1 = first.last_cycle
+        assert c1 and c1.error is None and c1.routine_executed > 0 and c1.routine_outcomes.succeeded > 0
+        assert c1.approval_run and [o.workflow_id for o in first.open_approvals] == [c1.approval_run]
+        assert first.next_cycle_at == c1.finished_at + timedelta(minutes=10)
+        routine_ids = {e["run_id"] for e in _ledger(settings)}
+        assert routine_ids == {c1.routine_run}, "only the routine run touched the fleet"
+        child = await client_ops.get_status(env.client, c1.approval_run)
+        assert child.phase is Phase.PENDING_APPROVAL and child.pending_total == c1.proposed_for_approval
+
+        await env.sleep(timedelta(minutes=10))
+        second = await _status(env, settings, _waiting_after(2), "cycle 2 while cycle 1's approval is pending")
+        c2 = second.last_cycle
+        assert c2 and c2.started_at - c1.started_at >= timedelta(minutes=10)
+        assert c2.excluded_pending > 0, "actions awaiting a decision are not proposed again"
+        assert c2.approval_run is None and len(second.open_approvals) == 1
+        assert (await client_ops.get_status(env.client, c1.approval_run)).phase is Phase.PENDING_APPROVAL
+
+        await client_ops.decide(env.client, c1.approval_run, ApprovalRequest(approve=False, approver="someone.else"))
+        await _status(env, settings, lambda s: not s.open_approvals, "the rejected run to be forgotten")
+        await env.sleep(timedelta(minutes=10))
+        third = await _status(env, settings, _waiting_after(3), "cycle 3")
+        c3 = third.last_cycle
+        assert c3 and c3.approval_run and c3.approval_run != c1.approval_run, "a rejection does not block later cycles"
+        assert c3.proposed_for_approval == c1.proposed_for_approval
+        await client_ops.stop_proactive(env.client, settings.user_name)
+        await _status(env, settings, lambda s: s.phase is ProactivePhase.STOPPED, "stop")
+
+
+async def test_expired_approval_does_not_affect_later_cycles(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    async with running_worker(env.client, settings):
+        await client_ops.start_proactive(env.client, settings, interval_minutes=60, approval_timeout_seconds=1800)
+        first = (await _status(env, settings, _waiting_after(1), "cycle 1")).last_cycle
+        assert first and first.approval_run
+        await env.sleep(timedelta(minutes=31))
+        assert (await client_ops.get_status(env.client, first.approval_run)).phase is Phase.EXPIRED
+        await _status(env, settings, lambda s: not s.open_approvals, "the expired run to be forgotten")
+        await env.sleep(timedelta(minutes=30))
+        second = (await _status(env, settings, _waiting_after(2), "cycle 2")).last_cycle
+        assert second and second.approval_run and second.excluded_pending == 0
+        await client_ops.stop_proactive(env.client, settings.user_name)
+
+
+async def test_trigger_pause_resume_interval_and_stop(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    async with running_worker(env.client, settings):
+        await client_ops.start_proactive(env.client, settings, interval_minutes=60, auto_execute_routine=False)
+        one = await _status(env, settings, _waiting_after(1), "cycle 1")
+        assert one.last_cycle and one.last_cycle.routine_run is None, "without auto-execution nothing runs unasked"
+        assert _ledger(settings) == []
+
+        await client_ops.trigger_proactive(env.client, settings.user_name)
+        await _status(env, settings, _waiting_after(2), "triggered cycle 2")
+
+        await client_ops.pause_proactive(env.client, settings.user_name)
+        paused = await _status(env, settings, lambda s: s.phase is ProactivePhase.PAUSED, "pause")
+        assert paused.paused and paused.next_cycle_at is None
+        await env.sleep(timedelta(hours=3))
+        assert (await client_ops.proactive_status(env.client, settings.user_name)).cycle == 2, "no cycles while paused"
+        await client_ops.resume_proactive(env.client, settings.user_name)
+        await _status(env, settings, _waiting_after(3), "overdue cycle right after resume")
+
+        updated = await client_ops.set_proactive_interval(env.client, settings.user_name, 5)
+        assert updated.interval_seconds == 300
+        now = await _status(env, settings, lambda s: s.next_cycle_at is not None and s.interval_seconds == 300, "new time")
+        assert now.last_cycle and now.next_cycle_at == now.last_cycle.finished_at + timedelta(minutes=5)
+        for bad in (0, -3, 7 * 24 * 60 + 1):
+            with pytest.raises((client_ops.OperationError, ValueError)):
+                await client_ops.set_proactive_interval(env.client, settings.user_name, bad)
+        await env.sleep(timedelta(minutes=5))
+        await _status(env, settings, _waiting_after(4), "cycle 4 at the new interval")
+
+        await client_ops.stop_proactive(env.client, settings.user_name)
+        handle = env.client.get_workflow_handle(client_ops.proactive_workflow_id(settings.user_name))
+        last = await handle.result()
+        assert last["cycle"] == 4
+        with pytest.raises(client_ops.RunNotFound):
+            await client_ops.trigger_proactive(env.client, settings.user_name)
+
+
+async def test_continue_as_new_keeps_state_and_id(client, tmp_path: Path) -> None:  # noqa: ANN001
+    """On the real dev server (the time-skipping server does not follow queries across runs)."""
+    settings = _settings(tmp_path)
+
+    async def status(check, what):  # noqa: ANN001, ANN202
+        return await eventually(lambda: client_ops.proactive_status(client, settings.user_name), check,
+                                timeout=60, what=what)
+
+    async with running_worker(client, settings):
+        wid, _ = await client_ops.start_proactive(client, settings, interval_minutes=60,
+                                                  continue_as_new_after_cycles=2)
+        first = await status(_waiting_after(1), "cycle 1")
+        await client_ops.trigger_proactive(client, settings.user_name)
+        second = await status(lambda s: s.cycle == 2 and s.continued_as_new == 1 and s.phase is ProactivePhase.WAITING,
+                              "cycle 2 then continue-as-new")
+        assert second.run_id != first.run_id and second.workflow_id == wid
+        assert [o.workflow_id for o in second.open_approvals] == [o.workflow_id for o in first.open_approvals]
+        assert second.last_cycle and second.last_cycle.cycle == 2 and second.interval_seconds == 3600
+        await client_ops.trigger_proactive(client, settings.user_name)
+        third = await status(_waiting_after(3), "cycle 3 in the new run")
+        assert third.last_cycle and third.last_cycle.excluded_pending > 0, "open approvals carried across"
+        history = await client.get_workflow_handle(wid, run_id=first.run_id).fetch_history()
+        assert history.events[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+        await client_ops.stop_proactive(client, settings.user_name)
+        await status(lambda s: s.phase is ProactivePhase.STOPPED, "stop")
+        for run in {o.workflow_id for o in third.open_approvals}:
+            await client.get_workflow_handle(run).terminate("test over")
