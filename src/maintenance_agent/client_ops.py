@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +32,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from . import artifacts
 from .config import Settings
 from .core.report import Report
-from .models.core import Finding, Severity
+from .store import FleetStore
+from .core.detect import analysis_time, detect
+from .core.rules import load_rules
+from .models.core import Finding, HealthState, Severity
+from .models.mcp import MAX_ITEMS, DeviceIssue, FleetHealthOut
 from .models.workflow import (
     ApprovalRequest,
     ApprovalResult,
@@ -303,3 +308,35 @@ async def set_proactive_interval(client: Client, user: str, minutes: float) -> P
                           f"`run_monitoring_agent_proactive.py --interval-minutes {minutes:g}`")
     return await _guard(proactive_workflow_id(user), _agent(client, user).execute_update(
         ProactiveMaintenanceWorkflow.set_interval, SetIntervalRequest(minutes=minutes)))
+
+
+# ------------------------------------------------------------------------------------------------
+# read-only fleet health, straight from the data (no workflow)
+
+
+def fleet_health(settings: Settings, site: str | None = None, max_devices: int = MAX_ITEMS) -> FleetHealthOut:
+    """Current health per site and device, computed by the same rules as a run; writes nothing."""
+    store = FleetStore(settings.data_dir)
+    fleet = store.load()
+    as_of = analysis_time(fleet.inventory.values(), fleet.health.values())
+    rules = load_rules(settings.rules_file)
+    inventory = fleet.inventory
+    if site is not None:
+        inventory = {eid: inv for eid, inv in fleet.inventory.items() if inv.site == site}
+        if not inventory:
+            sites = sorted({inv.site for inv in fleet.inventory.values()})
+            raise OperationError(f"no site {site!r} in the fleet; sites are: {', '.join(sites)}")
+    found = detect(inventory, fleet.health, fleet.life_years(), rules, as_of, store.read_health_states())
+    by_device: dict[str, list[str]] = {}
+    for f in found.findings:
+        by_device.setdefault(f.equipment_id, []).append(f"{f.kind.value}: {f.message}")
+    critical = [d for d in found.device_health if d.state is HealthState.CRITICAL]
+    return FleetHealthOut(
+        analysis_time=as_of, scope=site or "fleet", devices=found.summary.devices,
+        by_state={s.value: sum(1 for d in found.device_health if d.state is s) for s in HealthState},
+        sites=found.sites,
+        findings_by_kind=dict(sorted(Counter(f.kind.value for f in found.findings).items())),
+        critical_devices=[DeviceIssue(equipment_id=d.equipment_id, site=d.site, state=d.state,
+                                      findings=by_device.get(d.equipment_id, [])[:5]) for d in critical[:max_devices]],
+        stressed_devices=sum(1 for d in found.device_health if d.state is HealthState.STRESSED),
+    )

@@ -55,6 +55,7 @@ ENV_VARS: dict[str, str] = {
     "MAX_FAILURES": "max_failures",
     "RULES_FILE": "rules_file",
     "NOTIFY_WEBHOOK_URL": "notify_webhook_url",
+    "MCP_HTTP_TOKEN": "mcp_http_token",
 }
 
 
@@ -85,6 +86,7 @@ class Settings(BaseModel):
     max_failures: int = Field(default=10, ge=1, le=1_000_000)
     rules_file: Path | None = None
     notify_webhook_url: SecretStr | None = None
+    mcp_http_token: SecretStr | None = None
 
     @field_validator("approvers", mode="before")
     @classmethod
@@ -182,7 +184,7 @@ def load_settings(
         field = str(error["loc"][0]) if error["loc"] else ""
         var = next((v for v, f in ENV_VARS.items() if f == field), field)
         shown = values.get(field)
-        shown = "<hidden>" if field in {"api_key", "llm_key", "notify_webhook_url"} else shown
+        shown = "<hidden>" if field in {"api_key", "llm_key", "notify_webhook_url", "mcp_http_token"} else shown
         raise ConfigError(
             f"{var}={shown!s} is invalid: {error['msg'].removeprefix('Value error, ')}. "
             f"Fix it in the environment or .env (see .env.example)."

@@ -1,0 +1,149 @@
+"""What the MCP tools return (structured output). Lists are capped so answers stay small for a chat."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .core import Finding, HealthState, SiteHealth
+from .workflow import Decision, OutcomeCounts, PendingAction, Phase, ProactiveStatus
+
+MAX_ITEMS = 200
+
+
+class RunStarted(BaseModel):
+    workflow_id: str
+    phase: Phase
+    next_step: str
+
+
+class ProactiveStarted(BaseModel):
+    workflow_id: str
+    already_running: bool
+    status: ProactiveStatus
+    next_step: str
+
+
+class StatusOut(BaseModel):
+    workflow_id: str
+    phase: Phase
+    started_by: str
+    started_at: datetime
+    analysis_time: datetime | None = None
+    dry_run: bool = False
+    findings: int = 0
+    findings_by_severity: dict[str, int] = Field(default_factory=dict)
+    problems: int = 0
+    actions: int = 0
+    pending_actions: list[PendingAction] = Field(default_factory=list)
+    approval_deadline: datetime | None = None
+    decision: Decision | None = None
+    executed: int = 0
+    to_execute: int = 0
+    outcomes: OutcomeCounts = Field(default_factory=OutcomeCounts)
+    summary: str | None = None
+    error: str | None = None
+    next_step: str
+
+
+class RunListItem(BaseModel):
+    workflow_id: str
+    status: str
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class RunList(BaseModel):
+    runs: list[RunListItem]
+
+
+class FindingsOut(BaseModel):
+    workflow_id: str
+    total: int
+    shown: int
+    findings: list[Finding]
+    truncated: bool = False
+    note: str | None = None
+
+
+class PlanActionOut(BaseModel):
+    id: str
+    equipment_id: str
+    site: str
+    action: str
+    risk: str
+    confidence: float
+    routine: bool
+    priority: int
+    reason: str
+    expected_effect: str
+    rollback: str
+    source: str
+    approval: str = Field(description="pending | approved | not_approved")
+
+
+class PlanOut(BaseModel):
+    workflow_id: str
+    phase: Phase
+    total: int
+    shown: int
+    actions: list[PlanActionOut]
+    by_risk: dict[str, int] = Field(default_factory=dict)
+    decision: Decision | None = None
+    truncated: bool = False
+    next_step: str
+
+
+class DecisionOut(BaseModel):
+    workflow_id: str
+    decision: Decision
+    approved: int
+    not_approved: int
+    next_step: str
+
+
+class ReportActionOut(BaseModel):
+    id: str
+    equipment_id: str
+    action: str
+    risk: str
+    outcome: str
+    detail: str = ""
+
+
+class ReportOut(BaseModel):
+    workflow_id: str
+    outcome: Phase
+    summary: str
+    analysis_time: datetime | None = None
+    decision: Decision | None = None
+    outcomes: OutcomeCounts
+    findings: int
+    actions: list[ReportActionOut]
+    actions_shown: int
+    recommendations: list[str]
+    advisor: dict[str, Any] = Field(default_factory=dict)
+    markdown_path: str
+    json_path: str
+    resource_uri: str
+
+
+class DeviceIssue(BaseModel):
+    equipment_id: str
+    site: str
+    state: HealthState
+    findings: list[str]
+
+
+class FleetHealthOut(BaseModel):
+    analysis_time: datetime
+    scope: str
+    devices: int
+    by_state: dict[str, int]
+    sites: list[SiteHealth]
+    findings_by_kind: dict[str, int]
+    critical_devices: list[DeviceIssue]
+    stressed_devices: int
+    note: str = "read straight from the data files; nothing was changed and no workflow ran"

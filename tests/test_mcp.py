@@ -1,0 +1,250 @@
+"""The MCP server through the SDK's own stdio client, against the real Temporal dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+from temporalio.client import Client as TemporalClient
+
+from conftest import ROOT, copy_fleet, free_port, running_worker, settings_for
+
+SERVER = str(ROOT / "mcp_server.py")
+MODES = pytest.mark.parametrize("mode", ["auto", "legacy"])
+TOOLS = {
+    "initiate_infrastructure_maintenance", "initiate_proactive_maintenance", "stop_proactive_maintenance",
+    "trigger_proactive_cycle", "get_maintenance_status", "list_maintenance_runs", "get_maintenance_findings",
+    "get_maintenance_plan", "approve_maintenance_actions", "reject_maintenance_plan", "get_maintenance_report",
+    "get_fleet_health",
+}
+
+
+@pytest.fixture
+async def agent(client: TemporalClient, temporal_address: str, tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    """A worker for this test and the environment an MCP host would give the server."""
+    settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"mcp-{uuid.uuid4().hex[:8]}",
+                            user_name=f"mcp{uuid.uuid4().hex[:6]}")
+    env = {"TEMPORAL_ADDRESS": temporal_address, "TEMPORAL_TASK_QUEUE": settings.task_queue,
+           "EMBEDDED_TEMPORAL": "never", "DATA_DIR": str(settings.data_dir), "REPORTS_DIR": str(settings.reports_dir),
+           "USER_NAME": settings.user_name, "APPROVERS": f"{settings.user_name},second.op", "ENV_FILE": os.devnull}
+    async with running_worker(client, settings):
+        yield env
+
+
+@asynccontextmanager
+async def connect(env: dict[str, str], mode: str = "auto") -> AsyncIterator[Client]:
+    params = StdioServerParameters(command=sys.executable, args=[SERVER], env=env, cwd="/")
+    async with Client(params, mode=mode, read_timeout_seconds=60) as session:
+        yield session
+
+
+async def call(session: Client, tool: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    result = await session.call_tool(tool, args or {})
+    assert not result.is_error, result.content[0].text if result.content else result
+    return result.structured_content
+
+
+async def error(session: Client, tool: str, args: dict[str, Any] | None = None, *, one_line: bool = True) -> str:
+    """The error result's text. Ours are one sentence; the SDK's own argument validation lists each field."""
+    result = await session.call_tool(tool, args or {})
+    assert result.is_error, f"{tool}({args}) should have failed: {result.structured_content}"
+    text = result.content[0].text
+    assert "Traceback" not in text
+    if one_line:
+        assert "\n" not in text.strip(), text
+    return text
+
+
+async def until(session: Client, workflow_id: str, phases: set[str], timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = await call(session, "get_maintenance_status", {"workflow_id": workflow_id})
+        if status["phase"] in phases:
+            return status
+        assert time.monotonic() < deadline, f"still {status['phase']}"
+        await asyncio.sleep(0.2)
+
+
+@MODES
+async def test_tools_schemas_and_annotations(agent: dict[str, str], mode: str) -> None:
+    async with connect(agent, mode) as session:
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        assert set(tools) == TOOLS
+        for tool in tools.values():
+            assert tool.description and tool.output_schema, tool.name
+            assert tool.annotations is not None and tool.annotations.read_only_hint is not None, tool.name
+        read_only = {n for n, t in tools.items() if t.annotations.read_only_hint}
+        assert read_only == {"get_maintenance_status", "list_maintenance_runs", "get_maintenance_findings",
+                             "get_maintenance_plan", "get_maintenance_report", "get_fleet_health"}
+        assert tools["approve_maintenance_actions"].annotations.destructive_hint is True
+        assert tools["get_fleet_health"].annotations.idempotent_hint is True
+        findings = tools["get_maintenance_findings"].input_schema
+        assert findings["required"] == ["workflow_id"] and "ctx" not in findings["properties"]
+        severity = findings["properties"]["min_severity"]["anyOf"][0]
+        assert severity["enum"] == ["info", "warning", "critical"]
+        approve = tools["approve_maintenance_actions"].input_schema["properties"]
+        assert approve["action_ids"]["description"] and approve["comment"]["description"]
+        assert tools["reject_maintenance_plan"].input_schema["required"] == ["workflow_id", "reason"]
+        assert tools["initiate_infrastructure_maintenance"].input_schema.get("required", []) == []
+        prompts = (await session.list_prompts()).prompts
+        assert [p.name for p in prompts] == ["weekly_maintenance_review"]
+
+
+async def test_full_cycle_through_tools_only(agent: dict[str, str]) -> None:
+    async with connect(agent) as session:
+        health = await call(session, "get_fleet_health")
+        assert health["devices"] == 50 and health["by_state"]["critical"] > 0
+        west = await call(session, "get_fleet_health", {"site": "DC-WEST1"})
+        assert {s["site"] for s in west["sites"]} == {"DC-WEST1"}
+
+        started = await call(session, "initiate_infrastructure_maintenance")
+        wid = started["workflow_id"]
+        status = await until(session, wid, {"PENDING-APPROVAL"})
+        assert status["pending_actions"] and "approve_maintenance_actions" in status["next_step"]
+
+        findings = await call(session, "get_maintenance_findings", {"workflow_id": wid, "min_severity": "critical"})
+        assert findings["findings"] and {f["severity"] for f in findings["findings"]} == {"critical"}
+        site_findings = await call(session, "get_maintenance_findings", {"workflow_id": wid, "site": "DC-WEST2"})
+        assert site_findings["findings"] and {f["site"] for f in site_findings["findings"]} == {"DC-WEST2"}
+
+        plan = await call(session, "get_maintenance_plan", {"workflow_id": wid})
+        assert plan["total"] == status["actions"] and {a["approval"] for a in plan["actions"]} == {"pending"}
+        renewals = [a["id"] for a in plan["actions"] if a["action"] == "renew_contract"][:3]
+        decision = await call(session, "approve_maintenance_actions",
+                              {"workflow_id": wid, "action_ids": renewals, "comment": "contracts only"})
+        assert decision["approved"] == 3 and decision["decision"]["kind"] == "partially_approved"
+        assert decision["decision"]["by"] == agent["USER_NAME"]
+        final = await until(session, wid, {"COMPLETED"})
+        assert final["outcomes"]["succeeded"] == 3
+
+        report = await call(session, "get_maintenance_report", {"workflow_id": wid})
+        assert report["outcome"] == "COMPLETED" and report["summary"].startswith("COMPLETED")
+        outcomes = {a["id"]: a["outcome"] for a in report["actions"]}
+        assert {outcomes[i] for i in renewals} == {"succeeded"}
+        assert {o for i, o in outcomes.items() if i not in renewals} == {"skipped_unapproved"}
+        resource = await session.read_resource(report["resource_uri"])
+        assert resource.contents[0].text.startswith("# Maintenance report")
+
+        runs = await call(session, "list_maintenance_runs", {"limit": 5})
+        assert wid in {r["workflow_id"] for r in runs["runs"]}
+        prompt = await session.get_prompt("weekly_maintenance_review", {"site": "DC-WEST1"})
+        assert "get_fleet_health(site='DC-WEST1')" in prompt.messages[0].content.text
+
+
+async def test_reject_and_proactive_tools(agent: dict[str, str]) -> None:
+    async with connect(agent) as session:
+        wid = (await call(session, "initiate_infrastructure_maintenance", {"dry_run": True}))["workflow_id"]
+        await until(session, wid, {"PENDING-APPROVAL"})
+        rejected = await call(session, "reject_maintenance_plan", {"workflow_id": wid, "reason": "not today"})
+        assert rejected["decision"]["kind"] == "rejected" and rejected["decision"]["comment"] == "not today"
+        assert (await until(session, wid, {"REJECTED"}))["summary"].startswith("DRY RUN")
+
+        started = await call(session, "initiate_proactive_maintenance", {"interval_minutes": 60})
+        assert started["workflow_id"] == f"always-be-maintainin-for-{agent['USER_NAME']}" and not started["already_running"]
+        again = await call(session, "initiate_proactive_maintenance", {"interval_minutes": 60})
+        assert again["already_running"]
+        deadline = time.monotonic() + 60
+        while (status := await call(session, "trigger_proactive_cycle"))["cycle"] < 2:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.5)
+        stopped = await call(session, "stop_proactive_maintenance")
+        assert stopped["stop_requested"]
+        for run in status["open_approvals"] + stopped["open_approvals"]:
+            await error(session, "get_maintenance_report", {"workflow_id": run["workflow_id"]})  # still pending
+
+
+async def test_error_results(agent: dict[str, str]) -> None:
+    async with connect(agent) as session:
+        text = await error(session, "get_maintenance_status", {"workflow_id": "no-such-run"})
+        assert "no maintenance run with id 'no-such-run'" in text
+        wid = (await call(session, "initiate_infrastructure_maintenance"))["workflow_id"]
+        text = await error(session, "get_maintenance_report", {"workflow_id": wid})
+        assert "has no report yet" in text
+        await until(session, wid, {"PENDING-APPROVAL"})
+        assert "unknown action id(s) 'A9999'" in await error(
+            session, "approve_maintenance_actions", {"workflow_id": wid, "action_ids": ["A9999"]})
+        assert "not allowed from this server" in await error(
+            session, "approve_maintenance_actions", {"workflow_id": wid, "approver": "mallory"})
+        assert "Input should be 'info', 'warning' or 'critical'" in await error(
+            session, "get_maintenance_findings", {"workflow_id": wid, "min_severity": "urgent"}, one_line=False)
+        assert "greater than or equal to 1" in await error(session, "list_maintenance_runs", {"limit": 0}, one_line=False)
+        assert "callback_url" in await error(session, "initiate_proactive_maintenance", {"callback_url": "ftp://x"},
+                                             one_line=False)
+        assert "no site 'DC-MOON1'" in await error(session, "get_fleet_health", {"site": "DC-MOON1"})
+        assert "no proactive agent is running" in await error(session, "stop_proactive_maintenance")
+        ok = await call(session, "approve_maintenance_actions", {"workflow_id": wid, "approver": "second.op"})
+        assert ok["decision"]["by"] == "second.op"
+        text = await error(session, "approve_maintenance_actions", {"workflow_id": wid})
+        assert "already been decided" in text or "already finished" in text
+
+
+async def test_unreachable_server_is_an_error_result(tmp_path: Path) -> None:
+    env = {"TEMPORAL_ADDRESS": f"localhost:{free_port()}", "EMBEDDED_TEMPORAL": "never", "ENV_FILE": os.devnull,
+           "TEMPORAL_STATE_DIR": str(tmp_path / "state"), "DATA_DIR": str(copy_fleet(tmp_path / "data"))}
+    async with connect(env) as session:
+        assert len((await session.list_tools()).tools) == len(TOOLS)
+        text = await error(session, "list_maintenance_runs")
+        assert "Temporal is unreachable" in text and "make server" in text
+        health = await call(session, "get_fleet_health")  # works without Temporal
+        assert health["devices"] == 50
+
+
+@pytest.fixture
+def http_server(tmp_path: Path):  # noqa: ANN201
+    import subprocess
+
+    port = free_port()
+    env = {**os.environ, "TEMPORAL_ADDRESS": f"localhost:{free_port()}", "EMBEDDED_TEMPORAL": "never",
+           "ENV_FILE": os.devnull, "MCP_HTTP_TOKEN": "sentinel-mcp-token-7f3a", "DATA_DIR": str(copy_fleet(tmp_path / "d"))}
+    proc = subprocess.Popen([sys.executable, SERVER, "--transport", "http", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    import socket
+
+    while True:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/mcp"
+    proc.terminate()
+    out, err = proc.communicate(timeout=15)
+    assert out == b"", "the HTTP server wrote to stdout"
+    assert b"sentinel-mcp-token" not in err
+
+
+async def test_http_transport_requires_the_bearer_token(http_server: str) -> None:
+    import httpx
+    from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
+
+    async with httpx.AsyncClient() as http:
+        refused = await http.post(http_server, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+        assert refused.status_code == 401 and "MCP_HTTP_TOKEN" in refused.text
+        wrong = await http.post(http_server, json={}, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+    transport = streamable_http_client(http_server, http_client=create_mcp_http_client(
+        headers={"Authorization": "Bearer sentinel-mcp-token-7f3a"}))
+    async with Client(transport, read_timeout_seconds=30) as session:
+        assert {t.name for t in (await session.list_tools()).tools} == TOOLS
+        health = await session.call_tool("get_fleet_health", {})
+        assert not health.is_error and health.structured_content["devices"] == 50
+
+
+def test_http_on_a_public_address_needs_a_token(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {**os.environ, "ENV_FILE": os.devnull}
+    env.pop("MCP_HTTP_TOKEN", None)
+    proc = subprocess.run([sys.executable, SERVER, "--transport", "http", "--host", "0.0.0.0", "--port",
+                           str(free_port())], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "without MCP_HTTP_TOKEN" in proc.stderr and proc.stdout == ""
