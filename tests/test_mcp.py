@@ -109,7 +109,7 @@ async def test_full_cycle_through_tools_only(agent: dict[str, str]) -> None:
         started = await call(session, "initiate_infrastructure_maintenance")
         wid = started["workflow_id"]
         status = await until(session, wid, {"PENDING-APPROVAL"})
-        assert status["pending_actions"] and "approve_maintenance_actions" in status["next_step"]
+        assert status["pending_actions"] and "approve_maintenance_actions" in status["next_step"] and status["as_of"]
 
         findings = await call(session, "get_maintenance_findings", {"workflow_id": wid, "min_severity": "critical"})
         assert findings["findings"] and {f["severity"] for f in findings["findings"]} == {"critical"}

@@ -229,12 +229,8 @@ async def get_maintenance_status(ctx: Context, workflow_id: WorkflowId) -> Statu
     """Phase, counts, actions awaiting approval and the next step of one maintenance run."""
     client = await _agent(ctx).client()
     s = await _call(ops().get_status(client, workflow_id))
-    return StatusOut(
-        workflow_id=s.workflow_id, phase=s.phase, started_by=s.started_by, started_at=s.started_at,
-        analysis_time=s.as_of, dry_run=s.dry_run, findings=s.findings, findings_by_severity=s.findings_by_severity,
-        problems=s.problems, actions=s.actions, pending_actions=s.pending_actions[:MAX_ITEMS],
-        approval_deadline=s.approval_deadline, decision=s.decision, executed=s.executed, to_execute=s.to_execute,
-        outcomes=s.outcomes, summary=s.report.summary if s.report else None, error=s.error, next_step=_next_step(s))
+    return StatusOut(**{**s.model_dump(), "pending_actions": s.pending_actions[:MAX_ITEMS]},
+                     summary=s.report.summary if s.report else None, next_step=_next_step(s))
 
 
 @mcp.tool(title="Recent runs", annotations=READ_ONLY)

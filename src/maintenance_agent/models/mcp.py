@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .core import Finding, HealthState, SiteHealth
-from .workflow import Decision, OutcomeCounts, PendingAction, Phase, ProactiveStatus
+from .workflow import Decision, OutcomeCounts, Phase, ProactiveStatus, RunStatus
 
 MAX_ITEMS = 200
 
@@ -26,25 +26,10 @@ class ProactiveStarted(BaseModel):
     next_step: str
 
 
-class StatusOut(BaseModel):
-    workflow_id: str
-    phase: Phase
-    started_by: str
-    started_at: datetime
-    analysis_time: datetime | None = None
-    dry_run: bool = False
-    findings: int = 0
-    findings_by_severity: dict[str, int] = Field(default_factory=dict)
-    problems: int = 0
-    actions: int = 0
-    pending_actions: list[PendingAction] = Field(default_factory=list)
-    approval_deadline: datetime | None = None
-    decision: Decision | None = None
-    executed: int = 0
-    to_execute: int = 0
-    outcomes: OutcomeCounts = Field(default_factory=OutcomeCounts)
+class StatusOut(RunStatus):
+    """The run's status (pending actions capped at MAX_ITEMS), its summary line and what to do next."""
+
     summary: str | None = None
-    error: str | None = None
     next_step: str
 
 
