@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from . import actions, artifacts
+from .config import LlmSettings
 from .core.analyze import analyze
 from .core.detect import analysis_time, detect
 from .core.plan import plan_actions
@@ -33,6 +34,8 @@ from .core.report import build_report, render_markdown
 from .models.core import ActionResult, Outcome, PlannedAction
 from .models.workflow import (
     INLINE_LIMIT,
+    AdviseInput,
+    AdviseResult,
     AnalyzeInput,
     AnalyzeResult,
     CompactInput,
@@ -89,9 +92,10 @@ class MaintenanceActivities:
     """Activities bound to one worker process; stores are cached per data directory."""
 
     def __init__(self, hooks: TestHooks | None = None, *, client: Client | None = None,
-                 notify_url: str | None = None) -> None:
+                 notify_url: str | None = None, llm: LlmSettings | None = None) -> None:
         self._client = client
         self._notify_url = notify_url
+        self._llm = llm
         self._stores: dict[str, FleetStore] = {}
         self._stores_lock = threading.Lock()
         self._hooks = hooks or TestHooks()
@@ -172,6 +176,47 @@ class MaintenanceActivities:
             action.id = f"A{index}"
         artifacts.write(directory, artifacts.PLAN, artifacts.PlanArtifact(actions=planned, excluded=len(everything) - len(planned)))
         return plan_result(planned, excluded=len(everything) - len(planned))
+
+    @activity.defn
+    def advise(self, inp: AdviseInput) -> AdviseResult:
+        """Ask the LLM advisor for explanations, comments and proposals, within the token budget.
+        Never fails the run: any problem with the model becomes a note and rule-based output stays."""
+        if self._llm is None:
+            return AdviseResult(used=False, note="rules only: this worker has no LLM_MODEL configured")
+        from . import llm  # litellm is imported only here, only when a model is configured
+        from .core.advice import apply_advice, build_digest
+
+        directory = Path(inp.artifact_dir)
+        detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
+        analysis = self._read(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact)
+        plan = self._read(directory, artifacts.PLAN, artifacts.PlanArtifact)
+        digest = build_digest(analysis.problems, plan.actions, devices=detection.summary.devices,
+                              sites=detection.summary.sites, budget_tokens=self._llm.prompt_token_budget)
+        activity.heartbeat("asking the advisor")
+        talk = llm.ask(self._llm, digest.prompt)
+        record = artifacts.AdviceArtifact(
+            used=talk.answer is not None, model=self._llm.model, prompt_tokens=talk.prompt_tokens,
+            completion_tokens=talk.completion_tokens, latency_ms=round(talk.latency_ms, 1), attempts=talk.attempts,
+            digest_tokens=digest.tokens, tokenizer=digest.tokenizer, token_budget=self._llm.prompt_token_budget,
+            problems_included=digest.problems_included, problems_omitted=digest.problems_omitted,
+            actions_included=digest.actions_included, actions_omitted=digest.actions_omitted, notes=list(talk.notes))
+        result = AdviseResult(used=False, note="; ".join(talk.notes) or "no advice")
+        if talk.answer is not None:
+            applied = apply_advice(talk.answer, analysis.problems, plan.actions, detection.facts, digest, inp.rules)
+            record.executive_summary = talk.answer.executive_summary
+            record.parts = [part for part, present in (
+                ("executive summary", True),
+                ("problem explanations", any(p.llm_explanation for p in applied.problems)),
+                ("action comments and priorities", any(a.llm_comment or a.llm_priority for a in applied.actions)),
+                ("proposed actions", bool(applied.added))) if present]
+            record.proposals_accepted, record.proposals_rejected = applied.added, applied.rejected
+            record.notes += applied.notes
+            artifacts.write(directory, artifacts.ANALYSIS, analysis.model_copy(update={"problems": applied.problems}))
+            artifacts.write(directory, artifacts.PLAN, plan.model_copy(update={"actions": applied.actions}))
+            result = AdviseResult(used=True, note=f"advice from {self._llm.model}: {', '.join(record.parts)}",
+                                  plan=plan_result(applied.actions, plan.excluded), added_ids=applied.added)
+        artifacts.write(directory, artifacts.ADVICE, record)
+        return result
 
     @activity.defn
     def load_plan(self, inp: LoadPlanInput) -> PlanResult:
@@ -304,7 +349,10 @@ class MaintenanceActivities:
                 c.action_id: _result_from_ledger(None, c)
                 for c in self.store(inp.data_dir).ledger_for(inp.run_id) if c.action_id
             }
-        report = build_report(inp, detection, analysis, plan, recorded)
+        advice = None
+        if (directory / artifacts.ADVICE).exists():
+            advice = self._read(directory, artifacts.ADVICE, artifacts.AdviceArtifact)
+        report = build_report(inp, detection, analysis, plan, recorded, advisor_summary(advice, inp.advisor_note))
         report_dir.mkdir(parents=True, exist_ok=True)
         json_path = report_dir / "report.json"
         md_path = report_dir / "report.md"
@@ -387,6 +435,18 @@ def notification_payload(inp: NotifyInput) -> dict[str, Any]:
         "actions_total": len(inp.actions),
         "approve_command": approve,
     }
+
+
+def advisor_summary(advice: artifacts.AdviceArtifact | None, note: str | None) -> dict[str, Any]:
+    """The report's `advisor` block: which parts came from the model, which model, tokens, latency."""
+    if advice is None:
+        return {"used": False, "note": note or "rules only (no LLM configured)"}
+    block: dict[str, Any] = advice.model_dump(mode="json")
+    block["note"] = (f"{advice.model}: {', '.join(advice.parts)} ({advice.prompt_tokens} prompt + "
+                     f"{advice.completion_tokens} completion tokens, {advice.latency_ms / 1000:.1f} s)"
+                     if advice.used else f"rules only: the advisor ({advice.model}) gave no usable answer — "
+                     + "; ".join(advice.notes[-2:]))
+    return block
 
 
 def _select(plan: artifacts.PlanArtifact, ids: list[str], where: str) -> list[PlannedAction]:

@@ -28,6 +28,7 @@ from .store import atomic_write_bytes
 DETECTION = "detection.json"
 ANALYSIS = "analysis.json"
 PLAN = "plan.json"
+ADVICE = "advice.json"
 SIMULATED = "simulated.jsonl"
 
 
@@ -49,6 +50,29 @@ class AnalysisArtifact(BaseModel):
     problems: list[Problem]
     impacts: list[SiteImpact]
     llm: dict[str, object] = Field(default_factory=dict)
+
+
+class AdviceArtifact(BaseModel):
+    """What the advisor contributed to a run (for the report): never needed for a decision."""
+
+    used: bool
+    model: str | None = None
+    executive_summary: str | None = None
+    parts: list[str] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0
+    attempts: int = 0
+    digest_tokens: int = 0
+    tokenizer: str = ""
+    token_budget: int = 0
+    problems_included: int = 0
+    problems_omitted: int = 0
+    actions_included: int = 0
+    actions_omitted: int = 0
+    proposals_accepted: list[str] = Field(default_factory=list)
+    proposals_rejected: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
 
 
 class PlanArtifact(BaseModel):

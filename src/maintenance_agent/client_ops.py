@@ -78,6 +78,7 @@ def run_workflow_id(user: str) -> str:
 
 def run_input(settings: Settings, **options: Any) -> MaintenanceInput:
     """The start input of a run, with paths and policy from settings and per-run options."""
+    options.setdefault("advisor", settings.llm_enabled)
     return MaintenanceInput(
         data_dir=str(settings.data_dir), reports_dir=str(settings.reports_dir), started_by=settings.user_name,
         **options,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ ENV_VARS: dict[str, str] = {
     "LLM_MODEL": "llm_model",
     "LLM_KEY": "llm_key",
     "LLM_BASE_URL": "llm_base_url",
+    "LLM_TIMEOUT_SECONDS": "llm_timeout_seconds",
+    "LLM_MAX_ATTEMPTS": "llm_max_attempts",
+    "LLM_PROMPT_TOKEN_BUDGET": "llm_prompt_token_budget",
     "APPROVERS": "approvers",
     "REQUIRE_DISTINCT_APPROVER": "require_distinct_approver",
     "APPROVAL_TIMEOUT_HOURS": "approval_timeout_hours",
@@ -80,6 +84,9 @@ class Settings(BaseModel):
     llm_model: str | None = None
     llm_key: SecretStr | None = None
     llm_base_url: str | None = None
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    llm_prompt_token_budget: int = Field(default=8000, ge=1000, le=1_000_000)
     approvers: tuple[str, ...] = ()
     require_distinct_approver: bool = False
     approval_timeout_hours: float = Field(default=12.0, gt=0, le=24 * 365)
@@ -198,3 +205,27 @@ def load_settings(
         if path is not None and not path.is_file():
             raise ConfigError(f"{var}={path} does not exist; point it at a readable PEM file.")
     return settings
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """The advisor's model, as the worker is configured (the key never leaves the worker)."""
+
+    model: str
+    key: str | None = None
+    base_url: str | None = None
+    timeout_seconds: float = 30.0
+    max_attempts: int = 3
+    prompt_token_budget: int = 8000
+
+    def __repr__(self) -> str:
+        return f"LlmSettings(model={self.model!r}, base_url={self.base_url!r}, key={'<set>' if self.key else None})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LlmSettings | None:
+        """None when no model is configured (the advisor is then never imported or run)."""
+        if not settings.llm_model:
+            return None
+        return cls(settings.llm_model, settings.llm_key.get_secret_value() if settings.llm_key else None,
+                   settings.llm_base_url, settings.llm_timeout_seconds, settings.llm_max_attempts,
+                   settings.llm_prompt_token_budget)

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from .models.core import ActionResult, Outcome, PlannedAction
     from .models.workflow import (
         INLINE_LIMIT,
+        AdviseInput,
         AnalyzeInput,
         AnalyzeResult,
         ApprovalRequest,
@@ -64,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
 
 STEP_TIMEOUT = timedelta(minutes=15)
 STEP_HEARTBEAT = timedelta(minutes=2)
+ADVISE_TIMEOUT = timedelta(minutes=10)
 ACTION_TIMEOUT = timedelta(minutes=5)
 ACTION_HEARTBEAT = timedelta(seconds=10)
 """A worker that dies mid-action is noticed within this time and the action is retried elsewhere."""
@@ -183,6 +185,8 @@ class InfrastructureMaintenanceWorkflow:
         self._site_failures = 0
         self._report: ReportRef | None = None
         self._error: str | None = None
+        self._advisor_note: str | None = None
+        self._llm_ids: set[str] = set()
 
     # -- the run ---------------------------------------------------------------------------------
     @workflow.run
@@ -229,14 +233,37 @@ class InfrastructureMaintenanceWorkflow:
             self._plan = await run_step(MaintenanceActivities.plan_maintenance,
                                           PlanInput(artifact_dir=self._artifact_dir, as_of=self._as_of, rules=inp.rules),
                                           "plan: map problems to catalog actions")
+            if inp.advisor:
+                await self._advise(inp)
         self._pending_ids = set(self._plan.action_ids)
         self._actions = {a.id: a for a in self._plan.actions}
+
+    async def _advise(self, inp: MaintenanceInput) -> None:
+        """Optional LLM advice on the finished plan. It can only add explanations and proposals that
+        the rules validate; whatever happens, the run goes on with the rule-based plan."""
+        self._set_phase(Phase.PLANNING, "asking the LLM advisor for explanations (rules decide)")
+        try:
+            advice = await workflow.execute_activity_method(
+                MaintenanceActivities.advise, AdviseInput(artifact_dir=self._artifact_dir, rules=inp.rules),
+                start_to_close_timeout=ADVISE_TIMEOUT, retry_policy=RetryPolicy(maximum_attempts=2),
+                summary="advisor: explanations and second opinion (optional)")
+        except ActivityError as err:
+            self._advisor_note = f"advisor unavailable ({cause_message(err)}); rule-based output only"
+            return
+        self._advisor_note = advice.note
+        self._llm_ids = set(advice.added_ids)
+        if advice.plan is not None:
+            self._plan = advice.plan
 
     async def _decide(self, inp: MaintenanceInput) -> None:
         assert self._plan is not None
         if inp.auto_approve:
+            comment = "auto-approve requested at start"
+            if self._llm_ids:  # an LLM proposal always needs a person's explicit decision
+                self._approved_ids = [i for i in self._plan.action_ids if i not in self._llm_ids]
+                comment += f"; {len(self._llm_ids)} LLM-proposed action(s) left for a human decision"
             self._decision = Decision(kind=DecisionKind.AUTO_APPROVED, by=inp.started_by, at=workflow.now(),
-                                      comment="auto-approve requested at start")
+                                      action_ids=self._approved_ids or [], comment=comment)
             return
         self._deadline = workflow.now() + timedelta(seconds=inp.approval_timeout_seconds)
         self._set_phase(Phase.PENDING_APPROVAL, f"{self._plan.total} action(s) await approval until "
@@ -340,7 +367,7 @@ class InfrastructureMaintenanceWorkflow:
                             phase=phase, dry_run=inp.dry_run, decision=self._decision,
                             approved_ids=self._approved_ids,
                             selected_ids=inp.source_plan.action_ids if inp.source_plan else None,
-                            error=self._error, halted=self._halted),
+                            error=self._error, halted=self._halted, advisor_note=self._advisor_note),
                 "report: what was found, decided and done",
             )
         except ActivityError as err:

@@ -253,6 +253,11 @@ def render_markdown(report: Report) -> str:
         out.append(f"- Decision: **{d.kind.value}** by {d.by} at {d.at.isoformat()}{ids}{comment}")
     if report.error:
         out.append(f"- Error: {report.error}")
+    if report.advisor.get("executive_summary"):
+        out += ["", f"## Executive summary (LLM advisor: {report.advisor.get('model')})", "",
+                str(report.advisor["executive_summary"])]
+    if report.advisor.get("notes"):
+        out += ["", "Advisor notes: " + "; ".join(str(n) for n in report.advisor["notes"])]
     if report.fleet:
         f = report.fleet
         statuses = ", ".join(f"{k} {v}" for k, v in f.statuses.items())
@@ -272,16 +277,20 @@ def render_markdown(report: Report) -> str:
     if report.recommendations:
         out += ["", "## Recommendations", ""] + [f"- {r}" for r in report.recommendations]
     if report.problems:
+        llm = any(p.llm_explanation for p in report.problems)
         out += ["", f"## Problems ({len(report.problems)})", "",
-                _table(["Id", "Severity", "Scope", "Problem", "Likely cause"],
-                       [[p.id, p.severity.value, p.scope, p.title, p.llm_explanation or p.explanation]
-                        for p in report.problems])]
+                _table(["Id", "Severity", "Scope", "Problem", "Likely cause (rules)"] + (["Advisor (LLM)"] if llm else []),
+                       [[p.id, p.severity.value, p.scope, p.title, p.explanation]
+                        + ([p.llm_explanation or ""] if llm else []) for p in report.problems])]
     if report.actions:
+        llm = any(a.llm_comment or a.source == "llm" for a in report.actions)
         out += ["", f"## Actions ({len(report.actions)})", "",
-                _table(["Id", "Device", "Site", "Action", "Risk", "Conf.", "Routine", "Approved", "Outcome", "Detail"],
+                _table(["Id", "Device", "Site", "Action", "Risk", "Conf.", "Routine", "Approved", "Outcome", "Detail"]
+                       + (["Source", "Advisor comment (LLM)"] if llm else []),
                        [[a.id, a.equipment_id, a.site, a.action, a.risk.value, f"{a.confidence:.2f}",
                          "yes" if a.routine else "no", "yes" if a.approved else "no", a.outcome.value,
-                         a.detail or a.reason] for a in report.actions])]
+                         a.detail or a.reason] + ([a.source, a.llm_comment or ""] if llm else [])
+                        for a in report.actions])]
     if report.findings:
         out += ["", f"## Findings ({len(report.findings)})", "",
                 _table(["Device", "Site", "Kind", "Severity", "Evidence", "Conf."],

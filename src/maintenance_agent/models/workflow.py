@@ -201,6 +201,20 @@ class PlanResult(BaseModel):
     excluded: int = 0
 
 
+class AdviseInput(BaseModel):
+    artifact_dir: str
+    rules: Rules = Field(default_factory=Rules)
+
+
+class AdviseResult(BaseModel):
+    used: bool
+    note: str
+    plan: PlanResult | None = None
+    """The plan after the advisor's proposals were validated and appended (None: unchanged)."""
+    added_ids: list[str] = Field(default_factory=list)
+    """LLM-proposed actions: never routine, never auto-approved."""
+
+
 class LoadPlanInput(BaseModel):
     artifact_dir: str
     action_ids: list[str] | None = None
