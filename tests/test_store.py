@@ -129,6 +129,10 @@ def test_unknown_fields_survive_a_write(fleet_dir: Path) -> None:
         after = DeviceState(inventory=dev.inventory.model_copy(update={"firmware_version": "99.1"}), health=dev.health)
         tx.commit(ChangeRecord(at=datetime.now(UTC), actor="t", equipment_id="EQ-10001", outcome="succeeded",
                                before=dev, after=after))
+    assert _load(fleet_dir / INVENTORY_FILE)["infrastructure_inventory"][0]["firmware_version"] != "99.1", \
+        "changes reach the files at compaction, not per commit"
+    assert store.load().inventory["EQ-10001"].firmware_version == "99.1", "... but every reader sees them at once"
+    store.compact()
     inv = _load(fleet_dir / INVENTORY_FILE)
     assert inv["exported_by"] == "cmdb"
     assert _inv(inv)[0]["rack"] == {"row": 4, "unit": 12} and _inv(inv)[0]["firmware_version"] == "99.1"

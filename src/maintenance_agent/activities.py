@@ -244,7 +244,6 @@ class MaintenanceActivities:
         store = self.store(inp.data_dir)
         if inp.dry_run:
             return self._simulate(store, inp)
-        activity.heartbeat("starting")
         self._maybe_fail("before the change")
         result = self._execute_once(store, inp)
         if self._hooks.action_delay_ms:  # a window for the crash tests' SIGKILL, after the commit

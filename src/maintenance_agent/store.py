@@ -11,8 +11,8 @@ Layout of a data directory::
 A change is committed by appending one line to `audit.jsonl` under the lock; that single append is
 the commit point, so a crash either keeps the whole change or none of it, and the same line is the
 idempotency ledger entry for `(run_id, action_id)`. The JSON files are rewritten from the current
-state ("compaction", temp file + fsync + rename) after small-fleet changes immediately and after
-large-fleet changes at the end of a run, so a 100,000-device fleet is not rewritten per repair.
+state ("compaction", temp file + fsync + rename) once at the end of each run's execution, so a
+repair costs one fsync'd append, not a rewrite of a fleet that may hold 100,000 devices.
 Readers replay the log past the compaction mark; every entry stores whole after-records, so
 replaying an entry twice is harmless.
 """
@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -56,8 +57,6 @@ MARK_FILE = "compacted.json"
 HEALTH_STATE_FILE = "health_state.json"
 LOCK_FILE = "store.lock"
 LOCK_TIMEOUT_SECONDS = 120.0
-COMPACT_EAGERLY_BELOW_BYTES = 8 * 1024 * 1024
-"""Fleets whose files are smaller than this are rewritten after every change (milliseconds)."""
 
 _RESET_HINT = "fix the file, or restore the default fleet with --reset-data"
 
@@ -314,20 +313,27 @@ class FleetStore:
         self.health_state_path = self.state_dir / HEALTH_STATE_FILE
         self._lock_timeout = lock_timeout
         self._lock: FileLock | None = None
+        self._mutex = threading.RLock()
         self._cache: _Cache | None = None
 
     # -- locking ------------------------------------------------------------------------------
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the store's cross-process lock."""
+        """Hold the store's lock: threads of this process queue on a mutex (woken at once), and only
+        the holder takes the cross-process file lock (which other processes poll for)."""
         if not self.data_dir.is_dir():
             raise FleetDataError(f"data directory {self.data_dir} does not exist; set DATA_DIR or use --reset-data")
         self.state_dir.mkdir(exist_ok=True)
         if self._lock is None:
-            self._lock = FileLock(self.state_dir / LOCK_FILE, timeout=self._lock_timeout)
+            self._lock = FileLock(self.state_dir / LOCK_FILE, timeout=self._lock_timeout, poll_interval=0.005)
         try:
-            with self._lock:
-                yield
+            if not self._mutex.acquire(timeout=self._lock_timeout):
+                raise Timeout(str(self.state_dir / LOCK_FILE))
+            try:
+                with self._lock:
+                    yield
+            finally:
+                self._mutex.release()
         except Timeout:
             raise StoreBusy(
                 f"the fleet store in {self.data_dir} stayed locked for {self._lock_timeout:.0f} s; "
@@ -405,20 +411,13 @@ class FleetStore:
         with self.locked():
             self._refresh()
             assert self._cache is not None
-            tx = Transaction(self, self._cache)
-            yield tx
-            if tx.changed and self._small_fleet():
-                self._compact_locked()
+            yield Transaction(self, self._cache)
 
     def compact(self) -> int:
         """Rewrite the JSON files with every committed change; return the sequence number reached."""
         with self.locked():
             self._refresh()
             return self._compact_locked()
-
-    def _small_fleet(self) -> bool:
-        assert self._cache is not None
-        return sum(i[2] for i in self._cache.identities.values()) < COMPACT_EAGERLY_BELOW_BYTES
 
     def _refresh(self) -> None:
         """Under the lock: reload if the files were replaced, then replay the log's new lines."""
@@ -575,7 +574,6 @@ class Transaction:
     def __init__(self, store: FleetStore, cache: _Cache) -> None:
         self._store = store
         self._cache = cache
-        self.changed = False
 
     @property
     def fleet(self) -> Fleet:
@@ -592,7 +590,6 @@ class Transaction:
     def commit(self, change: ChangeRecord) -> ChangeRecord:
         """Append `change` (fsync'd); its `after` state becomes the device's current state."""
         committed = self._store._append(change)
-        self.changed = self.changed or change.after is not None
         return committed
 
 

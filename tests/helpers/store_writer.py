@@ -35,6 +35,7 @@ def main() -> None:
         run_id, ids = sys.argv[3], sys.argv[4].split(",")
         for eid in ids:
             change_status(store, run_id, eid, f"Maintenance-{run_id}")
+        store.compact()
         return
     kill = lambda: os.kill(os.getpid(), signal.SIGKILL)  # noqa: E731
     if mode == "die-before-rename":
@@ -62,7 +63,8 @@ def main() -> None:
         store_module.os.fdopen = lambda fd, *a, **k: HalfWriter(real_fdopen(fd, *a, **k))  # type: ignore[attr-defined]
     else:
         raise SystemExit(f"unknown mode {mode}")
-    change_status(store, "crash", sys.argv[3], "Crashed-Write")
+    change_status(store, "crash", sys.argv[3], "Crashed-Write")  # committed to the journal ...
+    store.compact()  # ... then killed while rewriting the JSON files
 
 
 if __name__ == "__main__":
