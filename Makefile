@@ -45,6 +45,9 @@ clean:  ## remove reports and local Temporal state (stops the servers first)
 	-$(MAKE) stop
 	rm -rf reports .temporal
 
+bench: install  ## benchmarks (not part of the tests): figures in bench/results/, table on stdout (~1 h; QUICK=1: ~10 min)
+	$(PY) bench/run_all.py $(if $(QUICK),--quick,)
+
 assets: install  ## regenerate assets/ (DAPER diagram, example report from a real run)
 	$(PY) tools/make_assets.py
 

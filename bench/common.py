@@ -71,3 +71,23 @@ def cleanup(path: Path) -> None:
 
 
 __all__ = ["copy_fleet", "settings_for", "tool"]
+
+
+def fleet(devices: int, seed: int = 42) -> Path:
+    """A generated fleet, cached between benchmark runs (generation is not what we measure)."""
+    from maintenance_agent.datagen import generate_fleet, write_fleet
+
+    if devices == 50:
+        return ROOT / "src" / "maintenance_agent" / "fleet_default"  # the fleet `make demo` runs on
+    path = Path(os.environ.get("BENCH_TMP", "/tmp")) / "bench-fleets" / f"{devices}-{seed}"
+    if not (path / "equipment_life_expectancy.json").exists():
+        write_fleet(generate_fleet(devices, seed), path)
+    return path
+
+
+def fresh_copy(source: Path, dest: Path) -> Path:
+    """A private copy of a fleet (runs change it)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("infrastructure_inventory.json", "health_metrics.json", "equipment_life_expectancy.json"):
+        shutil.copyfile(source / name, dest / name)
+    return dest

@@ -138,3 +138,11 @@ def test_hashed_requirements_match_poetry_lock() -> None:
     missing = set(pinned) - set(exported)
     # Packages that only apply to other platforms/pythons are legitimately absent from the export.
     assert len(missing) < len(pinned) // 5, f"many locked packages are not exported: {sorted(missing)[:10]}"
+
+
+def test_settings_round_trip_through_the_environment(tmp_path: Path) -> None:
+    from maintenance_agent.config import settings_environment
+
+    s = load_settings(environ={"APPROVERS": "a,b", "REQUIRE_DISTINCT_APPROVER": "true", "LLM_KEY": "k",
+                               "TEMPORAL_ADDRESS": "h:1", "DATA_DIR": str(tmp_path)}, env_file=NO_FILE)
+    assert load_settings(environ=settings_environment(s), env_file=NO_FILE) == s

@@ -97,3 +97,13 @@ async def test_remote_address_never_starts_anything(tmp_path: Path) -> None:
     with pytest.raises(TemporalUnavailable, match="cannot reach Temporal"):
         await ensure_running(settings)
     assert not (tmp_path / "state").exists()
+
+
+def test_worker_fingerprint_tracks_only_what_the_worker_reads(tmp_path: Path) -> None:
+    from maintenance_agent.embedded import code_fingerprint
+
+    base = load_settings(environ={}, data_dir=tmp_path / "a")
+    assert code_fingerprint(base) == code_fingerprint(load_settings(environ={"DATA_DIR": str(tmp_path / "b"),
+                                                                            "USER_NAME": "x", "APPROVERS": "a,b"}))
+    assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"LLM_MODEL": "openai/x"}))
+    assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"TEMPORAL_TASK_QUEUE": "other"}))

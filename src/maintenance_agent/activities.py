@@ -32,6 +32,7 @@ from .core.detect import analysis_time, detect
 from .core.plan import plan_actions
 from .core.report import build_report, render_markdown
 from .models.core import ActionResult, Outcome, PlannedAction
+from .perf import gc_paused
 from .models.workflow import (
     INLINE_LIMIT,
     AdviseInput,
@@ -129,7 +130,8 @@ class MaintenanceActivities:
         activity.heartbeat("loaded")
         as_of = inp.as_of or analysis_time(fleet.inventory.values(), fleet.health.values())
         previous = store.read_health_states()
-        detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous)
+        with gc_paused():
+            detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous)
         del fleet
         activity.heartbeat("detected")
         artifact = artifacts.DetectionArtifact(
@@ -153,7 +155,8 @@ class MaintenanceActivities:
         """Group findings into ranked problems with likely causes and per-site blast radius."""
         directory = Path(inp.artifact_dir)
         detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
-        problems, impacts = analyze(detection.findings, detection.facts, detection.sites)
+        with gc_paused():
+            problems, impacts = analyze(detection.findings, detection.facts, detection.sites)
         artifacts.write(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact(problems=problems, impacts=impacts))
         return AnalyzeResult(problems_total=len(problems), problems=problems[:INLINE_LIMIT], impacts=impacts)
 
@@ -169,8 +172,9 @@ class MaintenanceActivities:
                 open_keys.update(a.key for a in artifacts.read(Path(other), artifacts.PLAN, artifacts.PlanArtifact).actions)
             except artifacts.ArtifactError:
                 log.warning("open plan %s is unreadable; its actions may be proposed again", other)
-        everything = plan_actions(analysis.problems, detection.findings, detection.facts,
-                                  detection.firmware_baseline, inp.rules, inp.as_of)
+        with gc_paused():
+            everything = plan_actions(analysis.problems, detection.findings, detection.facts,
+                                      detection.firmware_baseline, inp.rules, inp.as_of)
         planned = [a for a in everything if a.key not in open_keys]
         for index, action in enumerate(planned, start=1):
             action.id = f"A{index}"

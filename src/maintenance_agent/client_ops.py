@@ -132,7 +132,18 @@ def _failure_text(exc: BaseException) -> str:
 
 
 async def get_status(client: Client, workflow_id: str) -> RunStatus:
-    return await _guard(workflow_id, _handle(client, workflow_id).query(InfrastructureMaintenanceWorkflow.status))
+    """The run's status. A finished run answers from its recorded result: no replay, no worker needed."""
+    handle = _handle(client, workflow_id)
+    desc = await _guard(workflow_id, handle.describe())
+    if desc.status == WorkflowExecutionStatus.COMPLETED and desc.workflow_type == RUN_WORKFLOW:
+        r: MaintenanceResult = await _guard(workflow_id, handle.result())
+        executed = sum(getattr(r.outcomes, o) for o in ("succeeded", "failed", "rolled_back", "stale", "not_run"))
+        return RunStatus(
+            workflow_id=workflow_id, phase=r.phase, started_by=r.started_by, started_at=r.started_at or desc.start_time,
+            as_of=r.as_of, dry_run=r.dry_run, findings=r.findings, findings_by_severity=r.findings_by_severity,
+            problems=r.problems, actions=r.actions, decision=r.decision, outcomes=r.outcomes, executed=executed,
+            to_execute=executed, report=r.report, error=r.error)
+    return await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.status))
 
 
 async def get_plan(client: Client, workflow_id: str) -> PlanView:

@@ -168,6 +168,23 @@ def read_environment(
     return merged
 
 
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """Settings as environment variables (for a child process that must see exactly these)."""
+    env: dict[str, str] = {}
+    for var, field in ENV_VARS.items():
+        value = getattr(settings, field)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, tuple):
+            value = ",".join(value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        env[var] = str(value)
+    return env
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     env_file: Path | None = None,

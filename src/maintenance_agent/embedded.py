@@ -36,7 +36,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSyste
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from .config import ConfigError, EmbeddedMode, Settings, load_settings
+from .config import ConfigError, EmbeddedMode, Settings, load_settings, settings_environment
 from .connection import TemporalUnavailable, connect
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,10 @@ EMBEDDED_WORKER_PREFIX = "maintenance-agent-embedded"
 SERVER_START_TIMEOUT = 30.0
 WORKER_START_TIMEOUT = 30.0
 POLLER_FRESH_SECONDS = 90.0
+WORKER_SETTINGS = {"temporal_address", "temporal_namespace", "task_queue", "tls_cert", "tls_key", "tls_ca", "api_key",
+                   "llm_model", "llm_key", "llm_base_url", "llm_timeout_seconds", "llm_max_attempts",
+                   "llm_prompt_token_budget", "notify_webhook_url"}
+"""Settings the worker process reads; a change to any of them (or to the code) replaces the worker."""
 """A poller seen within this many seconds is alive (long polls last up to a minute)."""
 
 
@@ -100,8 +104,9 @@ def code_fingerprint(settings: Settings) -> str:
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
         digest.update(path.read_bytes())
-    relevant = settings.model_dump(mode="json", exclude={"user_name"})
-    for key in ("api_key", "llm_key"):
+    # Only what the worker itself reads: per-run values (DATA_DIR, approvers, …) travel in workflow input.
+    relevant = settings.model_dump(mode="json", include=WORKER_SETTINGS)
+    for key in ("api_key", "llm_key", "notify_webhook_url"):
         secret = getattr(settings, key)
         relevant[key] = hashlib.sha256(secret.get_secret_value().encode()).hexdigest() if secret else None
     digest.update(json.dumps(relevant, sort_keys=True, default=str).encode())
@@ -231,7 +236,9 @@ def worker_command() -> list[str]:
 
 
 def start_worker(settings: Settings, fingerprint: str) -> subprocess.Popen:
-    proc = _spawn_detached(worker_command(), settings.state_dir / "worker.log", cwd=settings.state_dir)
+    # The worker gets exactly these settings, whatever the environment of the process starting it.
+    env = {**os.environ, **settings_environment(settings), "ENV_FILE": os.devnull}
+    proc = _spawn_detached(worker_command(), settings.state_dir / "worker.log", cwd=settings.state_dir, env=env)
     (settings.state_dir / WORKER_PID).write_text(
         json.dumps({"pid": proc.pid, "fingerprint": fingerprint, "task_queue": settings.task_queue,
                     "address": settings.temporal_address, "namespace": settings.temporal_namespace})

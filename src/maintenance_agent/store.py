@@ -35,6 +35,7 @@ import orjson
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .perf import gc_paused
 from .models.fleet import (
     DeviceState,
     FLEET_FILES,
@@ -221,6 +222,11 @@ def parse_fleet_files(data_dir: Path) -> tuple[Fleet, dict[str, tuple[int, int, 
 
 def validate_fleet(data_dir: Path, raws: dict[str, bytes]) -> Fleet:
     """Validate the three files' bytes (consumed from `raws` to free memory early)."""
+    with gc_paused():
+        return _validate_fleet(data_dir, raws)
+
+
+def _validate_fleet(data_dir: Path, raws: dict[str, bytes]) -> Fleet:
     parsed: dict[str, Any] = {}
     for filename in FLEET_FILES:
         raw = raws.pop(filename)

@@ -381,6 +381,9 @@ class InfrastructureMaintenanceWorkflow:
         return MaintenanceResult(
             workflow_id=self._wid, phase=phase, summary=self._report.summary if self._report else (self._error or ""),
             as_of=self._as_of, findings=self._detect.findings_total if self._detect else 0,
+            findings_by_severity=self._detect.by_severity if self._detect else {},
+            problems=self._analysis.problems_total if self._analysis else 0, started_by=inp.started_by,
+            started_at=self._started_at, dry_run=inp.dry_run,
             actions=self._plan.total if self._plan else 0, outcomes=self._counts, decision=self._decision,
             report=self._report, error=self._error,
         )

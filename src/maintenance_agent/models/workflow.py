@@ -137,6 +137,11 @@ class MaintenanceResult(BaseModel):
     summary: str
     as_of: datetime | None = None
     findings: int = 0
+    findings_by_severity: dict[str, int] = Field(default_factory=dict)
+    problems: int = 0
+    started_by: str = ""
+    started_at: datetime | None = None
+    dry_run: bool = False
     actions: int = 0
     outcomes: OutcomeCounts = Field(default_factory=OutcomeCounts)
     decision: Decision | None = None
