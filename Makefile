@@ -48,6 +48,9 @@ clean:  ## remove reports and local Temporal state (stops the servers first)
 bench: install  ## benchmarks (not part of the tests): figures in bench/results/, table on stdout (~1 h; QUICK=1: ~10 min)
 	$(PY) bench/run_all.py $(if $(QUICK),--quick,)
 
+chaos: install  ## crash/restart/fault-injection trials (TRIALS=20): prints the table
+	$(PY) tests/chaos.py --trials $(or $(TRIALS),20)
+
 assets: install  ## regenerate assets/ (DAPER diagram, example report from a real run)
 	$(PY) tools/make_assets.py
 

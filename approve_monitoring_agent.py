@@ -23,7 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.actions is not None and not [i for i in args.actions.split(",") if i.strip()]:
+        parser.error("--actions is empty; give ids like A1,A3, or leave it out to approve every action")
     from maintenance_agent import cli
     from maintenance_agent.commands import approve_command
 

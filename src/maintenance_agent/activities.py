@@ -7,6 +7,7 @@ user must fix (a malformed data file, a plan that no longer exists) are raised a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -71,6 +73,8 @@ class TestHooks:
     fault_rate: float = 0.0
     action_delay_ms: int = 0
     seed: int | None = None
+    fault_log: str | None = None
+    """A file that gets one line per injected fault (so the chaos suite can count them exactly)."""
 
     @classmethod
     def from_environment(cls) -> TestHooks:
@@ -78,7 +82,7 @@ class TestHooks:
         delay = int(os.environ.get("MAINTENANCE_AGENT_TEST_ACTION_DELAY_MS") or 0)
         if not 0 <= rate <= 1 or delay < 0:
             raise ValueError("MAINTENANCE_AGENT_TEST_FAULT_RATE must be 0..1 and ..._ACTION_DELAY_MS >= 0")
-        return cls(rate, delay)
+        return cls(rate, delay, fault_log=os.environ.get("MAINTENANCE_AGENT_TEST_FAULT_LOG") or None)
 
     @property
     def active(self) -> bool:
@@ -101,13 +105,25 @@ class MaintenanceActivities:
         self._stores_lock = threading.Lock()
         self._hooks = hooks or TestHooks()
         self._random = random.Random(self._hooks.seed)
+        self._random_lock = threading.Lock()
+        self._plans: dict[tuple[str, int, int], BaseModel] = {}
+        self._plans_lock = threading.Lock()
         if self._hooks.active:
             log.warning("TEST HOOKS ACTIVE: fault rate %.2f, action delay %d ms", self._hooks.fault_rate,
                         self._hooks.action_delay_ms)
 
-    def _maybe_fail(self, where: str) -> None:
-        if self._hooks.fault_rate and self._random.random() < self._hooks.fault_rate:
-            raise InjectedFault(f"injected fault {where}")
+    def _fault_point(self) -> str | None:
+        """With probability `fault_rate` per attempt, fail it: before or after the commit, evenly."""
+        if not self._hooks.fault_rate:
+            return None
+        with self._random_lock:
+            if self._random.random() >= self._hooks.fault_rate:
+                return None
+            where = "before" if self._random.random() < 0.5 else "after"
+            if self._hooks.fault_log:
+                with open(self._hooks.fault_log, "a") as fh:
+                    fh.write(f"{where}\n")
+            return where
 
     def store(self, data_dir: str) -> FleetStore:
         key = str(Path(data_dir).resolve())
@@ -193,7 +209,7 @@ class MaintenanceActivities:
         directory = Path(inp.artifact_dir)
         detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
         analysis = self._read(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact)
-        plan = self._read(directory, artifacts.PLAN, artifacts.PlanArtifact)
+        plan = self._read_uncached(directory, artifacts.PLAN, artifacts.PlanArtifact)  # it is amended below
         digest = build_digest(analysis.problems, plan.actions, devices=detection.summary.devices,
                               sites=detection.summary.sites, budget_tokens=self._llm.prompt_token_budget)
         activity.heartbeat("asking the advisor")
@@ -248,14 +264,17 @@ class MaintenanceActivities:
         store = self.store(inp.data_dir)
         if inp.dry_run:
             return self._simulate(store, inp)
-        self._maybe_fail("before the change")
+        fault = self._fault_point()
+        if fault == "before":
+            raise InjectedFault("injected fault before the change")
         result = self._execute_once(store, inp)
         if self._hooks.action_delay_ms:  # a window for the crash tests' SIGKILL, after the commit
             deadline = time.monotonic() + self._hooks.action_delay_ms / 1000
             while (left := deadline - time.monotonic()) > 0:
                 activity.heartbeat("committed")
                 time.sleep(min(left, 0.5))
-        self._maybe_fail("after the change was committed")  # the retry must find it in the ledger
+        if fault == "after":  # the change is committed: the retry must find it in the ledger
+            raise InjectedFault("injected fault after the change was committed")
         return result
 
     def _execute_once(self, store: FleetStore, inp: ExecuteActionInput) -> ActionResult:
@@ -406,6 +425,23 @@ class MaintenanceActivities:
         return found
 
     def _read(self, directory: Path, name: str, model: type[artifacts.M]) -> artifacts.M:
+        if name == artifacts.PLAN:  # read per batch by every site child of a large run: parse it once
+            path = directory / name
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                key = (str(path), st.st_mtime_ns, st.st_size)
+                with self._plans_lock:
+                    if key in self._plans:
+                        return self._plans[key]  # type: ignore[return-value]
+                plan = self._read_uncached(directory, name, model)
+                with self._plans_lock:
+                    self._plans[key] = plan
+                    while len(self._plans) > PLAN_CACHE_SIZE:
+                        self._plans.pop(next(iter(self._plans)))
+                return plan
+        return self._read_uncached(directory, name, model)
+
+    def _read_uncached(self, directory: Path, name: str, model: type[artifacts.M]) -> artifacts.M:
         try:
             return artifacts.read(directory, name, model)
         except artifacts.ArtifactError as exc:
@@ -413,6 +449,7 @@ class MaintenanceActivities:
 
 
 MAX_NOTIFIED_ACTIONS = 50
+PLAN_CACHE_SIZE = 2
 
 
 def _redacted(url: str) -> str:
@@ -467,18 +504,35 @@ def _effect(action: PlannedAction) -> str:
 
 
 def plan_result(planned: list[PlannedAction], excluded: int = 0) -> PlanResult:
-    by_site: dict[str, list[str]] = {}
-    for a in planned:
-        by_site.setdefault(a.site, []).append(a.id)
-    return PlanResult(
-        total=len(planned), action_ids=[a.id for a in planned], routine_ids=[a.id for a in planned if a.routine],
-        ids_by_site=dict(sorted(by_site.items())),
-        actions=planned if len(planned) <= INLINE_LIMIT else [],
+    summary = PlanResult(
+        total=len(planned),
         by_site=dict(sorted(Counter(a.site for a in planned).items())),
         by_risk=dict(Counter(a.risk for a in planned)),
         by_action=dict(sorted(Counter(a.action.value for a in planned).items())),
         excluded=excluded,
     )
+    if len(planned) <= INLINE_LIMIT:
+        by_site: dict[str, list[str]] = {}
+        for a in planned:
+            by_site.setdefault(a.site, []).append(a.id)
+        summary.action_ids = [a.id for a in planned]
+        summary.routine_ids = [a.id for a in planned if a.routine]
+        summary.ids_by_site = dict(sorted(by_site.items()))
+        summary.actions = planned
+        return summary
+    sites = sorted({a.site for a in planned})
+    index = {site: i for i, site in enumerate(sites)}
+    ranges: list[tuple[int, int]] = []
+    for a in planned:
+        n = int(a.id[1:])
+        if ranges and ranges[-1][1] == n - 1:
+            ranges[-1] = (ranges[-1][0], n)
+        else:
+            ranges.append((n, n))
+    summary.compact, summary.id_ranges, summary.sites = True, ranges, sites
+    summary.site_index = [index[a.site] for a in planned]
+    summary.routine_mask = "".join("1" if a.routine else "0" for a in planned)
+    return summary
 
 
 def _result(action: PlannedAction, outcome: Outcome, detail: str, seq: int | None = None,

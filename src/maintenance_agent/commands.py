@@ -124,8 +124,6 @@ async def approve_command(settings: Settings, args: argparse.Namespace) -> int:
     ids = None
     if args.actions is not None:
         ids = [i.strip() for i in args.actions.split(",") if i.strip()]
-        if not ids:
-            raise CliError("--actions is empty; give ids like A1,A3 or leave it out to approve every action")
     request = ApprovalRequest(approve=not args.reject, action_ids=ids, approver=settings.user_name,
                               comment=args.comment)
     outcome = await client_ops.decide(client, args.workflow_id, request)

@@ -27,6 +27,12 @@ class ConfigError(Exception):
     """A setting has an invalid value; the message names the variable and what to do."""
 
 
+class TlsMode(StrEnum):
+    AUTO = "auto"  # TLS when certificates or an API key are configured
+    ON = "on"
+    OFF = "off"  # e.g. an API-key-checking proxy on localhost; never send a key in clear over a network
+
+
 class EmbeddedMode(StrEnum):
     AUTO = "auto"
     NEVER = "never"
@@ -41,6 +47,8 @@ ENV_VARS: dict[str, str] = {
     "TEMPORAL_TLS_KEY": "tls_key",
     "TEMPORAL_TLS_CA": "tls_ca",
     "TEMPORAL_API_KEY": "api_key",
+    "TEMPORAL_TLS": "tls",
+    "TEMPORAL_PAYLOAD_KEY": "payload_key",
     "EMBEDDED_TEMPORAL": "embedded",
     "TEMPORAL_STATE_DIR": "state_dir",
     "TEMPORAL_UI_PORT": "ui_port",
@@ -75,6 +83,8 @@ class Settings(BaseModel):
     tls_key: Path | None = None
     tls_ca: Path | None = None
     api_key: SecretStr | None = None
+    tls: TlsMode = TlsMode.AUTO
+    payload_key: SecretStr | None = None
     embedded: EmbeddedMode = EmbeddedMode.AUTO
     state_dir: Path = PROJECT_ROOT / ".temporal"
     ui_port: int = Field(default=8233, ge=1, le=65535)
@@ -151,6 +161,7 @@ def _resolve_path(value: str) -> Path:
     return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
 
 
+SECRET_FIELDS = {"api_key", "llm_key", "notify_webhook_url", "mcp_http_token", "payload_key"}
 _PATH_FIELDS = {"tls_cert", "tls_key", "tls_ca", "state_dir", "data_dir", "reports_dir", "rules_file"}
 
 
@@ -208,11 +219,14 @@ def load_settings(
         field = str(error["loc"][0]) if error["loc"] else ""
         var = next((v for v, f in ENV_VARS.items() if f == field), field)
         shown = values.get(field)
-        shown = "<hidden>" if field in {"api_key", "llm_key", "notify_webhook_url", "mcp_http_token"} else shown
+        shown = "<hidden>" if field in SECRET_FIELDS else shown
         raise ConfigError(
             f"{var}={shown!s} is invalid: {error['msg'].removeprefix('Value error, ')}. "
             f"Fix it in the environment or .env (see .env.example)."
         ) from None
+    if settings.payload_key is not None and len(settings.payload_key.get_secret_value()) < 16:
+        raise ConfigError("TEMPORAL_PAYLOAD_KEY is too short; use at least 16 random characters "
+                          "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ConfigError(
             "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together for mTLS; set both or neither."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,7 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, TLSConfig
 
-from .config import Settings
+from .config import Settings, TlsMode
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +52,22 @@ def connect_options(settings: Settings) -> ConnectOptions:
         )
     elif settings.tls_ca:
         tls = TLSConfig(server_root_ca_cert=settings.tls_ca.read_bytes())
-    elif api_key:
+    elif api_key or settings.tls is TlsMode.ON:
         tls = True
+    if settings.tls is TlsMode.OFF:
+        tls = False
     return ConnectOptions(settings.temporal_address, settings.temporal_namespace, tls, api_key)
 
 
 def data_converter(settings: Settings | None = None) -> DataConverter:
-    """The converter every client and worker uses: pydantic models in and out."""
-    del settings  # the payload codec hooks in here when encryption is configured
-    return pydantic_data_converter
+    """The converter every client and worker uses: pydantic models in and out, encrypted with
+    AES-GCM when TEMPORAL_PAYLOAD_KEY is set (all parties must share the key)."""
+    if settings is None or settings.payload_key is None:
+        return pydantic_data_converter
+    from .codec import EncryptionCodec
+
+    return dataclasses.replace(pydantic_data_converter,
+                               payload_codec=EncryptionCodec(settings.payload_key.get_secret_value()))
 
 
 async def connect(settings: Settings, *, timeout_seconds: float = 10.0) -> Client:

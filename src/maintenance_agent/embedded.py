@@ -49,6 +49,7 @@ SERVER_START_TIMEOUT = 30.0
 WORKER_START_TIMEOUT = 30.0
 POLLER_FRESH_SECONDS = 90.0
 WORKER_SETTINGS = {"temporal_address", "temporal_namespace", "task_queue", "tls_cert", "tls_key", "tls_ca", "api_key",
+                   "tls", "payload_key",
                    "llm_model", "llm_key", "llm_base_url", "llm_timeout_seconds", "llm_max_attempts",
                    "llm_prompt_token_budget", "notify_webhook_url"}
 """Settings the worker process reads; a change to any of them (or to the code) replaces the worker."""
@@ -106,7 +107,7 @@ def code_fingerprint(settings: Settings) -> str:
         digest.update(path.read_bytes())
     # Only what the worker itself reads: per-run values (DATA_DIR, approvers, …) travel in workflow input.
     relevant = settings.model_dump(mode="json", include=WORKER_SETTINGS)
-    for key in ("api_key", "llm_key", "notify_webhook_url"):
+    for key in ("api_key", "llm_key", "notify_webhook_url", "payload_key"):
         secret = getattr(settings, key)
         relevant[key] = hashlib.sha256(secret.get_secret_value().encode()).hexdigest() if secret else None
     digest.update(json.dumps(relevant, sort_keys=True, default=str).encode())

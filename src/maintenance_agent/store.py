@@ -164,19 +164,22 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def _describe_error(error: dict[str, Any]) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "missing":
         return "is missing"
     if kind in {"int_type", "float_type"}:
-        return f"must be a number, got {value!r}"
+        return f"must be a number, got {_short(value)}"
     if kind == "string_type":
-        return f"must be a string, got {value!r}"
+        return f"must be a string, got {_short(value)}"
     if kind in {"model_type", "dict_type"}:
-        return f"must be an object, got {value!r}"[:120]
-    shown = repr(value)
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return f"{error['msg'][0].lower()}{error['msg'][1:]} (got {shown})"
+        return f"must be an object, got {_short(value)}"
+    return f"{error['msg'][0].lower()}{error['msg'][1:]} (got {_short(value)})"
 
 
 def _validation_message(display: str, filename: str, raw: bytes, exc: ValidationError) -> str:
@@ -194,7 +197,7 @@ def _validation_message(display: str, filename: str, raw: bytes, exc: Validation
     with contextlib.suppress(Exception):  # naming the record is best effort
         record = orjson.loads(raw)[list_key][index]
         ident = record.get(_ID_KEY[filename]) if isinstance(record, dict) else None
-        if ident is not None:
+        if isinstance(ident, str) and ident.isprintable() and len(ident) <= 40:
             where += f" ({_ID_KEY[filename]} {ident})"
     field_path = _field_path(loc[2:])
     if not field_path:
@@ -261,20 +264,20 @@ def _assemble(data_dir: Path, inv: InventoryFile, hm: HealthFile, le: LifeFile) 
     for index, rec in enumerate(inv.infrastructure_inventory):
         if rec.id in inventory:
             raise FleetDataError(
-                f"{_display(data_dir / INVENTORY_FILE)}: record #{index + 1}: duplicate id {rec.id!r} "
+                f"{_display(data_dir / INVENTORY_FILE)}: record #{index + 1}: duplicate id {_short(rec.id, 40)} "
                 f"(ids must be unique); {_RESET_HINT}"
             )
         inventory[rec.id] = rec
     health: dict[str, HealthRecord] = {}
     for index, h in enumerate(hm.health_metrics):
-        where = f"{_display(data_dir / HEALTH_FILE)}: record #{index + 1} (equipment_id {h.equipment_id})"
+        where = f"{_display(data_dir / HEALTH_FILE)}: record #{index + 1} (equipment_id {_short(h.equipment_id, 40)})"
         if h.equipment_id not in inventory:
             raise FleetDataError(
-                f"{where}: readings for unknown device {h.equipment_id!r} (not in {INVENTORY_FILE}); "
+                f"{where}: readings for unknown device (not in {INVENTORY_FILE}); "
                 f"{_RESET_HINT}"
             )
         if h.equipment_id in health:
-            raise FleetDataError(f"{where}: duplicate equipment_id {h.equipment_id!r}; {_RESET_HINT}")
+            raise FleetDataError(f"{where}: duplicate equipment_id; {_RESET_HINT}")
         health[h.equipment_id] = h
     seen: set[tuple[str, str]] = set()
     for index, item in enumerate(le.equipment_life_expectancy):
@@ -282,7 +285,7 @@ def _assemble(data_dir: Path, inv: InventoryFile, hm: HealthFile, le: LifeFile) 
         if key in seen:
             raise FleetDataError(
                 f"{_display(data_dir / LIFE_FILE)}: record #{index + 1}: duplicate entry for vendor "
-                f"{item.vendor!r} model {item.model!r}; {_RESET_HINT}"
+                f"{_short(item.vendor, 40)} model {_short(item.model, 40)}; {_RESET_HINT}"
             )
         seen.add(key)
     extras = {
@@ -332,19 +335,21 @@ class FleetStore:
         self.state_dir.mkdir(exist_ok=True)
         if self._lock is None:
             self._lock = FileLock(self.state_dir / LOCK_FILE, timeout=self._lock_timeout, poll_interval=0.005)
+        acquired = False
         try:
-            if not self._mutex.acquire(timeout=self._lock_timeout):
+            acquired = self._mutex.acquire(timeout=self._lock_timeout)
+            if not acquired:
                 raise Timeout(str(self.state_dir / LOCK_FILE))
-            try:
-                with self._lock:
-                    yield
-            finally:
-                self._mutex.release()
+            with self._lock:
+                yield
         except Timeout:
             raise StoreBusy(
                 f"the fleet store in {self.data_dir} stayed locked for {self._lock_timeout:.0f} s; "
                 f"another agent process is writing, retry shortly"
             ) from None
+        finally:
+            if acquired:  # released even when an activity is cancelled by an exception raised into its thread
+                self._mutex.release()
 
     # -- reading ------------------------------------------------------------------------------
     def load(self) -> Fleet:
@@ -354,8 +359,15 @@ class FleetStore:
             log_end = self._log_size()
             handles = {}
             for name in FLEET_FILES:
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     handles[name] = open(self.data_dir / name, "rb")
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    for fh in handles.values():
+                        fh.close()
+                    raise FleetDataError(f"{_display(self.data_dir / name)} cannot be read: {exc.strerror}; "
+                                         f"{_RESET_HINT}") from None
         # Parse outside the lock: open handles keep the files we chose even if they are replaced.
         try:
             missing = [n for n in FLEET_FILES if n not in handles]

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+from datetime import timedelta
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import NoReturn
@@ -46,6 +47,8 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
         activities=activity_list(acts),
         activity_executor=ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES, thread_name_prefix="activity"),
         max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
+        # On shutdown, let in-flight actions finish (they are short) rather than interrupt their threads.
+        graceful_shutdown_timeout=timedelta(seconds=15),
         identity=identity,
     )
 

@@ -72,13 +72,14 @@ ACTION_HEARTBEAT = timedelta(seconds=10)
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                          maximum_attempts=5, non_retryable_error_types=["FleetDataError", "ArtifactError", "PlanMismatch"])
 ACTION_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_interval=timedelta(seconds=10),
-                           maximum_attempts=6, non_retryable_error_types=["FleetDataError", "PlanMismatch"])
+                           maximum_attempts=10, non_retryable_error_types=["FleetDataError", "PlanMismatch"])
+"""Ten attempts (about a minute with backoff): a flaky dependency rarely turns into a failed repair,
+and every retry is safe because the ledger makes the action idempotent."""
 NON_DISRUPTIVE_PER_SITE = 8
 """Non-disruptive actions (contracts, bookings, tuning) run concurrently, this many per site."""
 MAX_PARALLEL_SITES = 16
-PAGE_SIZE = 200
-CONTINUE_AS_NEW_EVERY = 1_000
-"""A site child continues as new after this many actions (about 3,000 history events)."""
+BATCH_SIZE = 500
+"""A site child runs this many actions per run, then continues as new (~1,600 history events)."""
 
 
 async def run_step(fn: Callable[..., Awaitable], arg: object, summary: str):  # noqa: ANN201
@@ -173,6 +174,7 @@ class InfrastructureMaintenanceWorkflow:
         self._analysis: AnalyzeResult | None = None
         self._plan: PlanResult | None = None
         self._pending_ids: set[str] = set()
+        self._plan_ids: list[str] = []
         self._actions: dict[str, PlannedAction] = {}
         self._decision: Decision | None = None
         self._approved_ids: list[str] | None = None
@@ -235,7 +237,8 @@ class InfrastructureMaintenanceWorkflow:
                                           "plan: map problems to catalog actions")
             if inp.advisor:
                 await self._advise(inp)
-        self._pending_ids = set(self._plan.action_ids)
+        self._plan_ids = self._plan.ids()
+        self._pending_ids = set(self._plan_ids)
         self._actions = {a.id: a for a in self._plan.actions}
 
     async def _advise(self, inp: MaintenanceInput) -> None:
@@ -260,7 +263,7 @@ class InfrastructureMaintenanceWorkflow:
         if inp.auto_approve:
             comment = "auto-approve requested at start"
             if self._llm_ids:  # an LLM proposal always needs a person's explicit decision
-                self._approved_ids = [i for i in self._plan.action_ids if i not in self._llm_ids]
+                self._approved_ids = [i for i in self._plan_ids if i not in self._llm_ids]
                 comment += f"; {len(self._llm_ids)} LLM-proposed action(s) left for a human decision"
             self._decision = Decision(kind=DecisionKind.AUTO_APPROVED, by=inp.started_by, at=workflow.now(),
                                       action_ids=self._approved_ids or [], comment=comment)
@@ -278,14 +281,14 @@ class InfrastructureMaintenanceWorkflow:
 
     async def _execute(self, inp: MaintenanceInput) -> None:
         assert self._plan is not None
-        approved = self._approved_ids if self._approved_ids is not None else self._plan.action_ids
+        approved = self._approved_ids if self._approved_ids is not None else self._plan_ids
         self._to_execute = len(approved)
         self._set_phase(Phase.EXECUTING, f"executing {len(approved)} approved action(s)"
                                          + (" (dry run: simulated)" if inp.dry_run else ""))
-        if len(self._plan.action_ids) <= INLINE_LIMIT and len(self._actions) == len(self._plan.action_ids):
+        if len(self._plan_ids) <= INLINE_LIMIT and len(self._actions) == len(self._plan_ids):
             runner = ActionRunner(self._action_input, inp.max_failures, self._record)
             chosen = set(approved)
-            await runner.run_sites([self._actions[i] for i in self._plan.action_ids if i in chosen])
+            await runner.run_sites([self._actions[i] for i in self._plan_ids if i in chosen])
             self._halted = runner.halted
         else:
             await self._execute_in_children(inp, set(approved))
@@ -346,7 +349,7 @@ class InfrastructureMaintenanceWorkflow:
                 await handle.signal(SiteExecutionWorkflow.halt)
 
         watcher = asyncio.create_task(halt_on_failures())
-        sites = {site: [i for i in ids if i in approved] for site, ids in self._plan.ids_by_site.items()}
+        sites = {site: [i for i in ids if i in approved] for site, ids in self._plan.by_site_ids().items()}
         await asyncio.gather(*(run_site(site, ids) for site, ids in sites.items() if ids))
         watcher.cancel()
 
@@ -409,7 +412,7 @@ class InfrastructureMaintenanceWorkflow:
             sev = ", ".join(f"{k} {v}" for k, v in sorted(self._detect.by_severity.items()))
             lines.append(f"findings: {self._detect.findings_total} ({sev}) on {self._detect.summary.devices} devices")
         if self._plan:
-            lines.append(f"plan: {self._plan.total} action(s), {len(self._plan.routine_ids)} routine")
+            lines.append(f"plan: {self._plan.total} action(s), {len(self._plan.routine())} routine")
         if self._decision:
             lines.append(f"decision: {self._decision.kind.value} by {self._decision.by}")
         if self._executed:
@@ -431,7 +434,7 @@ class InfrastructureMaintenanceWorkflow:
             self._decision = Decision(kind=DecisionKind.APPROVED, by=approver, at=workflow.now(), comment=request.comment)
             return ApprovalResult(decision=self._decision, approved=self._plan.total, skipped=0)
         chosen = set(request.action_ids)
-        self._approved_ids = [i for i in self._plan.action_ids if i in chosen]
+        self._approved_ids = [i for i in self._plan_ids if i in chosen]
         self._decision = Decision(kind=DecisionKind.PARTIALLY_APPROVED, by=approver, at=workflow.now(),
                                   action_ids=self._approved_ids, comment=request.comment)
         return ApprovalResult(decision=self._decision, approved=len(self._approved_ids),
@@ -517,7 +520,6 @@ class SiteExecutionWorkflow:
         counts = inp.counts.model_copy()
         self._halt = self._halt or inp.halted
         parent = workflow.get_external_workflow_handle(inp.parent_workflow_id)
-        reported = 0
 
         def make_input(action: PlannedAction) -> ExecuteActionInput:
             return ExecuteActionInput(run_id=inp.run_id, data_dir=inp.data_dir, artifact_dir=inp.artifact_dir,
@@ -525,33 +527,27 @@ class SiteExecutionWorkflow:
                                       approved_by=inp.approved_by, dry_run=inp.dry_run, rules=inp.rules)
 
         runner = self._runner = ActionRunner(make_input, inp.max_failures, lambda r: counts.add(r.outcome))
-        cursor = inp.cursor
-        done_this_run = 0
-        while cursor < len(inp.action_ids):
-            page = inp.action_ids[cursor:cursor + PAGE_SIZE]
-            runner.halted = runner.halted or self._halt
-            if runner.halted:
-                counts.add(Outcome.NOT_RUN, len(inp.action_ids) - cursor)
-                cursor = len(inp.action_ids)
-                break
-            actions = await workflow.execute_activity_method(
-                MaintenanceActivities.load_actions, LoadActionsInput(artifact_dir=inp.artifact_dir, action_ids=page),
-                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
-                summary=f"load actions {cursor + 1}-{cursor + len(page)} for {inp.site}",
-            )
-            await runner.run_site(actions)
-            if runner.failures > reported:
-                await parent.signal(InfrastructureMaintenanceWorkflow.site_failed, runner.failures - reported)
-                reported = runner.failures
-            cursor += len(page)
-            done_this_run += len(page)
-            if cursor < len(inp.action_ids) and (done_this_run >= CONTINUE_AS_NEW_EVERY
-                                                 or workflow.info().is_continue_as_new_suggested()):
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(inp.model_copy(update={
-                    "cursor": cursor, "counts": counts, "halted": runner.halted or self._halt,
-                    "max_failures": max(1, inp.max_failures - runner.failures)}))
+        runner.halted = runner.halted or self._halt
+        batch = inp.action_ids[inp.cursor:inp.cursor + BATCH_SIZE]
+        if runner.halted:
+            counts.add(Outcome.NOT_RUN, len(inp.action_ids) - inp.cursor)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return SiteBatchResult(site=inp.site, counts=counts, halted=True)
+        actions = await workflow.execute_activity_method(
+            MaintenanceActivities.load_actions, LoadActionsInput(artifact_dir=inp.artifact_dir, action_ids=batch),
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
+            summary=f"load actions {inp.cursor + 1}-{inp.cursor + len(batch)} of {len(inp.action_ids)} for {inp.site}",
+        )
+        await runner.run_site(actions)
+        if runner.failures:
+            await parent.signal(InfrastructureMaintenanceWorkflow.site_failed, runner.failures)
+        cursor = inp.cursor + len(batch)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if cursor < len(inp.action_ids):
+            # One batch per run keeps each run's history (and a replay after a worker restart) small.
+            workflow.continue_as_new(inp.model_copy(update={
+                "cursor": cursor, "counts": counts, "halted": runner.halted or self._halt,
+                "max_failures": max(1, inp.max_failures - runner.failures)}))
         return SiteBatchResult(site=inp.site, counts=counts, halted=runner.halted)
 
     @workflow.signal
@@ -679,9 +675,9 @@ class ProactiveMaintenanceWorkflow:
                                               exclude_plans=[o.artifact_dir for o in self._open.values()]),
                                     f"cycle {n}: plan (skipping {len(self._open)} open approval run(s))")
             summary.planned, summary.excluded_pending = plan.total, plan.excluded
-            routine = plan.routine_ids if inp.auto_execute_routine else []
+            routine = plan.routine() if inp.auto_execute_routine else []
             chosen = set(routine)
-            others = [i for i in plan.action_ids if i not in chosen]
+            others = [i for i in plan.ids() if i not in chosen]
             if routine:
                 self._set_phase(ProactivePhase.EXECUTING, f"cycle {n}: {len(routine)} routine action(s)")
                 result = await self._start_run(n, "routine", cycle_dir, routine, detect.as_of, auto_approve=True)

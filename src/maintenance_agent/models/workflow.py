@@ -193,9 +193,13 @@ class PlanInput(BaseModel):
 
 
 class PlanResult(BaseModel):
+    """A plan's summary. Large plans (more than INLINE_LIMIT actions) carry their ids compactly
+    (ranges, a site index and a routine mask) to stay far below Temporal's payload limit; read
+    them through `ids()`, `routine()` and `by_site()`."""
+
     total: int
     action_ids: list[str] = Field(default_factory=list)
-    """Every action id, in plan order."""
+    """Every action id, in plan order (small plans)."""
     routine_ids: list[str] = Field(default_factory=list)
     ids_by_site: dict[str, list[str]] = Field(default_factory=dict)
     actions: list[PlannedAction] = Field(default_factory=list)
@@ -204,6 +208,30 @@ class PlanResult(BaseModel):
     by_risk: dict[Risk, int] = Field(default_factory=dict)
     by_action: dict[str, int] = Field(default_factory=dict)
     excluded: int = 0
+    compact: bool = False
+    id_ranges: list[tuple[int, int]] = Field(default_factory=list)
+    """Large plans: the ids A<n>, as inclusive ranges of n, in plan order."""
+    site_index: list[int] = Field(default_factory=list)
+    sites: list[str] = Field(default_factory=list)
+    routine_mask: str = ""
+
+    def ids(self) -> list[str]:
+        if not self.compact:
+            return self.action_ids
+        return [f"A{n}" for start, end in self.id_ranges for n in range(start, end + 1)]
+
+    def routine(self) -> list[str]:
+        if not self.compact:
+            return self.routine_ids
+        return [i for i, flag in zip(self.ids(), self.routine_mask, strict=True) if flag == "1"]
+
+    def by_site_ids(self) -> dict[str, list[str]]:
+        if not self.compact:
+            return self.ids_by_site
+        out: dict[str, list[str]] = {}
+        for action_id, site in zip(self.ids(), self.site_index, strict=True):
+            out.setdefault(self.sites[site], []).append(action_id)
+        return dict(sorted(out.items()))
 
 
 class AdviseInput(BaseModel):

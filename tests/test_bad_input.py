@@ -1,0 +1,266 @@
+"""The bad-input corpus: every case gets its clear error and leaves data and workflows untouched.
+
+The table below is the corpus (category, case id, input, what the error must say). Data-file cases
+are in test_store.MALFORMED and are counted here too; hypothesis fuzzes the files on top.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+from mcp import Client, StdioServerParameters
+from temporalio.client import Client as TemporalClient
+
+from conftest import PRISTINE, ROOT, copy_fleet, eventually, free_port, running_worker, settings_for
+from maintenance_agent import client_ops
+from maintenance_agent.models.fleet import FLEET_FILES, HEALTH_FILE, INVENTORY_FILE
+from maintenance_agent.models.workflow import ApprovalRequest, Phase
+from maintenance_agent.store import FleetDataError, FleetStore
+from test_store import MALFORMED
+
+TOO_MANY = [f"A{i}" for i in range(1, 10_002)]
+
+# (category, case id, input, fragment of the expected one-line error)
+CORPUS: list[tuple[str, str, Any, str]] = [
+    *[("data", case, (filename, mutation), fragments[-1]) for case, filename, mutation, fragments in MALFORMED],
+    ("data", "missing-file", ("remove", HEALTH_FILE), "health_metrics.json is missing"),
+    ("data", "empty-file", ("empty", INVENTORY_FILE), "not valid JSON"),
+    ("data", "directory-instead-of-file", ("dir", INVENTORY_FILE), "cannot be read"),
+    ("cli", "as-of-not-a-date", ["run_monitoring_agent.py", "--as-of", "next tuesday"], "--as-of"),
+    ("cli", "unknown-flag", ["run_monitoring_agent.py", "--yolo"], "unrecognized arguments"),
+    ("cli", "approve-without-id", ["approve_monitoring_agent.py"], "--workflow-id"),
+    ("cli", "approve-empty-actions", ["approve_monitoring_agent.py", "--workflow-id", "x", "--actions", ","],
+     "--actions is empty"),
+    ("cli", "approve-and-reject", ["approve_monitoring_agent.py", "--workflow-id", "x", "--actions", "A1", "--reject"],
+     "not allowed with"),
+    ("cli", "query-nothing", ["query_monitoring_agent.py"], "one of the arguments"),
+    ("cli", "query-limit-zero", ["query_monitoring_agent.py", "--list", "--limit", "0"], "--limit"),
+    ("cli", "proactive-interval-zero", ["run_monitoring_agent_proactive.py", "--interval-minutes", "0"],
+     "--interval-minutes"),
+    ("cli", "proactive-callback-ftp", ["run_monitoring_agent_proactive.py", "--callback", "ftp://x"], "--callback"),
+    ("cli", "mcp-port-zero", ["mcp_server.py", "--port", "0"], "--port"),
+    ("cli", "mcp-unknown-transport", ["mcp_server.py", "--transport", "pigeon"], "invalid choice"),
+    ("env", "address-without-port", {"TEMPORAL_ADDRESS": "temporal.example"}, "TEMPORAL_ADDRESS="),
+    ("env", "embedded-mode", {"EMBEDDED_TEMPORAL": "maybe"}, "EMBEDDED_TEMPORAL="),
+    ("env", "user-with-space", {"USER_NAME": "Ada Lovelace"}, "USER_NAME="),
+    ("env", "max-failures-zero", {"MAX_FAILURES": "0"}, "MAX_FAILURES="),
+    ("env", "negative-timeout", {"APPROVAL_TIMEOUT_HOURS": "-2"}, "APPROVAL_TIMEOUT_HOURS="),
+    ("env", "llm-url-no-scheme", {"LLM_BASE_URL": "localhost:11434"}, "LLM_BASE_URL="),
+    ("env", "webhook-not-http", {"NOTIFY_WEBHOOK_URL": "ftp://hooks"}, "NOTIFY_WEBHOOK_URL=<hidden>"),
+    ("env", "tls-mode", {"TEMPORAL_TLS": "sometimes"}, "TEMPORAL_TLS="),
+    ("env", "payload-key-too-short", {"TEMPORAL_PAYLOAD_KEY": "k3y-9x"}, "TEMPORAL_PAYLOAD_KEY is too short"),
+    ("env", "cert-without-key", {"TEMPORAL_TLS_CERT": str(PRISTINE / INVENTORY_FILE)}, "set both or neither"),
+    ("env", "rules-file-missing", {"RULES_FILE": "/nonexistent/rules.json"}, "RULES_FILE="),
+    ("env", "token-budget-tiny", {"LLM_PROMPT_TOKEN_BUDGET": "10"}, "LLM_PROMPT_TOKEN_BUDGET="),
+    ("mcp", "severity-unknown", ("get_maintenance_findings", {"workflow_id": "x", "min_severity": "urgent"}),
+     "Input should be 'info', 'warning' or 'critical'"),
+    ("mcp", "limit-zero", ("list_maintenance_runs", {"limit": 0}), "greater than or equal to 1"),
+    ("mcp", "limit-huge", ("list_maintenance_runs", {"limit": 10_000}), "less than or equal to 100"),
+    ("mcp", "empty-workflow-id", ("get_maintenance_status", {"workflow_id": ""}), "at least 1 character"),
+    ("mcp", "unknown-workflow-id", ("get_maintenance_plan", {"workflow_id": "no-such-run"}), "no maintenance run"),
+    ("mcp", "too-many-ids", ("approve_maintenance_actions", {"workflow_id": "x", "action_ids": TOO_MANY}),
+     "at most 10000 items"),
+    ("mcp", "empty-reason", ("reject_maintenance_plan", {"workflow_id": "x", "reason": ""}), "at least 1 character"),
+    ("mcp", "interval-zero", ("initiate_proactive_maintenance", {"interval_minutes": 0}), "greater than 0"),
+    ("mcp", "callback-ftp", ("initiate_proactive_maintenance", {"callback_url": "ftp://x"}), "should match pattern"),
+    ("mcp", "approver-not-allowed", ("approve_maintenance_actions", {"workflow_id": "x", "approver": "mallory"}),
+     "not allowed from this server"),
+    ("mcp", "unknown-site", ("get_fleet_health", {"site": "DC-ATLANTIS"}), "no site 'DC-ATLANTIS'"),
+    ("approval", "unknown-ids", ApprovalRequest(action_ids=["A1", "A77777"], approver="ops"), "unknown action id"),
+    ("approval", "duplicate-ids", ApprovalRequest(action_ids=["A2", "A2"], approver="ops"), "listed twice"),
+    ("approval", "empty-ids", ApprovalRequest(action_ids=[], approver="ops"), "no action ids given"),
+    ("approval", "huge-list", ApprovalRequest(action_ids=TOO_MANY, approver="ops"), "more than 10000"),
+    ("approval", "huge-comment", ApprovalRequest(approver="ops", comment="z" * 50_000), "comment is longer"),
+    ("approval", "blank-approver", ApprovalRequest(approver="  "), "must not be empty"),
+    ("approval", "reject-with-ids", ApprovalRequest(approve=False, action_ids=["A1"], approver="ops"),
+     "rejection applies to the whole plan"),
+    ("approval", "id-with-newline", ApprovalRequest(action_ids=["A1\nrm -rf /"], approver="ops"), "unknown action id"),
+    ("approval-late", "late-decision", ApprovalRequest(approver="ops"), "already"),
+    ("approval-late", "duplicate-decision", ApprovalRequest(approver="ops"), "already"),
+]
+
+
+def _ids(category: str) -> list[tuple[str, Any, str]]:
+    return [(case, value, fragment) for cat, case, value, fragment in CORPUS if cat == category]
+
+
+def _digest(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def test_the_corpus_is_big_and_varied() -> None:
+    assert len(CORPUS) >= 40
+    assert {c[0] for c in CORPUS} == {"data", "cli", "env", "mcp", "approval", "approval-late"}
+    assert len({(c[0], c[1]) for c in CORPUS}) == len(CORPUS), "case ids are unique"
+
+
+@pytest.mark.parametrize("case,value,fragment", _ids("data"), ids=[c[0] for c in _ids("data")])
+def test_data_file_cases(tmp_path: Path, case: str, value: tuple, fragment: str) -> None:
+    data = copy_fleet(tmp_path / "data")
+    how, target = value
+    if how == "remove":
+        (data / target).unlink()
+    elif how == "empty":
+        (data / target).write_text("")
+    elif how == "dir":
+        (data / target).unlink()
+        (data / target).mkdir()
+    elif target is None:  # test_store's bad-json case: the file cut short
+        (data / how).write_text((data / how).read_text()[:500])
+    else:
+        doc = json.loads((data / how).read_text())
+        target(doc)
+        (data / how).write_text(json.dumps(doc))
+    before = {p.name: p.stat().st_mtime_ns for p in data.iterdir()}
+    with pytest.raises(FleetDataError) as err:
+        FleetStore(data).load()
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+    assert {p.name: p.stat().st_mtime_ns for p in data.iterdir() if p.name != ".agent"} == \
+        {k: v for k, v in before.items() if k != ".agent"}
+
+
+@pytest.mark.parametrize("case,args,fragment", _ids("cli"), ids=[c[0] for c in _ids("cli")])
+def test_cli_cases(tmp_path: Path, case: str, args: list[str], fragment: str) -> None:
+    data = copy_fleet(tmp_path / "data")
+    before = _digest(data)
+    env = {**os.environ, "DATA_DIR": str(data), "TEMPORAL_ADDRESS": f"localhost:{free_port()}",
+           "EMBEDDED_TEMPORAL": "never", "TEMPORAL_STATE_DIR": str(tmp_path / "state")}
+    proc = subprocess.run([sys.executable, str(ROOT / args[0]), *args[1:]], env=env, capture_output=True, text=True,
+                          timeout=60, cwd="/")
+    assert proc.returncode == 2, proc.stderr
+    assert fragment in proc.stderr and "Traceback" not in proc.stderr and proc.stdout == ""
+    assert _digest(data) == before and not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("case,env,fragment", _ids("env"), ids=[c[0] for c in _ids("env")])
+def test_environment_cases(tmp_path: Path, case: str, env: dict[str, str], fragment: str) -> None:
+    data = copy_fleet(tmp_path / "data")
+    before = _digest(data)
+    full = {**os.environ, "DATA_DIR": str(data), "TEMPORAL_STATE_DIR": str(tmp_path / "state"), **env}
+    proc = subprocess.run([sys.executable, str(ROOT / "run_monitoring_agent.py"), "--auto-approve"], env=full,
+                          capture_output=True, text=True, timeout=60, cwd="/")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in proc.stderr
+    for secret in ("k3y-9x", "ftp://hooks"):  # secret settings are never echoed
+        if secret in env.values():
+            assert secret not in proc.stderr
+    assert _digest(data) == before and not (tmp_path / "state").exists()
+
+
+@pytest.fixture(scope="module")
+async def pending_run(client: TemporalClient, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    tmp = tmp_path_factory.mktemp("bad-approvals")
+    settings = settings_for(tmp, data_dir=copy_fleet(tmp / "data"), task_queue=f"bad-{uuid.uuid4().hex[:8]}")
+    async with running_worker(client, settings):
+        pending = await client_ops.start_run(client, settings)
+        decided = await client_ops.start_run(client, settings)
+        for run in (pending, decided):
+            await eventually(lambda r=run: client_ops.get_status(client, r), lambda s: s.phase is Phase.PENDING_APPROVAL,
+                             what="pending")
+        await client_ops.decide(client, decided, ApprovalRequest(approve=False, approver="first.op"))
+        await client_ops.result(client, decided)
+        yield {"pending": pending, "decided": decided, "settings": settings}
+        await client.get_workflow_handle(pending).terminate("test over")
+
+
+@pytest.mark.parametrize("case,request_,fragment", _ids("approval") + _ids("approval-late"),
+                         ids=[c[0] for c in _ids("approval") + _ids("approval-late")])
+async def test_approval_cases(client: TemporalClient, pending_run: dict, case: str, request_: ApprovalRequest,
+                              fragment: str) -> None:
+    run = pending_run["decided"] if case in ("late-decision", "duplicate-decision") else pending_run["pending"]
+    data = pending_run["settings"].data_dir
+    before = _digest(data)
+    with pytest.raises(client_ops.OperationError) as err:
+        await client_ops.decide(client, run, request_)
+    assert fragment in str(err.value) and "\n" not in str(err.value) and len(str(err.value)) < 400
+    assert _digest(data) == before
+    if run == pending_run["pending"]:
+        status = await client_ops.get_status(client, run)
+        assert status.phase is Phase.PENDING_APPROVAL and status.decision is None, "the run is untouched"
+
+
+async def test_mcp_cases(client: TemporalClient, temporal_address: str, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"badmcp-{uuid.uuid4().hex[:8]}")
+    env = {"TEMPORAL_ADDRESS": temporal_address, "TEMPORAL_TASK_QUEUE": settings.task_queue, "EMBEDDED_TEMPORAL": "never",
+           "DATA_DIR": str(settings.data_dir), "REPORTS_DIR": str(settings.reports_dir), "ENV_FILE": os.devnull}
+    before = _digest(settings.data_dir)
+    params = StdioServerParameters(command=sys.executable, args=[str(ROOT / "mcp_server.py")], env=env)
+    async with running_worker(client, settings), Client(params, read_timeout_seconds=60) as session:
+        runs_before = len((await session.call_tool("list_maintenance_runs", {"limit": 100})).structured_content["runs"])
+        for case, (tool, args), fragment in _ids("mcp"):
+            result = await session.call_tool(tool, args)
+            assert result.is_error, case
+            assert fragment in result.content[0].text, (case, result.content[0].text[:300])
+            assert "Traceback" not in result.content[0].text
+        runs_after = len((await session.call_tool("list_maintenance_runs", {"limit": 100})).structured_content["runs"])
+    assert runs_after == runs_before, "no bad call started a workflow"
+    assert _digest(settings.data_dir) == before
+
+
+# ------------------------------------------------------------------------------------------------
+# fuzzing the data files
+
+
+def _small_fleet() -> dict[str, Any]:
+    docs = {name: json.loads((PRISTINE / name).read_text()) for name in FLEET_FILES}
+    keep = {d["id"] for d in docs[INVENTORY_FILE]["infrastructure_inventory"][:4]}
+    docs[INVENTORY_FILE]["infrastructure_inventory"] = docs[INVENTORY_FILE]["infrastructure_inventory"][:4]
+    docs[HEALTH_FILE]["health_metrics"] = [h for h in docs[HEALTH_FILE]["health_metrics"] if h["equipment_id"] in keep]
+    return docs
+
+
+SMALL = _small_fleet()
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=10)
+
+
+def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@hyp_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                       HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzzed_files_load_or_fail_with_one_clear_line(tmp_path: Path, data: st.DataObject) -> None:
+    docs = copy.deepcopy(SMALL)
+    filename = data.draw(st.sampled_from(list(FLEET_FILES)))
+    paths = _paths(docs[filename])[1:]
+    path = data.draw(st.sampled_from(paths))
+    parent = docs[filename]
+    for key in path[:-1]:
+        parent = parent[key]
+    if data.draw(st.booleans()) and isinstance(parent, dict):
+        parent.pop(path[-1], None)
+    else:
+        parent[path[-1]] = data.draw(json_values)
+    fleet_dir = tmp_path / f"fuzz-{uuid.uuid4().hex[:8]}"
+    fleet_dir.mkdir()
+    for name, doc in docs.items():
+        (fleet_dir / name).write_text(json.dumps(doc))
+    before = _digest(fleet_dir)
+    try:
+        FleetStore(fleet_dir).load()
+    except FleetDataError as exc:
+        message = str(exc)
+        assert "\n" not in message and filename in message and len(message) < 600
+    assert _digest(fleet_dir) == before

@@ -1,0 +1,142 @@
+"""Secrets never leak; payloads can be encrypted; authorization cannot be bypassed by a raw client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from conftest import ROOT, copy_fleet, eventually, running_worker, settings_for
+from helpers.http_stub import http_stub
+from maintenance_agent import client_ops
+from maintenance_agent.connection import connect
+from maintenance_agent.models.workflow import ApprovalRequest, Phase
+from maintenance_agent.workflows import InfrastructureMaintenanceWorkflow
+
+SENTINELS = {
+    "LLM_KEY": "sentinel-llm-7a1c0f",
+    "TEMPORAL_API_KEY": "sentinel-apikey-93be21",
+    "NOTIFY_WEBHOOK_URL_TOKEN": "sentinel-hooktoken-5d7e",
+    "TEMPORAL_PAYLOAD_KEY": "sentinel-payloadkey-4410aa99",
+    "MCP_HTTP_TOKEN": "sentinel-mcptoken-2f0b",
+}
+
+
+def _scan(text: str, where: str) -> None:
+    for name, value in SENTINELS.items():
+        assert value not in text, f"{name} leaked into {where}"
+
+
+async def test_sentinel_secrets_never_appear_in_any_output(client: Client, temporal_address: str, tmp_path: Path) -> None:
+    async with http_stub(path="/services/hooks") as hook, http_stub(path="/v1/chat/completions") as llm:
+        webhook = f"{hook.url}/{SENTINELS['NOTIFY_WEBHOOK_URL_TOKEN']}"
+        env = {**os.environ, "TEMPORAL_ADDRESS": temporal_address, "EMBEDDED_TEMPORAL": "never", "TEMPORAL_TLS": "off",
+               "TEMPORAL_API_KEY": SENTINELS["TEMPORAL_API_KEY"], "LLM_MODEL": "openai/stub",
+               "LLM_KEY": SENTINELS["LLM_KEY"], "LLM_BASE_URL": llm.url.removesuffix("/chat/completions"),
+               "LLM_TIMEOUT_SECONDS": "2", "LLM_MAX_ATTEMPTS": "1", "NOTIFY_WEBHOOK_URL": webhook,
+               "MCP_HTTP_TOKEN": SENTINELS["MCP_HTTP_TOKEN"], "TEMPORAL_TASK_QUEUE": f"sec-{uuid.uuid4().hex[:6]}",
+               "DATA_DIR": str(copy_fleet(tmp_path / "data")), "REPORTS_DIR": str(tmp_path / "reports"),
+               "TEMPORAL_STATE_DIR": str(tmp_path / "state"), "USER_NAME": f"sec{uuid.uuid4().hex[:4]}",
+               "MAINTENANCE_AGENT_TEST_FAULT_RATE": "0"}
+        worker_log = open(tmp_path / "worker.log", "wb")
+        worker = subprocess.Popen([sys.executable, "-m", "maintenance_agent.worker"], env=env, cwd=ROOT,
+                                  stdout=worker_log, stderr=subprocess.STDOUT)
+        outputs: dict[str, str] = {}
+        try:
+            from maintenance_agent.embedded import worker_available
+
+            await eventually(lambda: worker_available(client, env["TEMPORAL_TASK_QUEUE"]), bool, what="the worker")
+            # In threads: the stubs answer from this test's event loop, which must keep running.
+            run = await asyncio.to_thread(subprocess.run, [sys.executable, str(ROOT / "run_monitoring_agent.py"),
+                                          "--auto-approve", "--json"], env=env, capture_output=True, text=True,
+                                          timeout=180)
+            outputs["run stdout"], outputs["run stderr"] = run.stdout, run.stderr
+            assert run.returncode in (0, 1), run.stderr
+            wid = json.loads(run.stdout)["workflow_id"]
+            agent = subprocess.Popen([sys.executable, str(ROOT / "run_monitoring_agent_proactive.py"), "--auto-approve",
+                                      "--interval-minutes", "600"], env=env, stderr=subprocess.PIPE, text=True)
+
+            def follow() -> str:
+                seen = []
+                for line in agent.stderr:
+                    seen.append(line)
+                    if "cycle 1:" in line:
+                        break
+                agent.terminate()
+                return "".join(seen) + agent.communicate(timeout=30)[1]
+
+            outputs["proactive stderr"] = await asyncio.to_thread(follow)
+            stop = await asyncio.to_thread(subprocess.run, [sys.executable, str(ROOT / "run_monitoring_agent_proactive.py"),
+                                           "--stop"], env=env, capture_output=True, text=True, timeout=60)
+            outputs["stop"] = stop.stdout + stop.stderr
+            bad = await asyncio.to_thread(subprocess.run, [sys.executable, str(ROOT / "query_monitoring_agent.py"), "--list"],
+                                 env={**env, "TEMPORAL_ADDRESS": "127.0.0.1:1", "TEMPORAL_TLS": "on"},
+                                 capture_output=True, text=True, timeout=60)
+            outputs["connection error"] = bad.stderr
+            assert bad.returncode == 2
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            worker_log.close()
+        assert hook.requests, f"the webhook (with its token) was used: {outputs}"
+        assert llm.headers and llm.headers[0]["Authorization"] == f"Bearer {SENTINELS['LLM_KEY']}", "the key was used"
+    outputs["worker log"] = (tmp_path / "worker.log").read_text(errors="replace")
+    for name, text in outputs.items():
+        _scan(text, name)
+    for path in (tmp_path / "reports").rglob("*"):
+        if path.is_file():
+            _scan(path.read_text(errors="replace"), str(path))
+    for path in (tmp_path / "data").rglob("*"):
+        if path.is_file():
+            _scan(path.read_text(errors="replace"), str(path))
+    ids = [wid, client_ops.proactive_workflow_id(env["USER_NAME"])]
+    ids += [w.id async for w in client.list_workflows(f"WorkflowId STARTS_WITH '{ids[1]}-cycle-'")]
+    for workflow_id in ids:
+        _scan((await client.get_workflow_handle(workflow_id).fetch_history()).to_json(), f"history of {workflow_id}")
+
+
+async def test_encrypted_payloads_are_unreadable_without_the_key(client: Client, temporal_address: str,
+                                                                 tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"enc-{uuid.uuid4().hex[:6]}",
+                            temporal_address=temporal_address, payload_key=SENTINELS["TEMPORAL_PAYLOAD_KEY"])
+    secure = await connect(settings)
+    assert secure.data_converter.payload_codec is not None
+    async with running_worker(secure, settings):
+        wid = await client_ops.start_run(secure, settings, auto_approve=True)
+        result = await client_ops.result(secure, wid)
+        assert result.phase is Phase.COMPLETED and result.outcomes.succeeded > 0
+    raw = (await client.get_workflow_handle(wid).fetch_history()).to_json()  # a client without the key
+    inventory = json.loads((settings.data_dir / "infrastructure_inventory.json").read_text())["infrastructure_inventory"]
+    for needle in ("EQ-10001", inventory[0]["site"], "renew_contract", str(settings.data_dir), "restart_device"):
+        assert needle not in raw, f"{needle!r} readable in raw history"
+    assert "binary/encrypted" in raw or "YmluYXJ5L2VuY3J5cHRlZA" in raw
+    decoded = (await secure.get_workflow_handle(wid).fetch_history())
+    assert decoded.events, "with the key the history is readable again"
+    wrong = await connect(settings.model_copy(update={"payload_key": type(settings.payload_key)("a-completely-other-key!")}))
+    with pytest.raises(Exception, match="different TEMPORAL_PAYLOAD_KEY"):
+        await client_ops.get_status(wrong, wid)
+
+
+async def test_a_raw_client_cannot_bypass_approvers_or_four_eyes(client: Client, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"auth-{uuid.uuid4().hex[:6]}")
+    async with running_worker(client, settings):
+        wid = await client_ops.start_run(client, settings, approvers=["alice", settings.user_name],
+                                         require_distinct_approver=True)
+        await eventually(lambda: client_ops.get_status(client, wid), lambda s: s.phase is Phase.PENDING_APPROVAL,
+                         what="pending")
+        handle = client.get_workflow_handle(wid)  # not client_ops: straight to Temporal
+        for approver, reason in (("mallory", "not in APPROVERS"), (settings.user_name, "REQUIRE_DISTINCT_APPROVER")):
+            with pytest.raises(WorkflowUpdateFailedError) as err:
+                await handle.execute_update(InfrastructureMaintenanceWorkflow.decide, ApprovalRequest(approver=approver))
+            assert reason in str(err.value.cause)
+        assert (await client_ops.get_status(client, wid)).decision is None
+        await handle.execute_update(InfrastructureMaintenanceWorkflow.decide,
+                                    ApprovalRequest(approve=False, approver="alice"))
+        assert (await client_ops.result(client, wid)).phase is Phase.REJECTED
