@@ -50,6 +50,14 @@ async def history_figures(env: dict[str, str], workflow_id: str) -> dict:
             "max_child_events": max((s[0] for s in sizes), default=0)}
 
 
+def slow_tasks(worker_log: Path) -> int:
+    """Workflow activations the SDK's deadlock detector cut off (they are retried, but cost time)."""
+    try:
+        return worker_log.read_text(errors="replace").count("_DeadlockError:")
+    except FileNotFoundError:
+        return 0
+
+
 def run_once(devices: int, work: Path, env: dict[str, str]) -> dict:
     data = fresh_copy(fleet(devices), work / f"data-{uuid.uuid4().hex[:6]}")
     run_env = {**env, "DATA_DIR": str(data)}
@@ -78,20 +86,25 @@ def main(sizes: dict[int, int] = SIZES) -> dict:
     try:
         warm = run_once(50, work, env)  # starts the embedded server and worker; not counted
         del warm
+        log = work / "state" / "worker.log"
+        seen_slow = slow_tasks(log)
         for devices, repeats in sizes.items():
             fleet(devices)
             runs = [run_once(devices, work, env) for _ in range(repeats)]
+            slow, seen_slow = slow_tasks(log) - seen_slow, slow_tasks(log)
             r = {"wall_s": median([x["wall_s"] for x in runs]), "workflow_s": median([x["workflow_s"] for x in runs]),
                  "repeats": repeats, "runs": runs,
                  **{k: max(x[k] for x in runs) for k in ("parent_events", "parent_bytes", "largest_child_events",
                                                            "largest_child_bytes", "max_child_events", "applied_twice")},
-                 "actions_executed": runs[0]["actions_executed"], "actions_planned": runs[0]["actions_planned"]}
+                 "actions_executed": runs[0]["actions_executed"], "actions_planned": runs[0]["actions_planned"],
+                 "slow_workflow_tasks": slow}
             results[str(devices)] = r
             print(f"e2e {devices:>7,} devices: {r['wall_s']:8.2f} s process wall, {r['workflow_s']:.2f} s workflow "
                   f"start-to-close (median of {repeats}), "
                   f"{r['actions_executed']:,}/{r['actions_planned']:,} actions executed, applied twice: "
                   f"{r['applied_twice']}; parent history {r['parent_events']:,} events / {r['parent_bytes'] / 1e6:.2f} MB; "
-                  f"largest child {r['largest_child_events']:,} events / {r['largest_child_bytes'] / 1e6:.2f} MB",
+                  f"largest child {r['largest_child_events']:,} events / {r['largest_child_bytes'] / 1e6:.2f} MB; "
+                  f"workflow tasks over the 2 s deadlock limit: {slow}",
                   flush=True)
     finally:
         subprocess.run([sys.executable, "-m", "maintenance_agent.embedded", "stop"], env=env, capture_output=True)

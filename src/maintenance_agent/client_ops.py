@@ -64,6 +64,16 @@ class RunNotFound(OperationError):
     pass
 
 
+class Busy(OperationError):
+    """The run exists but could not answer right now (worker busy or restarting, server overloaded);
+    asking again shortly is safe."""
+
+
+TRANSIENT_RPC = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED)
+FOLLOW_PATIENCE_SECONDS = 120.0
+"""How long `follow` keeps asking a busy run before giving up."""
+
+
 class RunSummary(BaseModel):
     workflow_id: str
     status: str
@@ -118,8 +128,15 @@ async def _guard(workflow_id: str, call: Awaitable[Any]) -> Any:
             ) from None
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:
             raise OperationError(f"{workflow_id!r} is not a maintenance run or the request was invalid: {exc.message}") from None
+        if exc.status in TRANSIENT_RPC:
+            raise Busy(f"Temporal did not answer in time for {workflow_id} ({exc.message}); try again shortly") from None
         raise OperationError(f"Temporal refused the request: {exc.message}") from None
-    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
+    except WorkflowQueryFailedError as exc:
+        if "TMPRL1101" in str(exc) or "deadlock" in str(exc).lower():
+            # The worker answered too slowly (busy with heavy activities); the run itself is fine.
+            raise Busy(f"the worker was too busy to answer for {workflow_id}; try again shortly") from None
+        raise OperationError(f"{workflow_id!r} cannot answer that query ({exc}); is it a maintenance run?") from None
+    except WorkflowQueryRejectedError as exc:
         raise OperationError(f"{workflow_id!r} cannot answer that query ({exc}); is it a maintenance run?") from None
     except WorkflowUpdateFailedError as exc:
         raise OperationError(_failure_text(exc)) from None
@@ -207,12 +224,23 @@ async def result(client: Client, workflow_id: str) -> MaintenanceResult:
 
 async def follow(client: Client, workflow_id: str, on_change: Callable[[RunStatus], None], *,
                  until: Callable[[RunStatus], bool], poll_seconds: float = 0.25,
-                 timeout_seconds: float | None = None) -> RunStatus:
+                 timeout_seconds: float | None = None, busy_poll_seconds: float = 2.0) -> RunStatus:
     """Poll the run's status, calling `on_change` whenever phase or progress changes, until `until`."""
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     last: tuple[Any, ...] | None = None
+    busy_since: float | None = None
     while True:
-        status = await get_status(client, workflow_id)
+        try:
+            status = await get_status(client, workflow_id)
+        except Busy:
+            # A busy worker is not a failed run: keep asking, within a bounded patience.
+            now = time.monotonic()
+            busy_since = busy_since or now
+            if now - busy_since >= FOLLOW_PATIENCE_SECONDS:
+                raise
+            await asyncio.sleep(busy_poll_seconds)
+            continue
+        busy_since = None
         key = (status.phase, status.executed, status.decision is not None)
         if key != last:
             on_change(status)

@@ -28,3 +28,19 @@ def gc_paused() -> Iterator[None]:
             _paused -= 1
             if _paused == 0:
                 gc.enable()
+
+
+LONG_LIVED_THRESHOLD = 5_000
+"""Fleets at least this large (devices) are moved out of the collector's sight once loaded."""
+
+
+def keep_out_of_gc(devices: int) -> None:
+    """Move everything alive now (chiefly a freshly loaded fleet cache) into the permanent generation.
+
+    A worker keeps its fleet cache for its whole life; at 100k devices that is millions of objects
+    that every full collection would walk (about a second here), stalling every thread, including
+    the one answering workflow tasks and queries. Frozen objects are still freed by reference
+    counting when the cache is replaced; only reference cycles among them would outlive it, and the
+    fleet model has none."""
+    if devices >= LONG_LIVED_THRESHOLD:
+        gc.freeze()

@@ -35,7 +35,7 @@ import orjson
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .perf import gc_paused
+from .perf import gc_paused, keep_out_of_gc
 from .models.fleet import (
     DeviceState,
     FLEET_FILES,
@@ -182,8 +182,17 @@ def _describe_error(error: dict[str, Any]) -> str:
     return f"{error['msg'][0].lower()}{error['msg'][1:]} (got {_short(value)})"
 
 
+def _first_error(exc: ValidationError) -> dict[str, Any]:
+    """The error to report: the first location's, preferring a range error over the other number
+    branch's type error (`-1.5` is "not >= 0", not "not an integer")."""
+    errors = exc.errors(include_url=False)
+    base = _field_path(tuple(errors[0]["loc"]))
+    same = [e for e in errors if _field_path(tuple(e["loc"])) == base]
+    return next((e for e in same if e["type"] not in {"int_type", "float_type"}), errors[0])
+
+
 def _validation_message(display: str, filename: str, raw: bytes, exc: ValidationError) -> str:
-    error = exc.errors(include_url=False)[0]
+    error = _first_error(exc)
     if error["type"] == "json_invalid":
         return f"{display}: not valid JSON ({error['msg'].removeprefix('Invalid JSON: ')}); {_RESET_HINT}"
     loc = tuple(error["loc"])
@@ -269,15 +278,18 @@ def _assemble(data_dir: Path, inv: InventoryFile, hm: HealthFile, le: LifeFile) 
             )
         inventory[rec.id] = rec
     health: dict[str, HealthRecord] = {}
+
+    def where(index: int, h: HealthRecord) -> str:  # only built for the error (resolve() is slow)
+        return f"{_display(data_dir / HEALTH_FILE)}: record #{index + 1} (equipment_id {_short(h.equipment_id, 40)})"
+
     for index, h in enumerate(hm.health_metrics):
-        where = f"{_display(data_dir / HEALTH_FILE)}: record #{index + 1} (equipment_id {_short(h.equipment_id, 40)})"
         if h.equipment_id not in inventory:
             raise FleetDataError(
-                f"{where}: readings for unknown device (not in {INVENTORY_FILE}); "
+                f"{where(index, h)}: readings for unknown device (not in {INVENTORY_FILE}); "
                 f"{_RESET_HINT}"
             )
         if h.equipment_id in health:
-            raise FleetDataError(f"{where}: duplicate equipment_id; {_RESET_HINT}")
+            raise FleetDataError(f"{where(index, h)}: duplicate equipment_id; {_RESET_HINT}")
         health[h.equipment_id] = h
     seen: set[tuple[str, str]] = set()
     for index, item in enumerate(le.equipment_life_expectancy):
@@ -454,6 +466,7 @@ class FleetStore:
             ledger_offset = cache.ledger_offset if cache else 0
             cache = _Cache(fleet, identities, mark, mark[1], mark[0], ledger, ledger_offset)
             self._cache = cache
+            keep_out_of_gc(len(fleet.inventory))
         end = self._log_size()
         if end < cache.ledger_offset:  # the log was replaced (never done by us): start over
             cache.ledger, cache.ledger_offset = {}, 0

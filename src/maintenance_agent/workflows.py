@@ -189,6 +189,7 @@ class InfrastructureMaintenanceWorkflow:
         self._error: str | None = None
         self._advisor_note: str | None = None
         self._llm_ids: set[str] = set()
+        self._routine_total = 0
 
     # -- the run ---------------------------------------------------------------------------------
     @workflow.run
@@ -237,9 +238,15 @@ class InfrastructureMaintenanceWorkflow:
                                           "plan: map problems to catalog actions")
             if inp.advisor:
                 await self._advise(inp)
+        self._index_plan()
+
+    def _index_plan(self) -> None:
+        """Expand the (possibly compact) plan once: every later activation, replay and query reuses it."""
+        assert self._plan is not None
         self._plan_ids = self._plan.ids()
         self._pending_ids = set(self._plan_ids)
         self._actions = {a.id: a for a in self._plan.actions}
+        self._routine_total = len(self._plan.routine())
 
     async def _advise(self, inp: MaintenanceInput) -> None:
         """Optional LLM advice on the finished plan. It can only add explanations and proposals that
@@ -412,7 +419,7 @@ class InfrastructureMaintenanceWorkflow:
             sev = ", ".join(f"{k} {v}" for k, v in sorted(self._detect.by_severity.items()))
             lines.append(f"findings: {self._detect.findings_total} ({sev}) on {self._detect.summary.devices} devices")
         if self._plan:
-            lines.append(f"plan: {self._plan.total} action(s), {len(self._plan.routine())} routine")
+            lines.append(f"plan: {self._plan.total} action(s), {self._routine_total} routine")
         if self._decision:
             lines.append(f"decision: {self._decision.kind.value} by {self._decision.by}")
         if self._executed:

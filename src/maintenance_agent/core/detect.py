@@ -137,17 +137,23 @@ def _evidence(metric: str, value: float | str | None, threshold: float | str | N
                                     slope_per_day=extra.get("slope_per_day"))
 
 
-def _readings_up_to(health: HealthRecord | None, as_of: datetime) -> list[Reading]:
-    if health is None:
-        return []
-    readings = [r for r in health.recent_readings if r["timestamp"] <= as_of]
-    # Datasets list readings newest-first or oldest-first; sort only when neither holds.
+def _readings_up_to(health: HealthRecord | None, as_of: datetime) -> tuple[list[Reading], datetime | None]:
+    """The readings at or before `as_of`, oldest first, and the newest timestamp in the data."""
+    if health is None or not health.recent_readings:
+        return [], None
+    readings = health.recent_readings
     stamps = [r["timestamp"] for r in readings]
+    # Datasets list readings newest-first or oldest-first; sort only when neither holds.
     if all(a <= b for a, b in zip(stamps, stamps[1:])):
-        return readings
-    if all(a >= b for a, b in zip(stamps, stamps[1:])):
-        return readings[::-1]
-    return sorted(readings, key=lambda r: r["timestamp"])
+        newest = stamps[-1]
+    elif all(a >= b for a, b in zip(stamps, stamps[1:])):
+        readings, newest = readings[::-1], stamps[0]
+    else:
+        readings = sorted(readings, key=lambda r: r["timestamp"])
+        newest = readings[-1]["timestamp"]
+    if newest <= as_of:  # the usual case: as_of defaults to the newest reading
+        return list(readings), newest
+    return [r for r in readings if r["timestamp"] <= as_of], newest
 
 
 def _age_years(start: date, as_of: datetime) -> float:
@@ -170,20 +176,21 @@ def assess_device(
                                                 evidence=evidence, confidence=round(confidence, 2), message=message))
 
     status = inv.status.strip()
+    status_l = status.lower()
     health_status = (health.status or "").strip() if health else ""
-    agree = not health_status or health_status.lower() == status.lower()
-    if status.lower() == "down":
+    agree = not health_status or health_status.lower() == status_l
+    if status_l == "down":
         add(FindingKind.DEVICE_DOWN, Severity.CRITICAL, _evidence("status", status, "Operational"),
             1.0 if agree else 0.85, f"{eid} is Down")
-    elif status.lower() == "degraded":
+    elif status_l == "degraded":
         add(FindingKind.DEVICE_DEGRADED, Severity.WARNING, _evidence("status", status, "Operational"),
             1.0 if agree else 0.85, f"{eid} is Degraded")
 
-    oldest_alert = as_of - timedelta(days=rules.critical_alert_max_age_days)
     critical_alerts = [
         a for a in inv.alerts
-        if a.severity.lower() == "critical" and (a.timestamp is None or oldest_alert <= a.timestamp <= as_of)
-    ]
+        if a.severity.lower() == "critical"
+        and (a.timestamp is None or as_of - timedelta(days=rules.critical_alert_max_age_days) <= a.timestamp <= as_of)
+    ] if inv.alerts else []
     if critical_alerts:
         types = sorted({a.type for a in critical_alerts})
         newest = max((a.timestamp for a in critical_alerts if a.timestamp), default=None)
@@ -192,7 +199,7 @@ def assess_device(
             1.0 if newest is None or as_of - newest <= timedelta(days=7) else 0.8,
             f"{eid} has critical alert(s): {', '.join(types)}")
 
-    readings = _readings_up_to(health, as_of)
+    readings, newest_reading = _readings_up_to(health, as_of)
     latest_values: dict[str, float] = {}
     latest_at: datetime | None = readings[-1]["timestamp"] if readings else None
     # Day offsets once per device (not per metric): this loop runs for every device in the fleet.
@@ -216,7 +223,7 @@ def assess_device(
             continue
         value = float(value)
         latest_values[metric] = value
-        label = metric_label(metric)
+        label = _METRIC_LABEL[metric]
         if threshold.critical is not None and value > threshold.critical:
             add(_METRIC_KIND[metric], Severity.CRITICAL,
                 _evidence(metric, value, threshold.critical, threshold.unit, observed_at),
@@ -279,7 +286,7 @@ def assess_device(
         alert_types=sorted({a.type for a in inv.alerts}),
         critical_alert_types=sorted({a.type for a in critical_alerts}),
         latest=latest_values, latest_reading_at=latest_at, health_state=raw,
-        newest_reading_at=max((r["timestamp"] for r in health.recent_readings), default=None) if health else None,
+        newest_reading_at=newest_reading,
     )
     return DeviceAssessment(findings, facts, raw)
 
@@ -361,13 +368,13 @@ def detect(
     missing_life: set[str] = set()
     for eid, inv in inventory.items():
         h = health.get(eid)
-        if h is not None and h.recent_readings:
-            readings += len(h.recent_readings)
-            last = max(r["timestamp"] for r in h.recent_readings)
-            newest = last if newest is None or last > newest else newest
         if (inv.vendor, inv.model) not in life_years:
             missing_life.add(f"{inv.vendor} {inv.model}")
         assessed = assess_device(inv, h, life_years, rules, as_of)
+        if h is not None and h.recent_readings:
+            readings += len(h.recent_readings)
+            last = assessed.facts.newest_reading_at
+            newest = last if newest is None or (last is not None and last > newest) else newest
         prev_raw = previous_states.get(eid)
         previous = HealthState(prev_raw) if prev_raw in HealthState._value2member_map_ else None
         state, held = smooth_state(assessed.raw_state, previous)

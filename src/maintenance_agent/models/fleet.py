@@ -8,7 +8,7 @@ their JSON type (`48` stays `48`, not `48.0`) so an untouched record round-trips
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from typing_extensions import NotRequired, TypedDict
 
@@ -21,9 +21,18 @@ FLEET_FILES = (INVENTORY_FILE, HEALTH_FILE, LIFE_FILE)
 
 
 Number = StrictInt | StrictFloat
-Percent = Annotated[Number, Field(ge=0, le=100)]
-NonNegative = Annotated[Number, Field(ge=0)]
-Celsius = Annotated[Number, Field(ge=-60, le=200)]
+
+
+def _bounded(**limits: float) -> Any:
+    """A JSON number within limits, keeping its type. The limits sit on each branch of the union
+    so pydantic-core checks them natively (a constraint on the union itself runs in Python:
+    about five times slower over the 3.5 million readings of a 100,000-device fleet)."""
+    return Annotated[StrictInt, Field(**limits)] | Annotated[StrictFloat, Field(**limits)]
+
+
+Percent = _bounded(ge=0, le=100)
+NonNegative = _bounded(ge=0)
+Celsius = _bounded(ge=-60, le=200)
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
@@ -83,7 +92,7 @@ class LifeExpectancy(_Record):
     vendor: NonEmpty
     model: NonEmpty
     type: str | None = None
-    expected_life_years: Annotated[Number, Field(gt=0, le=100)]
+    expected_life_years: _bounded(gt=0, le=100)  # type: ignore[valid-type]
 
 
 class DeviceState(BaseModel):

@@ -1,0 +1,63 @@
+"""Following a run survives a worker that is momentarily too busy to answer, but not forever."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.client import WorkflowQueryFailedError
+
+from maintenance_agent import client_ops
+from maintenance_agent.models.workflow import Phase, RunStatus
+
+DEADLOCK = "[TMPRL1101] Potential deadlock detected: workflow didn't yield within 2 second(s)."
+
+
+async def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+async def test_a_slow_worker_is_reported_as_busy_not_as_a_wrong_id() -> None:
+    with pytest.raises(client_ops.Busy, match="too busy"):
+        await client_ops._guard("run-1", _raise(WorkflowQueryFailedError(DEADLOCK)))
+    with pytest.raises(client_ops.OperationError, match="cannot answer") as info:
+        await client_ops._guard("run-1", _raise(WorkflowQueryFailedError("unknown queryType status")))
+    assert not isinstance(info.value, client_ops.Busy)
+
+
+def _status(phase: Phase, executed: int = 0) -> RunStatus:
+    return RunStatus(workflow_id="run-1", phase=phase, started_by="a", started_at=datetime(2026, 1, 1, tzinfo=UTC),
+                     executed=executed)
+
+
+async def test_follow_keeps_asking_a_busy_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers: list[RunStatus | Exception] = [
+        _status(Phase.EXECUTING, 1), client_ops.Busy("busy"), client_ops.Busy("busy"), _status(Phase.COMPLETED, 2)]
+
+    async def fake_status(client: object, workflow_id: str) -> RunStatus:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(client_ops, "get_status", fake_status)
+    seen: list[Phase] = []
+    final = await client_ops.follow(None, "run-1", lambda s: seen.append(s.phase),  # type: ignore[arg-type]
+                                    until=lambda s: s.phase is Phase.COMPLETED, poll_seconds=0, busy_poll_seconds=0)
+    assert final.phase is Phase.COMPLETED and seen == [Phase.EXECUTING, Phase.COMPLETED] and not answers
+
+
+async def test_follow_gives_up_on_a_run_that_stays_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+
+    async def always_busy(client: object, workflow_id: str) -> RunStatus:
+        nonlocal calls
+        calls += 1
+        raise client_ops.Busy("the worker was too busy to answer for run-1; try again shortly")
+
+    monkeypatch.setattr(client_ops, "get_status", always_busy)
+    monkeypatch.setattr(client_ops, "FOLLOW_PATIENCE_SECONDS", 0.0)
+    with pytest.raises(client_ops.Busy, match="try again shortly"):
+        await client_ops.follow(None, "run-1", lambda s: None,  # type: ignore[arg-type]
+                                until=lambda s: True, busy_poll_seconds=0)
+    assert calls == 1
