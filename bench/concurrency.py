@@ -97,6 +97,10 @@ async def measure(runs: int) -> dict:
                 "peak_rss_mb": rss.peak, "lost": lost, "outcomes": outcomes}
     finally:
         stop(settings)
+        log = work / "state" / "worker.log"
+        if log.exists():  # kept for inspection: deadlock cut-offs, failed workflow tasks
+            (Path(__file__).parent / "results").mkdir(exist_ok=True)
+            (Path(__file__).parent / "results" / "concurrency-worker.log").write_bytes(log.read_bytes())
         cleanup(work)
 
 

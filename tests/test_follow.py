@@ -61,3 +61,44 @@ async def test_follow_gives_up_on_a_run_that_stays_busy(monkeypatch: pytest.Monk
         await client_ops.follow(None, "run-1", lambda s: None,  # type: ignore[arg-type]
                                 until=lambda s: True, busy_poll_seconds=0)
     assert calls == 1
+
+
+async def test_a_failed_workflow_task_is_busy_not_a_refusal() -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    failed = RPCError("Workflow Task in failed state.", RPCStatusCode.FAILED_PRECONDITION, b"")
+    with pytest.raises(client_ops.Busy, match="try again shortly"):
+        await client_ops._guard("run-1", _raise(failed))
+    refused = RPCError("namespace is not active", RPCStatusCode.FAILED_PRECONDITION, b"")
+    with pytest.raises(client_ops.OperationError) as info:
+        await client_ops._guard("run-1", _raise(refused))
+    assert not isinstance(info.value, client_ops.Busy)
+
+
+async def test_decide_retries_a_busy_run_with_the_same_update_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from maintenance_agent.models.workflow import ApprovalRequest
+
+    ids: list[str] = []
+
+    class Handle:
+        async def execute_update(self, update: object, request: object, *, id: str) -> str:
+            ids.append(id)
+            if len(ids) < 3:
+                raise RPCError("Workflow Task in failed state.", RPCStatusCode.FAILED_PRECONDITION, b"")
+            return "decided"
+
+    monkeypatch.setattr(client_ops, "_handle", lambda client, wid: Handle())
+    monkeypatch.setattr(client_ops.asyncio, "sleep", _no_sleep)
+    assert await client_ops.decide(None, "run-1", ApprovalRequest(approver="op")) == "decided"  # type: ignore[arg-type]
+    assert len(ids) == 3 and len(set(ids)) == 1 and ids[0].startswith("decide-")
+
+    ids.clear()
+    with pytest.raises(client_ops.Busy):
+        await client_ops.decide(None, "run-1", ApprovalRequest(approver="op"), patience_seconds=0)  # type: ignore[arg-type]
+    assert len(ids) == 1
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None

@@ -111,6 +111,12 @@ async def test_run_waits_for_approval_and_executes_exactly_the_approved_subset(c
     assert outcome.approved == 3 and outcome.decision.kind.value == "partially_approved"
     result = await client_ops.result(client, wid)
     assert result.phase is Phase.COMPLETED
+    # Every phase is recorded with when it began, so a follower that polled too slowly still sees it.
+    assert [m.phase for m in result.phases] == [
+        Phase.INITIALIZING, Phase.MONITORING, Phase.ANALYZING, Phase.PLANNING, Phase.PENDING_APPROVAL,
+        Phase.EXECUTING, Phase.REPORTING, Phase.COMPLETED]
+    assert [m.at for m in result.phases] == sorted(m.at for m in result.phases)
+    assert (await client_ops.get_status(client, wid)).phases == result.phases
     report = _report(result)
     assert sorted(e["action_id"] for e in _audit(settings.data_dir, wid)) == sorted(chosen)
     by_id = {a["id"]: a for a in report["actions"]}

@@ -24,6 +24,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, FailureError
@@ -128,7 +129,9 @@ async def _guard(workflow_id: str, call: Awaitable[Any]) -> Any:
             ) from None
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:
             raise OperationError(f"{workflow_id!r} is not a maintenance run or the request was invalid: {exc.message}") from None
-        if exc.status in TRANSIENT_RPC:
+        if exc.status in TRANSIENT_RPC or "Workflow Task in failed state" in exc.message:
+            # The run's current workflow task failed or timed out (an overloaded worker); Temporal
+            # retries it, and the same request succeeds once it has.
             raise Busy(f"Temporal did not answer in time for {workflow_id} ({exc.message}); try again shortly") from None
         raise OperationError(f"Temporal refused the request: {exc.message}") from None
     except WorkflowQueryFailedError as exc:
@@ -140,6 +143,8 @@ async def _guard(workflow_id: str, call: Awaitable[Any]) -> Any:
         raise OperationError(f"{workflow_id!r} cannot answer that query ({exc}); is it a maintenance run?") from None
     except WorkflowUpdateFailedError as exc:
         raise OperationError(_failure_text(exc)) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise Busy(f"{workflow_id} did not confirm the decision in time; try again shortly") from None
 
 
 def _failure_text(exc: BaseException) -> str:
@@ -159,7 +164,7 @@ async def get_status(client: Client, workflow_id: str) -> RunStatus:
             workflow_id=workflow_id, phase=r.phase, started_by=r.started_by, started_at=r.started_at or desc.start_time,
             as_of=r.as_of, dry_run=r.dry_run, findings=r.findings, findings_by_severity=r.findings_by_severity,
             problems=r.problems, actions=r.actions, decision=r.decision, outcomes=r.outcomes, executed=executed,
-            to_execute=executed, report=r.report, error=r.error)
+            to_execute=executed, report=r.report, error=r.error, phases=r.phases)
     return await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.status))
 
 
@@ -204,10 +209,24 @@ async def get_report(client: Client, workflow_id: str) -> Report:
         raise OperationError(f"the report file {status.report.json_path} is gone; it was deleted after the run") from None
 
 
-async def decide(client: Client, workflow_id: str, request: ApprovalRequest) -> ApprovalResult:
-    """Send an approval or rejection; the workflow validates it before anything is recorded."""
-    return await _guard(workflow_id, _handle(client, workflow_id).execute_update(
-        InfrastructureMaintenanceWorkflow.decide, request))
+async def decide(client: Client, workflow_id: str, request: ApprovalRequest, *,
+                 patience_seconds: float = 120.0) -> ApprovalResult:
+    """Send an approval or rejection; the workflow validates it before anything is recorded.
+
+    A busy worker or server is retried for up to `patience_seconds` with the same update id, so a
+    decision that did land is never applied twice: Temporal returns the first outcome again."""
+    update_id = f"decide-{uuid.uuid4()}"
+    deadline = time.monotonic() + patience_seconds
+    delay = 0.5
+    while True:
+        try:
+            return await _guard(workflow_id, _handle(client, workflow_id).execute_update(
+                InfrastructureMaintenanceWorkflow.decide, request, id=update_id))
+        except Busy:
+            if time.monotonic() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def result(client: Client, workflow_id: str) -> MaintenanceResult:
@@ -241,7 +260,7 @@ async def follow(client: Client, workflow_id: str, on_change: Callable[[RunStatu
             await asyncio.sleep(busy_poll_seconds)
             continue
         busy_since = None
-        key = (status.phase, status.executed, status.decision is not None)
+        key = (status.phase, len(status.phases), status.executed, status.decision is not None)
         if key != last:
             on_change(status)
             last = key

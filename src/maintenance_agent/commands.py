@@ -95,10 +95,18 @@ async def run_command(settings: Settings, args: argparse.Namespace, as_of: datet
     err(f"Follow it with {script('query_monitoring_agent.py')} --workflow-id {workflow_id} "
         f"(Ctrl-C stops following, not the run).")
     shown_plan = False
+    shown_phases = 0
 
     def on_change(status: RunStatus) -> None:
-        progress = f" ({status.executed}/{status.to_execute})" if status.phase is Phase.EXECUTING else ""
-        err(f"  [{datetime.now():%H:%M:%S}] {status.phase.value}{progress}")
+        # Every phase the run went through, stamped with when it entered it (even one that began and
+        # ended between two polls), then progress lines while it executes.
+        nonlocal shown_phases
+        progress = f" ({status.executed}/{status.to_execute})"
+        for mark in status.phases[shown_phases:]:
+            err(f"  [{mark.at.astimezone():%H:%M:%S}] {mark.phase.value}{progress if mark.phase is Phase.EXECUTING else ''}")
+        if len(status.phases) == shown_phases and status.phase is Phase.EXECUTING:
+            err(f"  [{datetime.now():%H:%M:%S}] {status.phase.value}{progress}")
+        shown_phases = len(status.phases)
 
     async def show_plan_once(status: RunStatus) -> None:
         nonlocal shown_plan

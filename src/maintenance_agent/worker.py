@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 WORKFLOWS = [InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow, ProactiveMaintenanceWorkflow]
 MAX_CONCURRENT_ACTIVITIES = 32
+MAX_CONCURRENT_WORKFLOW_TASKS = 10
+"""Workflow activations run under one GIL, so taking more at once only makes each one slower: with
+the SDK's default of 100, a burst of 1,000 approvals left tasks queued inside the worker past their
+10 s timeout. Tasks beyond this wait on the server, where no timeout runs; add workers to go faster."""
 
 
 def activity_list(acts: MaintenanceActivities) -> list:
@@ -47,6 +51,7 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
         activities=activity_list(acts),
         activity_executor=ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES, thread_name_prefix="activity"),
         max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
+        max_concurrent_workflow_tasks=MAX_CONCURRENT_WORKFLOW_TASKS,
         # On shutdown, let in-flight actions finish (they are short) rather than interrupt their threads.
         graceful_shutdown_timeout=timedelta(seconds=15),
         identity=identity,

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         OutcomeCounts,
         PendingAction,
         Phase,
+        PhaseMark,
         PlanInput,
         PlanResult,
         PlanRef,
@@ -166,6 +167,7 @@ class InfrastructureMaintenanceWorkflow:
         self._input = inp
         self._phase = Phase.INITIALIZING
         self._started_at = workflow.now()
+        self._phases = [PhaseMark(phase=Phase.INITIALIZING, at=self._started_at)]
         self._wid = workflow.info().workflow_id
         self._report_dir = f"{inp.reports_dir.rstrip('/')}/{self._wid}"
         self._artifact_dir = inp.source_plan.artifact_dir if inp.source_plan else self._report_dir
@@ -395,7 +397,7 @@ class InfrastructureMaintenanceWorkflow:
             problems=self._analysis.problems_total if self._analysis else 0, started_by=inp.started_by,
             started_at=self._started_at, dry_run=inp.dry_run,
             actions=self._plan.total if self._plan else 0, outcomes=self._counts, decision=self._decision,
-            report=self._report, error=self._error,
+            report=self._report, error=self._error, phases=self._phases,
         )
 
     async def _tell_parent(self, parent_id: str, phase: Phase) -> None:
@@ -411,6 +413,8 @@ class InfrastructureMaintenanceWorkflow:
 
     def _set_phase(self, phase: Phase, note: str) -> None:
         self._phase = phase
+        if self._phases[-1].phase is not phase:
+            self._phases.append(PhaseMark(phase=phase, at=workflow.now()))
         workflow.set_current_details(self._details(note))
 
     def _details(self, note: str) -> str:
@@ -476,7 +480,7 @@ class InfrastructureMaintenanceWorkflow:
             pending_total=self._plan.total if self._plan and self._phase is Phase.PENDING_APPROVAL else 0,
             approval_deadline=self._deadline, decision=self._decision, outcomes=self._counts,
             executed=self._executed, to_execute=self._to_execute, report=self._report, error=self._error,
-            parent_workflow_id=self._input.parent_workflow_id,
+            parent_workflow_id=self._input.parent_workflow_id, phases=self._phases,
         )
 
     @workflow.query

@@ -131,6 +131,14 @@ class ReportRef(BaseModel):
     summary: str
 
 
+class PhaseMark(BaseModel):
+    """When the run entered a phase (workflow time), so a follower that polls less often than the
+    run moves still shows every phase it went through."""
+
+    phase: Phase
+    at: datetime
+
+
 class MaintenanceResult(BaseModel):
     workflow_id: str
     phase: Phase
@@ -147,6 +155,7 @@ class MaintenanceResult(BaseModel):
     decision: Decision | None = None
     report: ReportRef | None = None
     error: str | None = None
+    phases: list[PhaseMark] = Field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -375,6 +384,7 @@ class RunStatus(BaseModel):
     report: ReportRef | None = None
     error: str | None = None
     parent_workflow_id: str | None = None
+    phases: list[PhaseMark] = Field(default_factory=list)
 
 
 class FindingsView(BaseModel):
