@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import subprocess
@@ -19,15 +20,20 @@ from temporalio.client import Client
 
 from conftest import ROOT, copy_fleet, running_worker, settings_for
 from helpers.http_stub import http_stub
-from maintenance_agent import client_ops
-from maintenance_agent.core.advice import build_digest
+from temporalio.testing import ActivityEnvironment
+
+from maintenance_agent import artifacts, client_ops, llm
+from maintenance_agent.activities import MaintenanceActivities
+from maintenance_agent.config import LlmSettings
+from maintenance_agent.core.advice import AdvisorAnswer, build_digest, count_tokens, messages_tokens
 from maintenance_agent.core.analyze import analyze
 from maintenance_agent.core.detect import analysis_time, detect
 from maintenance_agent.core.plan import plan_actions
 from maintenance_agent.core.rules import Rules
 from maintenance_agent.datagen import generate_fleet
 from maintenance_agent.models.fleet import HealthFile, InventoryFile, LifeFile
-from maintenance_agent.models.workflow import Phase
+from maintenance_agent.models.workflow import AdviseInput, AdviseResult, AnalyzeInput, DetectInput, Phase, PlanInput
+from maintenance_agent.workflows import ADVISE_TIMEOUT
 
 SECRET = "sentinel-llm-key-5c1d9e"
 
@@ -111,7 +117,8 @@ async def test_good_advice_is_in_the_report_and_rules_still_decide(client: Clien
     assert advisor["prompt_tokens"] == 1234 and advisor["completion_tokens"] == 321 and advisor["latency_ms"] > 0
     assert advisor["digest_tokens"] <= advisor["token_budget"] == 8000
     assert any((p["llm_explanation"] or "").startswith("LLM-EXPLANATION") for p in report["problems"])
-    assert any((a["llm_comment"] or "").startswith("LLM-COMMENT") for a in report["actions"])
+    assert any((a["llm_comment"] or "").startswith("LLM-COMMENT") and a["llm_priority"] == 1 for a in report["actions"])
+    assert all(a["llm_priority"] is None for a in report["actions"] if not a["llm_comment"])
     proposed = [a for a in report["actions"] if a["source"] == "llm"]
     assert len(proposed) == 1 and proposed[0]["action"] == "replace_hardware" and proposed[0]["risk"] == "high"
     assert not proposed[0]["routine"] and not proposed[0]["approved"]
@@ -121,6 +128,7 @@ async def test_good_advice_is_in_the_report_and_rules_still_decide(client: Clien
     assert "EQ-99999" in rejected
     md = Path(result.report.markdown).read_text()
     assert "Executive summary (LLM advisor: openai/test-model)" in md and "Advisor (LLM)" in md
+    assert "| Advisor priority (LLM) |" in md and "| LLM-COMMENT: do this first | 1 |" in md
     # What the model saw: a digest, not the fleet (no serial numbers, addresses or raw readings).
     prompt = stub.requests[0]["messages"][-1]["content"]
     inventory = json.loads((settings.data_dir / "infrastructure_inventory.json").read_text())["infrastructure_inventory"]
@@ -207,3 +215,119 @@ asyncio.run(main())
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"phase": "COMPLETED", "loaded": [], "advise_in_history": False,
                    "note": "rules only (no LLM configured)", "used": False}
+
+
+# ------------------------------------------------------------------------------------------------
+# The advise activity on its own: retries, the time budget, the token budget of a retry
+
+
+def _llm_settings(stub_url: str, **overrides: Any) -> LlmSettings:
+    values: dict[str, Any] = {"timeout_seconds": 5.0, "max_attempts": 3, "prompt_token_budget": 8000}
+    values.update(overrides)
+    return LlmSettings("openai/test-model", SECRET, stub_url.removesuffix("/chat/completions"), **values)
+
+
+def _planned_run(activities: MaintenanceActivities, tmp_path: Path) -> Path:
+    """detect -> analyze -> plan through the real activities; the artifact directory they wrote."""
+    env, directory = ActivityEnvironment(), tmp_path / "artifacts"
+    detected = env.run(activities.detect_fleet, DetectInput(run_id="r1", data_dir=str(copy_fleet(tmp_path / "data")),
+                                                            artifact_dir=str(directory), record_health=False))
+    env.run(activities.analyze_findings, AnalyzeInput(artifact_dir=str(directory)))
+    env.run(activities.plan_maintenance, PlanInput(artifact_dir=str(directory), as_of=detected.as_of))
+    return directory
+
+
+def _advise(activities: MaintenanceActivities, directory: Path) -> AdviseResult:
+    return ActivityEnvironment().run(activities.advise, AdviseInput(artifact_dir=str(directory)))
+
+
+def _llm_ids(directory: Path) -> list[str]:
+    return [a.id for a in artifacts.read(directory, artifacts.PLAN, artifacts.PlanArtifact).actions if a.source == "llm"]
+
+
+def scripted(*handlers):  # noqa: ANN001, ANN202
+    """Answer the n-th request with the n-th handler (the last one from then on)."""
+    calls = itertools.count()
+
+    async def handler(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        return await handlers[min(next(calls), len(handlers) - 1)](request, body)
+    return handler
+
+
+async def test_a_retried_advise_attempt_keeps_the_llm_proposal_marked_as_llm(tmp_path: Path) -> None:
+    async with http_stub(good, path="/v1/chat/completions") as stub:
+        activities = MaintenanceActivities(llm=_llm_settings(stub.url))
+        directory = await asyncio.to_thread(_planned_run, activities, tmp_path)
+        first = await asyncio.to_thread(_advise, activities, directory)
+        second = await asyncio.to_thread(_advise, activities, directory)  # as Temporal retries it
+    llm_ids = _llm_ids(directory)
+    assert len(llm_ids) == 1, "the retry replaced the earlier proposal instead of adding a second one"
+    assert first.added_ids == second.added_ids == llm_ids, "the workflow would auto-approve an LLM proposal"
+    assert second.plan is not None and llm_ids[0] in second.plan.action_ids
+    assert llm_ids[0] not in second.plan.routine_ids
+    assert stub.requests[0]["messages"] == stub.requests[1]["messages"], "each attempt starts from the rules-only plan"
+    advice = artifacts.read(directory, artifacts.ADVICE, artifacts.AdviceArtifact)
+    assert advice.proposals_accepted == llm_ids and not any("already planned" in r for r in advice.proposals_rejected)
+
+
+async def test_a_retry_without_an_answer_still_names_the_earlier_llm_proposal(tmp_path: Path) -> None:
+    async with http_stub(scripted(good, garbage), path="/v1/chat/completions") as stub:
+        activities = MaintenanceActivities(llm=_llm_settings(stub.url))
+        directory = await asyncio.to_thread(_planned_run, activities, tmp_path)
+        first = await asyncio.to_thread(_advise, activities, directory)
+        second = await asyncio.to_thread(_advise, activities, directory)
+    assert len(stub.requests) == 4
+    llm_ids = _llm_ids(directory)
+    assert len(llm_ids) == 1 and first.added_ids == second.added_ids == llm_ids
+    assert second.plan is not None and llm_ids[0] in second.plan.action_ids
+    advice = artifacts.read(directory, artifacts.ADVICE, artifacts.AdviceArtifact)
+    assert advice.used and any(n.startswith("retry: ") and "invalid answer" in n for n in advice.notes)
+
+
+async def test_an_answer_after_the_time_budget_is_spent_writes_nothing(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    async with http_stub(good, path="/v1/chat/completions") as stub:
+        activities = MaintenanceActivities(llm=_llm_settings(stub.url))
+        directory = await asyncio.to_thread(_planned_run, activities, tmp_path)
+        first = await asyncio.to_thread(_advise, activities, directory)
+    written = {p.name: p.read_bytes() for p in directory.iterdir()}
+    answer = AdvisorAnswer.model_validate_json(good_answer(stub.requests[0]["messages"][-1]["content"]))
+    monkeypatch.setattr(llm, "ADVISE_BUDGET_SECONDS", 0)  # the budget is spent by the time the answer is back
+    monkeypatch.setattr(llm, "ask", lambda config, prompt, deadline=None: llm.Conversation(answer=answer, attempts=1))
+    late = await asyncio.to_thread(_advise, activities, directory)
+    assert {p.name: p.read_bytes() for p in directory.iterdir()} == written, "a late attempt wrote its files"
+    assert "time budget was spent" in late.note
+    assert late.added_ids == first.added_ids == _llm_ids(directory) != []
+
+
+async def test_retries_stop_before_they_could_overrun_the_advise_timeout() -> None:
+    assert llm.ADVISE_BUDGET_SECONDS <= 0.8 * ADVISE_TIMEOUT.total_seconds()
+    async with http_stub(server_error, path="/v1/chat/completions") as stub:
+        # The largest settings allowed (600 s x 10 attempts); 5 s of the budget left.
+        config = _llm_settings(stub.url, timeout_seconds=600, max_attempts=10)
+        started = time.monotonic()
+        talk = await asyncio.to_thread(llm.ask, config, "{}", deadline=started + 5)
+    assert len(stub.requests) == 1 and talk.attempts == 1 and talk.answer is None
+    assert any("stopped after 1 attempt(s)" in n for n in talk.notes), talk.notes
+    assert time.monotonic() - started < 5
+
+
+async def test_every_retry_prompt_stays_within_budget_for_ten_thousand_devices() -> None:
+    detection, problems, actions = _plan_for(10_000, 8)
+    digest = build_digest(problems, actions, devices=detection.summary.devices, sites=detection.summary.sites,
+                          budget_tokens=8000)
+    long_garbage = '{"executive_summary": "' + "the fleet is mostly fine, but " * 800  # ~24,000 characters
+
+    async def long_invalid(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        return completion(long_garbage)
+
+    async with http_stub(long_invalid, path="/v1/chat/completions") as stub:
+        talk = await asyncio.to_thread(llm.ask, _llm_settings(stub.url), digest.prompt)
+    assert talk.answer is None and len(stub.requests) == 3
+    sent = [messages_tokens(r["messages"]) for r in stub.requests]
+    print(f"\n10,000 devices: prompt tokens per attempt {sent} ({count_tokens('x')[1]}, with chat framing)")
+    assert count_tokens("x")[1] == "tiktoken cl100k_base"
+    assert all(tokens <= 8000 for tokens in sent), sent
+    for retry in stub.requests[1:]:
+        assert retry["messages"][1]["content"] == digest.prompt and len(retry["messages"]) == 4
+        assert long_garbage.startswith(retry["messages"][2]["content"]) and retry["messages"][2]["content"]
+        assert retry["messages"][3]["content"].startswith("That was not valid")

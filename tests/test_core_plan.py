@@ -31,6 +31,7 @@ from maintenance_agent.actions import CATALOG, guard_values, precheck
 from maintenance_agent.core.analyze import analyze, explain_device, explain_site
 from maintenance_agent.core.detect import Detection, analysis_time, detect
 from maintenance_agent.core.plan import (
+    ACTION_PURPOSE,
     PlanError,
     Proposal,
     make_action,
@@ -467,6 +468,8 @@ def test_generated_fleet_plan_is_consistent() -> None:
     for eid, names in by_device.items():
         if A.REPLACE_HARDWARE in names:
             assert not names & superseded, (eid, names)
+        purposes = [ACTION_PURPOSE[n] for n in names]  # the rules themselves plan one action per purpose
+        assert len(purposes) == len(set(purposes)), (eid, names)
         assert eid in detection.facts
 
 
@@ -481,8 +484,9 @@ def _facts() -> dict[str, Any]:
 
 def test_validate_proposal_accepts_a_catalog_action_for_a_known_device() -> None:
     facts = _facts()
-    device, name = validate_proposal("D1", "update_firmware", facts, {"D1:restart_device"})
-    assert device is facts["D1"] and name is A.UPDATE_FIRMWARE
+    device, name = validate_proposal("D1", "optimize_configuration", facts,
+                                     {"D1:restart_device", "D10:replace_hardware", "D2:optimize_configuration"})
+    assert device is facts["D1"] and name is A.OPTIMIZE_CONFIGURATION
 
 
 @pytest.mark.parametrize(("equipment_id", "action", "existing", "message"), [
@@ -490,6 +494,16 @@ def test_validate_proposal_accepts_a_catalog_action_for_a_known_device() -> None
                             "replace_hardware, optimize_configuration, schedule_maintenance, renew_contract)"),
     ("D9", "restart_device", set(), "'D9' is not a device with findings in this run"),
     ("D1", "restart_device", {"D1:restart_device"}, "restart_device for D1 is already planned"),
+    ("D1", "restart_device", {"D1:replace_hardware"},
+     "D1 already has replace_hardware planned, which supersedes restart_device; decide on the replacement first"),
+    ("D1", "renew_contract", {"D1:replace_hardware"},
+     "D1 already has replace_hardware planned, which supersedes renew_contract; decide on the replacement first"),
+    ("D1", "update_firmware", {"D1:restart_device"},
+     "D1 already has restart_device planned for the same purpose (a reboot to a clean running state); "
+     "update_firmware would be a second action for it"),
+    ("D1", "restart_device", {"D1:update_firmware"},
+     "D1 already has update_firmware planned for the same purpose (a reboot to a clean running state); "
+     "restart_device would be a second action for it"),
 ])
 def test_validate_proposal_rejects(equipment_id: str, action: str, existing: set[str], message: str) -> None:
     with pytest.raises(PlanError) as exc:

@@ -15,9 +15,15 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from .config import LlmSettings
-from .core.advice import AdvisorAnswer
+from .core.advice import AdvisorAnswer, advisor_messages
 
 log = logging.getLogger(__name__)
+
+ADVISE_BUDGET_SECONDS = 8 * 60
+"""All of one `advise` attempt: asking, retrying and writing its files. Safely below the workflow's
+ADVISE_TIMEOUT (10 min start-to-close) even at the largest allowed LLM_TIMEOUT_SECONDS x
+LLM_MAX_ATTEMPTS: an attempt that outlived that timeout would be retried while it still runs, and
+could then write its plan over the retry's."""
 
 
 @dataclass
@@ -45,22 +51,31 @@ def _redact(text: str, config: LlmSettings) -> str:
     return " ".join(text.split())[:300]
 
 
-def ask(config: LlmSettings, prompt: str) -> Conversation:
+def ask(config: LlmSettings, prompt: str, *, deadline: float | None = None) -> Conversation:
     """Ask for an `AdvisorAnswer`; retry invalid JSON, timeouts and 5xx a bounded number of times;
-    stop at once on authentication and bad-request errors."""
+    stop at once on authentication and bad-request errors. Every attempt's prompt stays within the
+    token budget, and no attempt starts that could run past `deadline` (a `time.monotonic()` value;
+    default: `ADVISE_BUDGET_SECONDS` from now)."""
     litellm = _litellm()
     permanent = (litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.BadRequestError,
                  litellm.NotFoundError, litellm.UnsupportedParamsError, litellm.ContextWindowExceededError)
-    messages = [{"role": "system", "content": "You return strictly valid JSON, nothing else."},
-                {"role": "user", "content": prompt}]
+    messages = advisor_messages(prompt, config.prompt_token_budget)
     talk = Conversation()
     started = time.monotonic()
+    deadline = started + ADVISE_BUDGET_SECONDS if deadline is None else deadline
+    pause = 0.0
     for attempt in range(1, config.max_attempts + 1):
+        left = deadline - time.monotonic() - pause
+        if left <= 0 or (attempt > 1 and left < config.timeout_seconds):
+            talk.notes.append(f"stopped after {attempt - 1} attempt(s): another {config.timeout_seconds:g} s "
+                              f"attempt could overrun the advisor's {ADVISE_BUDGET_SECONDS // 60} min budget")
+            break
+        time.sleep(pause)
         talk.attempts = attempt
         try:
             response = litellm.completion(
                 model=config.model, messages=messages, api_key=config.key, api_base=config.base_url,
-                timeout=config.timeout_seconds, num_retries=0, temperature=0,
+                timeout=min(config.timeout_seconds, left), num_retries=0, temperature=0,
                 response_format={"type": "json_object"},
             )
         except permanent as exc:
@@ -69,8 +84,9 @@ def ask(config: LlmSettings, prompt: str) -> Conversation:
             break
         except Exception as exc:  # noqa: BLE001 - timeouts, 5xx, connection errors: bounded retries
             talk.notes.append(f"attempt {attempt}: {type(exc).__name__}: {_redact(str(exc), config)}")
-            time.sleep(min(2.0, 0.5 * attempt))
+            pause = min(2.0, 0.5 * attempt)
             continue
+        pause = 0.0
         usage = getattr(response, "usage", None)
         talk.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
         talk.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
@@ -82,9 +98,8 @@ def ask(config: LlmSettings, prompt: str) -> Conversation:
             problem = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in problem["loc"]) or "the answer"
             talk.notes.append(f"attempt {attempt}: invalid answer ({where}: {problem['msg']})")
-            messages += [{"role": "assistant", "content": content[:4000]},
-                         {"role": "user", "content": f"That was not valid: {where}: {problem['msg']}. "
-                                                     "Reply with the JSON object only, exactly as specified."}]
+            # The original prompt again, not the growing conversation: each retry fits the budget.
+            messages = advisor_messages(prompt, config.prompt_token_budget, (content, f"{where}: {problem['msg']}"))
     talk.latency_ms = (time.monotonic() - started) * 1000
     if talk.answer is None:
         talk.notes.append(f"advice dropped after {talk.attempts} attempt(s); the report uses rule-based output only")

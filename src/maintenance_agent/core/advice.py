@@ -11,7 +11,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -23,6 +23,12 @@ from .rules import Rules
 
 RESERVED_FOR_INSTRUCTIONS = 600
 MAX_PROPOSALS = 20
+RETRY_ALLOWANCE_TOKENS = 400
+"""Kept free in every prompt for the system line, the chat framing and, on a retry, the correction
+and as much of the rejected answer as fits: a retry costs no more than the budget attempt 1 had."""
+SYSTEM_PROMPT = "You return strictly valid JSON, nothing else."
+MESSAGE_FRAMING_TOKENS = 4
+"""Role and separators around each chat message (OpenAI's accounting for cl100k models)."""
 
 
 class ProblemAdvice(BaseModel):
@@ -122,7 +128,7 @@ def build_digest(problems: Sequence[Problem], actions: Sequence[PlannedAction], 
         "Actions by type: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(a.action.value for a in actions).items())),
         "PROBLEMS id|severity|scope|site|devices|finding kinds|rule-based cause",
     ]
-    budget = max(budget_tokens - RESERVED_FOR_INSTRUCTIONS // 4, 200)
+    budget = max(budget_tokens - RESERVED_FOR_INSTRUCTIONS // 4 - RETRY_ALLOWANCE_TOKENS, 200)
     used, tokenizer = count_tokens("\n".join(header))
     lines = list(header)
     # Half the remaining budget for problems, the rest for actions (unused space carries over).
@@ -159,6 +165,53 @@ def build_digest(problems: Sequence[Problem], actions: Sequence[PlannedAction], 
     return Digest(prompt, tokens, tokenizer, included_p, omitted_p, included_a, omitted_a, frozenset(listed))
 
 
+def messages_tokens(messages: Sequence[Mapping[str, str]]) -> int:
+    """Prompt tokens of a chat: every message's content plus its framing, plus the reply's priming."""
+    return 3 + sum(MESSAGE_FRAMING_TOKENS + count_tokens(m["content"])[0] for m in messages)
+
+
+def advisor_messages(prompt: str, budget_tokens: int, rejected: tuple[str, str] | None = None) -> list[dict[str, str]]:
+    """The chat for one attempt. On a retry (`rejected` = the invalid answer and what was wrong) it
+    adds a short correction and quotes as much of the answer as the budget leaves, so every attempt's
+    whole prompt stays within `budget_tokens` (the digest left `RETRY_ALLOWANCE_TOKENS` for this)."""
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+    if rejected is None:
+        return messages
+    answer, problem = rejected
+    correction = {"role": "user", "content": f"That was not valid: {problem[:200]}. "
+                                             "Reply with the JSON object only, exactly as specified."}
+    room = budget_tokens - messages_tokens([*messages, {"role": "assistant", "content": ""}, correction])
+    quoted = _cut_to_tokens(answer[:4000], room)
+    return [*messages, *([{"role": "assistant", "content": quoted}] if quoted else []), correction]
+
+
+def _cut_to_tokens(text: str, limit: int) -> str:
+    """The longest prefix of `text` within `limit` tokens (binary search: works with either counter)."""
+    if limit <= 0:
+        return ""
+    if count_tokens(text)[0] <= limit:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count_tokens(text[:middle])[0] <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
+
+
+def without_advice(problems: Sequence[Problem], actions: Sequence[PlannedAction]
+                   ) -> tuple[list[Problem], list[PlannedAction]]:
+    """The rules-only analysis and plan: no LLM-proposed action, explanation, comment or priority.
+    Every advise attempt starts from it, so a retry after an attempt that already wrote its advice
+    does exactly what the first did (and never takes an earlier proposal for a rule-made action)."""
+    return ([replace(p, llm_explanation=None) if p.llm_explanation is not None else p for p in problems],
+            [replace(a, llm_comment=None, llm_priority=None)
+             if a.llm_comment is not None or a.llm_priority is not None else a
+             for a in actions if a.source != "llm"])
+
+
 @dataclass
 class AppliedAdvice:
     problems: list[Problem]
@@ -171,7 +224,8 @@ class AppliedAdvice:
 def apply_advice(answer: AdvisorAnswer, problems: Sequence[Problem], actions: Sequence[PlannedAction],
                  facts: Mapping[str, DeviceFacts], digest: Digest, rules: Rules) -> AppliedAdvice:
     """Attach explanations and comments; turn proposals into actions through the same rules as any
-    other (catalog, known device, no duplicate, risk from the catalog, never routine)."""
+    other (catalog, known device, no duplicate, nothing beside a planned replacement, one action per
+    purpose, risk from the catalog, never routine)."""
     notes: list[str] = []
     by_pid = {p.id: p for p in problems}
     unknown = [a.id for a in answer.problems if a.id not in by_pid]

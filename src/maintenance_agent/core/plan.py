@@ -209,10 +209,24 @@ def plan_actions(
     return actions
 
 
+ACTION_PURPOSE = {
+    ActionName.RESTART_DEVICE: "a reboot to a clean running state",
+    ActionName.UPDATE_FIRMWARE: "a reboot to a clean running state",
+    ActionName.REPLACE_HARDWARE: "a hardware replacement",
+    ActionName.OPTIMIZE_CONFIGURATION: "configuration tuning",
+    ActionName.SCHEDULE_MAINTENANCE: "on-site maintenance",
+    ActionName.RENEW_CONTRACT: "support coverage",
+}
+"""What each repair is for. A firmware update reboots the device too, which is why the rules never
+plan it together with a restart; an outside proposal may not add a second action for one purpose."""
+
+
 def validate_proposal(
     equipment_id: str, action: str, facts: Mapping[str, DeviceFacts], existing: Collection[str]
 ) -> tuple[DeviceFacts, ActionName]:
-    """Check an externally proposed action (e.g. from the LLM advisor) against the catalog and fleet."""
+    """Check an externally proposed action (e.g. from the LLM advisor) against the catalog, the fleet
+    and the planning rules: a planned replacement supersedes every other repair of that device, and
+    a device gets one action per purpose. `existing` holds the planned `equipment_id:action` keys."""
     if action not in ActionName._value2member_map_:
         raise PlanError(f"{action!r} is not in the action catalog ({', '.join(a.value for a in ActionName)})")
     name = ActionName(action)
@@ -221,4 +235,14 @@ def validate_proposal(
         raise PlanError(f"{equipment_id!r} is not a device with findings in this run")
     if f"{equipment_id}:{name}" in existing:
         raise PlanError(f"{name} for {equipment_id} is already planned")
+    prefix = f"{equipment_id}:"
+    planned = {ActionName(k[len(prefix):]) for k in existing
+               if k.startswith(prefix) and k[len(prefix):] in ActionName._value2member_map_}
+    if ActionName.REPLACE_HARDWARE in planned:
+        raise PlanError(f"{equipment_id} already has replace_hardware planned, which supersedes {name}; "
+                        "decide on the replacement first")
+    same = sorted(a.value for a in planned if ACTION_PURPOSE[a] == ACTION_PURPOSE[name])
+    if same:
+        raise PlanError(f"{equipment_id} already has {same[0]} planned for the same purpose "
+                        f"({ACTION_PURPOSE[name]}); {name} would be a second action for it")
     return device, name

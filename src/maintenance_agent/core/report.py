@@ -64,6 +64,8 @@ class ReportAction(BaseModel):
     changes: dict[str, list[Any]] = Field(default_factory=dict)
     audit_seq: int | None = None
     llm_comment: str | None = None
+    llm_priority: int | None = None
+    """The advisor's suggested priority (1 = most urgent); `priority` stays the rules' own."""
 
 
 class ReportHealth(BaseModel):
@@ -152,7 +154,7 @@ def build_report(
             id=a.id, equipment_id=a.equipment_id, site=a.site, action=a.action.value, risk=a.risk,
             confidence=a.confidence, routine=a.routine, priority=a.priority, source=a.source, reason=a.reason,
             approved=approved, outcome=outcome, detail=detail, changes=changes, audit_seq=seq,
-            llm_comment=a.llm_comment,
+            llm_comment=a.llm_comment, llm_priority=a.llm_priority,
         ))
     findings = detection.findings if detection else []
     phase = inp.phase
@@ -284,12 +286,15 @@ def render_markdown(report: Report) -> str:
                         + ([p.llm_explanation or ""] if llm else []) for p in report.problems])]
     if report.actions:
         llm = any(a.llm_comment or a.source == "llm" for a in report.actions)
+        llm_priority = any(a.llm_priority is not None for a in report.actions)
         out += ["", f"## Actions ({len(report.actions)})", "",
                 _table(["Id", "Device", "Site", "Action", "Risk", "Conf.", "Routine", "Approved", "Outcome", "Detail"]
-                       + (["Source", "Advisor comment (LLM)"] if llm else []),
+                       + (["Source", "Advisor comment (LLM)"] if llm else [])
+                       + (["Advisor priority (LLM)"] if llm_priority else []),
                        [[a.id, a.equipment_id, a.site, a.action, a.risk.value, f"{a.confidence:.2f}",
                          "yes" if a.routine else "no", "yes" if a.approved else "no", a.outcome.value,
                          a.detail or a.reason] + ([a.source, a.llm_comment or ""] if llm else [])
+                        + ([a.llm_priority] if llm_priority else [])
                         for a in report.actions])]
     if report.findings:
         out += ["", f"## Findings ({len(report.findings)})", "",
