@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.interval_minutes is not None and not 0 < args.interval_minutes <= 7 * 24 * 60:
-        parser.error("--interval-minutes must be more than 0 and at most 10080 (one week)")
+    if args.interval_minutes is not None and not 1 / 60 <= args.interval_minutes <= 7 * 24 * 60:
+        parser.error("--interval-minutes must be at least 0.0167 (one second) and at most 10080 (one week)")
     if args.callback is not None and not args.callback.startswith(("http://", "https://")):
         parser.error("--callback must be an http:// or https:// URL")
     from maintenance_agent import cli

@@ -6,6 +6,7 @@ are in test_store.MALFORMED and are counted here too; hypothesis fuzzes the file
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import json
@@ -47,6 +48,8 @@ CORPUS: list[tuple[str, str, Any, str]] = [
     ("cli", "query-limit-zero", ["query_monitoring_agent.py", "--list", "--limit", "0"], "--limit"),
     ("cli", "proactive-interval-zero", ["run_monitoring_agent_proactive.py", "--interval-minutes", "0"],
      "--interval-minutes"),
+    ("cli", "proactive-interval-subsecond", ["run_monitoring_agent_proactive.py", "--interval-minutes", "0.001"],
+     "--interval-minutes"),
     ("cli", "proactive-callback-ftp", ["run_monitoring_agent_proactive.py", "--callback", "ftp://x"], "--callback"),
     ("cli", "mcp-port-zero", ["mcp_server.py", "--port", "0"], "--port"),
     ("cli", "mcp-unknown-transport", ["mcp_server.py", "--transport", "pigeon"], "invalid choice"),
@@ -71,7 +74,9 @@ CORPUS: list[tuple[str, str, Any, str]] = [
     ("mcp", "too-many-ids", ("approve_maintenance_actions", {"workflow_id": "x", "action_ids": TOO_MANY}),
      "at most 10000 items"),
     ("mcp", "empty-reason", ("reject_maintenance_plan", {"workflow_id": "x", "reason": ""}), "at least 1 character"),
-    ("mcp", "interval-zero", ("initiate_proactive_maintenance", {"interval_minutes": 0}), "greater than 0"),
+    ("mcp", "interval-zero", ("initiate_proactive_maintenance", {"interval_minutes": 0}), "greater than or equal to"),
+    ("mcp", "interval-subsecond", ("initiate_proactive_maintenance", {"interval_minutes": 0.001}),
+     "greater than or equal to"),
     ("mcp", "callback-ftp", ("initiate_proactive_maintenance", {"callback_url": "ftp://x"}), "should match pattern"),
     ("mcp", "approver-not-allowed", ("approve_maintenance_actions", {"workflow_id": "x", "approver": "mallory"}),
      "not allowed from this server"),
@@ -140,6 +145,31 @@ def test_cli_cases(tmp_path: Path, case: str, args: list[str], fragment: str) ->
     assert proc.returncode == 2, proc.stderr
     assert fragment in proc.stderr and "Traceback" not in proc.stderr and proc.stdout == ""
     assert _digest(data) == before and not (tmp_path / "state").exists()
+
+
+async def test_reset_data_waits_until_the_run_can_start(client: TemporalClient, temporal_address: str,
+                                                       tmp_path: Path) -> None:
+    data = copy_fleet(tmp_path / "data")
+    (data / INVENTORY_FILE).write_text((data / INVENTORY_FILE).read_text().replace("Operational", "Down", 1))
+    before = _digest(data)
+    base = {**os.environ, "DATA_DIR": str(data), "EMBEDDED_TEMPORAL": "never", "TEMPORAL_STATE_DIR": str(tmp_path / "state"),
+            "TEMPORAL_TASK_QUEUE": f"reset-{uuid.uuid4().hex[:6]}", "ENV_FILE": os.devnull}
+    script = [sys.executable, str(ROOT / "run_monitoring_agent.py"), "--reset-data", "--auto-approve"]
+    for env in ({**base, "TEMPORAL_ADDRESS": f"localhost:{free_port()}"},  # no server
+                {**base, "TEMPORAL_ADDRESS": temporal_address}):  # a server, but no worker on the queue
+        proc = await asyncio.to_thread(subprocess.run, script, env=env, capture_output=True, text=True, timeout=60, cwd="/")
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert _digest(data) == before, "a run that could not start must not reset the fleet"
+    # DATA_DIR is a file: one line, exit 2, no traceback (the run can start, the reset cannot)
+    settings = settings_for(tmp_path / "w", task_queue=base["TEMPORAL_TASK_QUEUE"])
+    not_a_dir = tmp_path / "not-a-directory"
+    not_a_dir.write_text("x")
+    async with running_worker(client, settings):
+        proc = await asyncio.to_thread(subprocess.run, script, env={**base, "TEMPORAL_ADDRESS": temporal_address,
+                                                                    "DATA_DIR": str(not_a_dir)},
+                                       capture_output=True, text=True, timeout=60, cwd="/")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and str(not_a_dir) in proc.stderr
 
 
 @pytest.mark.parametrize("case,env,fragment", _ids("env"), ids=[c[0] for c in _ids("env")])

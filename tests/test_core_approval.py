@@ -12,9 +12,11 @@ from maintenance_agent.core.approval import (
     MAX_COMMENT_CHARS,
     MAX_IDS_PER_DECISION,
     ApprovalRejected,
+    auto_approval_refusal,
     check_decision,
+    effective_policy,
 )
-from maintenance_agent.models.workflow import ApprovalRequest, Phase
+from maintenance_agent.models.workflow import ApprovalPolicy, ApprovalRequest, Phase
 
 PENDING = [f"A{i}" for i in range(1, 21)]
 STARTER = "alice"
@@ -139,3 +141,33 @@ def test_duplicate_id_message_stays_one_line_and_short() -> None:
         check(req(action_ids=[weird, weird]))
     assert "\n" not in str(exc.value)
     assert len(str(exc.value)) < 200
+
+
+OPEN = ApprovalPolicy()
+
+
+@pytest.mark.parametrize("requested,worker,expected", [
+    (OPEN, OPEN, OPEN),
+    # the client may tighten an open worker ...
+    (ApprovalPolicy(approvers=["bob"], require_distinct_approver=True), OPEN,
+     ApprovalPolicy(approvers=["bob"], require_distinct_approver=True)),
+    # ... but never loosen the worker's policy
+    (OPEN, ApprovalPolicy(approvers=["bob"], require_distinct_approver=True),
+     ApprovalPolicy(approvers=["bob"], require_distinct_approver=True)),
+    (ApprovalPolicy(approvers=["mallory"]), ApprovalPolicy(approvers=["bob"]), ApprovalPolicy(approvers=["bob"])),
+])
+def test_the_workers_policy_cannot_be_lifted_by_the_client(requested: ApprovalPolicy, worker: ApprovalPolicy,
+                                                          expected: ApprovalPolicy) -> None:
+    assert effective_policy(requested, worker) == expected
+
+
+@pytest.mark.parametrize("policy,refused", [
+    (OPEN, None),
+    (ApprovalPolicy(approvers=[STARTER, "bob"]), None),
+    (ApprovalPolicy(approvers=["bob"]), "not in APPROVERS"),
+    (ApprovalPolicy(require_distinct_approver=True), "REQUIRE_DISTINCT_APPROVER"),
+    (ApprovalPolicy(approvers=[STARTER], require_distinct_approver=True), "REQUIRE_DISTINCT_APPROVER"),
+])
+def test_auto_approval_is_the_starter_approving_their_own_run(policy: ApprovalPolicy, refused: str | None) -> None:
+    reason = auto_approval_refusal(STARTER, policy)
+    assert reason is None if refused is None else refused in (reason or "")

@@ -104,6 +104,9 @@ def test_worker_fingerprint_tracks_only_what_the_worker_reads(tmp_path: Path) ->
 
     base = load_settings(environ={}, data_dir=tmp_path / "a")
     assert code_fingerprint(base) == code_fingerprint(load_settings(environ={"DATA_DIR": str(tmp_path / "b"),
-                                                                            "USER_NAME": "x", "APPROVERS": "a,b"}))
+                                                                            "USER_NAME": "x"}))
     assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"LLM_MODEL": "openai/x"}))
+    # the worker enforces the approval policy, so a changed policy needs a new worker
+    assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"APPROVERS": "a,b"}))
+    assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"REQUIRE_DISTINCT_APPROVER": "true"}))
     assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"TEMPORAL_TASK_QUEUE": "other"}))

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
 from temporalio.client import Client as TemporalClient
+from temporalio.service import RPCError, RPCStatusCode
 
 from conftest import ROOT, copy_fleet, free_port, running_worker, settings_for
+from maintenance_agent import artifacts
 
 SERVER = str(ROOT / "mcp_server.py")
 MODES = pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -82,11 +84,20 @@ async def test_tools_schemas_and_annotations(agent: dict[str, str], mode: str) -
         for tool in tools.values():
             assert tool.description and tool.output_schema, tool.name
             assert tool.annotations is not None and tool.annotations.read_only_hint is not None, tool.name
-        read_only = {n for n, t in tools.items() if t.annotations.read_only_hint}
-        assert read_only == {"get_maintenance_status", "list_maintenance_runs", "get_maintenance_findings",
-                             "get_maintenance_plan", "get_maintenance_report", "get_fleet_health"}
-        assert tools["approve_maintenance_actions"].annotations.destructive_hint is True
-        assert tools["get_fleet_health"].annotations.idempotent_hint is True
+        hints = {n: (t.annotations.read_only_hint, t.annotations.destructive_hint, t.annotations.idempotent_hint)
+                 for n, t in tools.items()}
+        read_only = {"get_maintenance_status", "list_maintenance_runs", "get_maintenance_findings",
+                     "get_maintenance_plan", "get_maintenance_report", "get_fleet_health"}
+        assert hints == {  # (read-only, destructive, idempotent)
+            **{n: (True, False, True) for n in read_only},
+            # An auto-approved run and the agent's routine actions change the fleet.
+            "initiate_infrastructure_maintenance": (False, True, False),
+            "initiate_proactive_maintenance": (False, True, True),
+            "trigger_proactive_cycle": (False, True, False),
+            "approve_maintenance_actions": (False, True, False),
+            "reject_maintenance_plan": (False, False, True),
+            "stop_proactive_maintenance": (False, False, True),
+        }
         findings = tools["get_maintenance_findings"].input_schema
         assert findings["required"] == ["workflow_id"] and "ctx" not in findings["properties"]
         severity = findings["properties"]["min_severity"]["anyOf"][0]
@@ -152,14 +163,33 @@ async def test_reject_and_proactive_tools(agent: dict[str, str]) -> None:
         assert started["workflow_id"] == f"always-be-maintainin-for-{agent['USER_NAME']}" and not started["already_running"]
         again = await call(session, "initiate_proactive_maintenance", {"interval_minutes": 60})
         assert again["already_running"]
+        agent_id = started["workflow_id"]  # notifications and trigger_proactive_cycle hand this id out
+        for tool in ("get_maintenance_status", "get_maintenance_report", "get_maintenance_findings",
+                     "get_maintenance_plan"):
+            text = await error(session, tool, {"workflow_id": agent_id})
+            assert f"'{agent_id}' is the proactive agent, not a maintenance run" in text, text
+            assert "run_monitoring_agent_proactive.py --status" in text and "trigger_proactive_cycle" in text
+        with pytest.raises(MCPError, match="is the proactive agent, not a maintenance run"):
+            await session.read_resource(f"maintenance://runs/{agent_id}/report")
         deadline = time.monotonic() + 60
         while (status := await call(session, "trigger_proactive_cycle"))["cycle"] < 2:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.5)
         stopped = await call(session, "stop_proactive_maintenance")
         assert stopped["stop_requested"]
-        for run in status["open_approvals"] + stopped["open_approvals"]:
-            await error(session, "get_maintenance_report", {"workflow_id": run["workflow_id"]})  # still pending
+        approvals = {run["workflow_id"]: run for run in status["open_approvals"] + stopped["open_approvals"]}
+        assert approvals, "the default fleet needs approval for something in every first cycle"
+        for run_id, run in approvals.items():
+            await error(session, "get_maintenance_report", {"workflow_id": run_id})  # still pending
+            await until(session, run_id, {"PENDING-APPROVAL"})
+            # The approval run detects nothing itself: its findings are those of the cycle that planned it.
+            cycle_findings = artifacts.read(Path(run["artifact_dir"]), artifacts.DETECTION,
+                                            artifacts.DetectionArtifact).findings
+            findings = await call(session, "get_maintenance_findings", {"workflow_id": run_id})
+            assert findings["total"] == len(cycle_findings) > 0 and findings["findings"]
+            assert "findings of the proactive cycle that planned this run" in findings["note"]
+            critical = await call(session, "get_maintenance_findings", {"workflow_id": run_id, "min_severity": "critical"})
+            assert critical["total"] == sum(f.severity == "critical" for f in cycle_findings) > 0
 
 
 async def test_error_results(agent: dict[str, str]) -> None:
@@ -196,6 +226,45 @@ async def test_unreachable_server_is_an_error_result(tmp_path: Path) -> None:
         assert "Temporal is unreachable" in text and "make server" in text
         health = await call(session, "get_fleet_health")  # works without Temporal
         assert health["devices"] == 50
+
+
+async def test_starting_work_without_a_worker_is_an_error_result(client: TemporalClient, temporal_address: str,
+                                                                 tmp_path: Path) -> None:
+    queue, user = f"no-worker-{uuid.uuid4().hex[:8]}", f"nw{uuid.uuid4().hex[:6]}"
+    env = {"TEMPORAL_ADDRESS": temporal_address, "TEMPORAL_TASK_QUEUE": queue, "EMBEDDED_TEMPORAL": "never",
+           "ENV_FILE": os.devnull, "USER_NAME": user, "TEMPORAL_STATE_DIR": str(tmp_path / "state"),
+           "DATA_DIR": str(copy_fleet(tmp_path / "data")), "REPORTS_DIR": str(tmp_path / "reports")}
+    async with connect(env) as session:
+        for tool in ("initiate_infrastructure_maintenance", "initiate_proactive_maintenance", "trigger_proactive_cycle"):
+            text = await error(session, tool)
+            assert f"no worker is polling task queue '{queue}' on {temporal_address}" in text, text
+            assert "`make worker`" in text
+        await call(session, "list_maintenance_runs")  # reading needs no worker: not an error
+    with pytest.raises(RPCError) as missing:  # nothing was started that would wait forever
+        await client.get_workflow_handle(f"always-be-maintainin-for-{user}").describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_embedded_start_up_leaves_the_server_loop_free(client: TemporalClient, temporal_address: str,
+                                                             tmp_path: Path) -> None:
+    from filelock import FileLock
+    from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+
+    from maintenance_agent import embedded, mcp_tools
+
+    settings = settings_for(tmp_path, embedded="auto", temporal_address=temporal_address,
+                            data_dir=copy_fleet(tmp_path / "data"))
+    try:
+        with FileLock(settings.state_dir / "embedded.lock"):  # another script is starting the embedded server
+            connecting = asyncio.create_task(mcp_tools._connect(settings))
+            began = time.monotonic()
+            for _ in range(20):  # each RPC needs the event loop: it must keep running while the start-up waits
+                await client.workflow_service.get_system_info(GetSystemInfoRequest())
+            assert not connecting.done() and time.monotonic() - began < 10
+        connected = await asyncio.wait_for(connecting, 60)  # the lock is free: the start-up finishes
+        assert await embedded.worker_available(connected, settings.task_queue)
+    finally:
+        embedded.stop(settings)
 
 
 @pytest.fixture
@@ -248,3 +317,17 @@ def test_http_on_a_public_address_needs_a_token(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, SERVER, "--transport", "http", "--host", "0.0.0.0", "--port",
                            str(free_port())], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "without MCP_HTTP_TOKEN" in proc.stderr and proc.stdout == ""
+
+
+def test_under_four_eyes_the_chat_cannot_vouch_for_a_second_person(tmp_path: Path) -> None:
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from conftest import settings_for
+    from maintenance_agent.mcp_tools import _approver
+
+    shared = settings_for(tmp_path, user_name="alice", approvers="alice,bob")
+    assert _approver(shared, None) == "alice" and _approver(shared, "bob") == "bob"
+    strict = settings_for(tmp_path, user_name="alice", approvers="alice,bob", require_distinct_approver=True)
+    assert _approver(strict, None) == "alice"
+    with pytest.raises(ToolError, match="approves from their own client"):
+        _approver(strict, "bob")

@@ -164,3 +164,29 @@ async def test_continue_as_new_keeps_state_and_id(client, tmp_path: Path) -> Non
         await status(lambda s: s.phase is ProactivePhase.STOPPED, "stop")
         for run in {o.workflow_id for o in third.open_approvals}:
             await client.get_workflow_handle(run).terminate("test over")
+
+
+def test_an_open_approval_holds_back_only_what_it_holds(tmp_path: Path) -> None:
+    """Routine actions ran in their own run, so an approval run that is still open must not stop a
+    later cycle from retrying one that failed; when routine work went to the approval run too, it does."""
+    from temporalio.testing import ActivityEnvironment
+
+    from maintenance_agent import artifacts
+    from maintenance_agent.activities import MaintenanceActivities
+    from maintenance_agent.models.workflow import AnalyzeInput, DetectInput, PlanInput
+
+    acts, env, data = MaintenanceActivities(), ActivityEnvironment(), str(copy_fleet(tmp_path / "data"))
+
+    def plan(name: str, **exclude: list[str]) -> list:  # noqa: ANN401
+        directory = str(tmp_path / name)
+        detected = env.run(acts.detect_fleet, DetectInput(run_id=name, data_dir=data, artifact_dir=directory,
+                                                          record_health=False))
+        env.run(acts.analyze_findings, AnalyzeInput(artifact_dir=directory))
+        env.run(acts.plan_maintenance, PlanInput(artifact_dir=directory, as_of=detected.as_of, **exclude))
+        return artifacts.read(Path(directory), artifacts.PLAN, artifacts.PlanArtifact).actions
+
+    first = plan("cycle-1")
+    routine = {a.key for a in first if a.routine}
+    assert routine and len(routine) < len(first)
+    assert {a.key for a in plan("cycle-2", exclude_plans=[str(tmp_path / "cycle-1")])} == routine
+    assert plan("cycle-3", exclude_plans_entirely=[str(tmp_path / "cycle-1")]) == []

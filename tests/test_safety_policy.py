@@ -66,7 +66,7 @@ async def test_proactive_agent_never_executes_unapproved_risky_actions(client: C
             await client_ops.stop_proactive(client, settings.user_name)
             for run in status.open_approvals:
                 await client.get_workflow_handle(run.workflow_id).terminate("test over")
-    executed_high = 0
+    executed = 0
     risky_planned = 0
     for settings, status in zip(fleets, statuses, strict=True):
         cycle = status.last_cycle
@@ -80,6 +80,10 @@ async def test_proactive_agent_never_executes_unapproved_risky_actions(client: C
             assert entry["run_id"] == cycle.routine_run, "only the routine run may change the fleet unasked"
             action = plan[entry["action_id"]]
             assert action.routine and action.risk is Risk.LOW, action
-            executed_high += action.risk is Risk.HIGH
-    assert executed_high == 0
+            executed += 1
+        # and every action the fleet did not see is still waiting for a person in the approval run
+        proposed = {a.id for a in plan.values() if not a.routine}
+        assert {e["action_id"] for e in ledger}.isdisjoint(proposed)
+        assert cycle.proposed_for_approval == len(proposed)
+    assert executed > 0, "routine work did run, so the check above saw real executions"
     assert risky_planned > 0, "the fleets did call for risky repairs: they were proposed, not executed"

@@ -119,20 +119,40 @@ async def test_encrypted_payloads_are_unreadable_without_the_key(client: Client,
     assert "binary/encrypted" in raw or "YmluYXJ5L2VuY3J5cHRlZA" in raw
     decoded = (await secure.get_workflow_handle(wid).fetch_history())
     assert decoded.events, "with the key the history is readable again"
+    # A failure's message names the bad record and value: encrypted as well, readable with the key.
+    path = settings.data_dir / "infrastructure_inventory.json"
+    broken = json.loads(path.read_text())
+    broken["infrastructure_inventory"][3]["install_date"] = "sometime-last-spring"
+    path.write_text(json.dumps(broken))
+    async with running_worker(secure, settings):
+        failed_id = await client_ops.start_run(secure, settings, auto_approve=True)
+        failed = await client_ops.result(secure, failed_id)
+    assert failed.phase is Phase.FAILED and "sometime-last-spring" in (failed.error or "")
+    raw_failure = (await client.get_workflow_handle(failed_id).fetch_history()).to_json()
+    assert "sometime-last-spring" not in raw_failure and broken["infrastructure_inventory"][3]["id"] not in raw_failure
+    key = SENTINELS["TEMPORAL_PAYLOAD_KEY"]  # the key itself is in no history, raw or decrypted
+    for history in (raw, raw_failure, decoded.to_json(), (await secure.get_workflow_handle(failed_id).fetch_history()).to_json()):
+        assert key not in history
     wrong = await connect(settings.model_copy(update={"payload_key": type(settings.payload_key)("a-completely-other-key!")}))
     with pytest.raises(Exception, match="different TEMPORAL_PAYLOAD_KEY"):
         await client_ops.get_status(wrong, wid)
 
 
 async def test_a_raw_client_cannot_bypass_approvers_or_four_eyes(client: Client, tmp_path: Path) -> None:
-    settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"auth-{uuid.uuid4().hex[:6]}")
-    async with running_worker(client, settings):
-        wid = await client_ops.start_run(client, settings, approvers=["alice", settings.user_name],
-                                         require_distinct_approver=True)
-        await eventually(lambda: client_ops.get_status(client, wid), lambda s: s.phase is Phase.PENDING_APPROVAL,
-                         what="pending")
+    # The policy lives in the worker's settings; the client that starts the run asks for none at all.
+    worker_settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"auth-{uuid.uuid4().hex[:6]}",
+                                   approvers="alice,Admin.User", require_distinct_approver=True)
+    lax = worker_settings.model_copy(update={"approvers": (), "require_distinct_approver": False})
+    async with running_worker(client, worker_settings):
+        wid = await client_ops.start_run(client, lax)
+        auto = await client_ops.start_run(client, lax, auto_approve=True)  # the starter approving their own run
+        for run in (wid, auto):
+            await eventually(lambda run=run: client_ops.get_status(client, run),
+                             lambda s: s.phase is Phase.PENDING_APPROVAL, what="pending")
+        status = await client_ops.get_status(client, auto)
+        assert status.decision is None and "REQUIRE_DISTINCT_APPROVER" in (status.auto_approve_refused or "")
         handle = client.get_workflow_handle(wid)  # not client_ops: straight to Temporal
-        for approver, reason in (("mallory", "not in APPROVERS"), (settings.user_name, "REQUIRE_DISTINCT_APPROVER")):
+        for approver, reason in (("mallory", "not in APPROVERS"), (lax.user_name, "REQUIRE_DISTINCT_APPROVER")):
             with pytest.raises(WorkflowUpdateFailedError) as err:
                 await handle.execute_update(InfrastructureMaintenanceWorkflow.decide, ApprovalRequest(approver=approver))
             assert reason in str(err.value.cause)
@@ -140,3 +160,5 @@ async def test_a_raw_client_cannot_bypass_approvers_or_four_eyes(client: Client,
         await handle.execute_update(InfrastructureMaintenanceWorkflow.decide,
                                     ApprovalRequest(approve=False, approver="alice"))
         assert (await client_ops.result(client, wid)).phase is Phase.REJECTED
+        await client_ops.decide(client, auto, ApprovalRequest(approve=False, approver="alice"))
+        assert (await client_ops.result(client, auto)).phase is Phase.REJECTED

@@ -39,6 +39,7 @@ from .models.workflow import (
     INLINE_LIMIT,
     AdviseInput,
     AdviseResult,
+    ApprovalPolicy,
     AnalyzeInput,
     AnalyzeResult,
     CompactInput,
@@ -97,8 +98,10 @@ class MaintenanceActivities:
     """Activities bound to one worker process; stores are cached per data directory."""
 
     def __init__(self, hooks: TestHooks | None = None, *, client: Client | None = None,
-                 notify_url: str | None = None, llm: LlmSettings | None = None) -> None:
+                 notify_url: str | None = None, llm: LlmSettings | None = None,
+                 policy: ApprovalPolicy | None = None) -> None:
         self._client = client
+        self._policy = policy or ApprovalPolicy()
         self._notify_url = notify_url
         self._llm = llm
         self._stores: dict[str, FleetStore] = {}
@@ -131,6 +134,12 @@ class MaintenanceActivities:
             if key not in self._stores:
                 self._stores[key] = FleetStore(Path(key))
             return self._stores[key]
+
+    @activity.defn
+    def approval_policy(self) -> ApprovalPolicy:
+        """The approval policy of this worker's settings (`APPROVERS`, `REQUIRE_DISTINCT_APPROVER`):
+        what a run enforces, whatever the client that started it asked for."""
+        return self._policy
 
     # -- detect / analyze / plan ---------------------------------------------------------------
     @activity.defn
@@ -183,9 +192,11 @@ class MaintenanceActivities:
         detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
         analysis = self._read(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact)
         open_keys: set[str] = set()
-        for other in inp.exclude_plans:
+        for other, everything_open in ([(p, False) for p in inp.exclude_plans]
+                                       + [(p, True) for p in inp.exclude_plans_entirely]):
             try:
-                open_keys.update(a.key for a in artifacts.read(Path(other), artifacts.PLAN, artifacts.PlanArtifact).actions)
+                open_keys.update(a.key for a in artifacts.read(Path(other), artifacts.PLAN, artifacts.PlanArtifact).actions
+                                 if everything_open or not a.routine)
             except artifacts.ArtifactError:
                 log.warning("open plan %s is unreadable; its actions may be proposed again", other)
         with gc_paused():
@@ -445,7 +456,8 @@ class MaintenanceActivities:
                 if memo.get("kind") == "approval" and "artifact_dir" in memo:
                     found.append(OpenApproval(workflow_id=wf.id, cycle=int(memo.get("cycle", 0)),
                                               artifact_dir=str(memo["artifact_dir"]),
-                                              actions=int(memo.get("actions", 0)), started_at=wf.start_time))
+                                              actions=int(memo.get("actions", 0)), started_at=wf.start_time,
+                                              includes_routine=bool(memo.get("includes_routine", True))))
         except RPCError as exc:  # e.g. a server without advanced visibility: carry on without
             log.warning("could not list open approval runs (%s); earlier proposals may be repeated", exc.message)
         return found

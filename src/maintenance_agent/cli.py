@@ -77,6 +77,10 @@ def run(main: Callable[[Settings], Awaitable[int]]) -> NoReturn:
             CliError, RulesError) as exc:
         err(f"error: {exc}")
         code = EXIT_USAGE
+    except OSError as exc:  # a path that is a file, not a directory; no permission; a full disk
+        where = f" ({exc.filename})" if exc.filename else ""
+        err(f"error: {exc.strerror or exc}{where}; check DATA_DIR, REPORTS_DIR and TEMPORAL_STATE_DIR")
+        code = EXIT_USAGE
     except KeyboardInterrupt:
         err(interrupt_hint)
         code = 130

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
@@ -39,6 +40,7 @@ from .core.rules import load_rules
 from .models.core import Finding, HealthState, Severity
 from .models.mcp import MAX_ITEMS, DeviceIssue, FleetHealthOut
 from .models.workflow import (
+    ApprovalPolicy,
     ApprovalRequest,
     ApprovalResult,
     FindingsView,
@@ -94,6 +96,11 @@ def run_input(settings: Settings, **options: Any) -> MaintenanceInput:
         data_dir=str(settings.data_dir), reports_dir=str(settings.reports_dir), started_by=settings.user_name,
         **options,
     )
+
+
+def approval_policy(settings: Settings) -> ApprovalPolicy:
+    """`APPROVERS` and `REQUIRE_DISTINCT_APPROVER` from these settings (a worker enforces its own)."""
+    return ApprovalPolicy(approvers=list(settings.approvers), require_distinct_approver=settings.require_distinct_approver)
 
 
 async def start_run(client: Client, settings: Settings, **options: Any) -> str:
@@ -153,11 +160,26 @@ def _failure_text(exc: BaseException) -> str:
     return exc.message if isinstance(exc, ApplicationError) else str(exc)
 
 
-async def get_status(client: Client, workflow_id: str) -> RunStatus:
-    """The run's status. A finished run answers from its recorded result: no replay, no worker needed."""
+async def _run_handle(client: Client, workflow_id: str) -> tuple[WorkflowHandle, WorkflowExecutionDescription]:
+    """The run's handle and description; the id of any other workflow is refused, saying what to use instead."""
     handle = _handle(client, workflow_id)
     desc = await _guard(workflow_id, handle.describe())
-    if desc.status == WorkflowExecutionStatus.COMPLETED and desc.workflow_type == RUN_WORKFLOW:
+    if desc.workflow_type == ProactiveMaintenanceWorkflow.__name__:
+        raise OperationError(
+            f"{workflow_id!r} is the proactive agent, not a maintenance run; its status and open approval runs come "
+            f"from `run_monitoring_agent_proactive.py --status` (over MCP: initiate_proactive_maintenance or "
+            f"trigger_proactive_cycle), so pass one of those run ids here instead")
+    if desc.workflow_type != RUN_WORKFLOW:
+        raise OperationError(
+            f"{workflow_id!r} is a {desc.workflow_type} workflow, not a maintenance run; list maintenance runs with "
+            f"`query_monitoring_agent.py --list` (over MCP: list_maintenance_runs)")
+    return handle, desc
+
+
+async def get_status(client: Client, workflow_id: str) -> RunStatus:
+    """The run's status. A finished run answers from its recorded result: no replay, no worker needed."""
+    handle, desc = await _run_handle(client, workflow_id)
+    if desc.status == WorkflowExecutionStatus.COMPLETED:
         r: MaintenanceResult = await _guard(workflow_id, handle.result())
         executed = sum(getattr(r.outcomes, o) for o in ("succeeded", "failed", "rolled_back", "stale", "not_run"))
         return RunStatus(
@@ -169,7 +191,8 @@ async def get_status(client: Client, workflow_id: str) -> RunStatus:
 
 
 async def get_plan(client: Client, workflow_id: str) -> PlanView:
-    view: PlanView = await _guard(workflow_id, _handle(client, workflow_id).query(InfrastructureMaintenanceWorkflow.plan))
+    handle, _desc = await _run_handle(client, workflow_id)
+    view: PlanView = await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.plan))
     if view.truncated and view.artifact and Path(view.artifact).exists():
         plan = artifacts.read(Path(view.artifact).parent, artifacts.PLAN, artifacts.PlanArtifact)
         view = view.model_copy(update={"actions": plan.actions, "truncated": False})
@@ -178,7 +201,16 @@ async def get_plan(client: Client, workflow_id: str) -> PlanView:
 
 async def get_findings(client: Client, workflow_id: str, *, site: str | None = None,
                        min_severity: Severity | None = None) -> FindingsView:
-    view: FindingsView = await _guard(workflow_id, _handle(client, workflow_id).query(InfrastructureMaintenanceWorkflow.findings))
+    """The run's findings; a run started from a proactive cycle's plan shows that cycle's detection."""
+    handle, _desc = await _run_handle(client, workflow_id)
+    view: FindingsView = await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.findings))
+    if view.total == 0 and view.artifact is None:
+        # Such a run detects nothing itself; its plan, and the detection behind it, are in the cycle's directory.
+        plan: PlanView = await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.plan))
+        source = Path(plan.artifact).parent if plan.artifact else None
+        if source is not None and (source / artifacts.DETECTION).exists():
+            detected = artifacts.read(source, artifacts.DETECTION, artifacts.DetectionArtifact).findings
+            view = FindingsView(total=len(detected), findings=detected, artifact=str(source / artifacts.DETECTION))
     findings: list[Finding] = view.findings
     truncated = view.truncated
     if truncated and view.artifact and Path(view.artifact).exists():
@@ -193,7 +225,8 @@ async def get_findings(client: Client, workflow_id: str, *, site: str | None = N
 
 
 async def get_results(client: Client, workflow_id: str) -> ResultsView:
-    return await _guard(workflow_id, _handle(client, workflow_id).query(InfrastructureMaintenanceWorkflow.results))
+    handle, _desc = await _run_handle(client, workflow_id)
+    return await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.results))
 
 
 async def get_report(client: Client, workflow_id: str) -> Report:

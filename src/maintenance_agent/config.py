@@ -17,8 +17,14 @@ from typing import Any
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-"""The repository root in a source checkout (where `.env`, `data/` and `reports/` live)."""
+def _project_root() -> Path:
+    """The repository root in a source checkout (where `.env`, `data/` and `reports/` live); after a
+    plain `pip install .` there is none, and relative paths are taken from the working directory."""
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
+
+
+PROJECT_ROOT = _project_root()
 
 DEFAULT_TASK_QUEUE = "infrastructure-maintenance-task-queue"
 
@@ -231,10 +237,12 @@ def load_settings(
         raise ConfigError(
             "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together for mTLS; set both or neither."
         )
-    for var, path in (("TEMPORAL_TLS_CERT", settings.tls_cert), ("TEMPORAL_TLS_KEY", settings.tls_key),
-                      ("TEMPORAL_TLS_CA", settings.tls_ca), ("RULES_FILE", settings.rules_file)):
+    for var, path, kind in (("TEMPORAL_TLS_CERT", settings.tls_cert, "a readable PEM file"),
+                            ("TEMPORAL_TLS_KEY", settings.tls_key, "a readable PEM file"),
+                            ("TEMPORAL_TLS_CA", settings.tls_ca, "a readable PEM file"),
+                            ("RULES_FILE", settings.rules_file, "a readable JSON rules file, or leave it empty for the defaults")):
         if path is not None and not path.is_file():
-            raise ConfigError(f"{var}={path} does not exist; point it at a readable PEM file.")
+            raise ConfigError(f"{var}={path} does not exist; point it at {kind}.")
     return settings
 
 

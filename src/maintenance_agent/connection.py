@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, TLSConfig
 
 from .config import Settings, TlsMode
@@ -66,8 +66,10 @@ def data_converter(settings: Settings | None = None) -> DataConverter:
         return pydantic_data_converter
     from .codec import EncryptionCodec
 
+    # Failure messages and stack traces (which can name devices and values) are encrypted too.
     return dataclasses.replace(pydantic_data_converter,
-                               payload_codec=EncryptionCodec(settings.payload_key.get_secret_value()))
+                               payload_codec=EncryptionCodec(settings.payload_key.get_secret_value()),
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
 async def connect(settings: Settings, *, timeout_seconds: float = 10.0) -> Client:
@@ -98,10 +100,15 @@ def _short_reason(text: str) -> str:
     for marker, reason in (("connection refused", "connection refused"), ("timed out", "timed out"),
                            ("dns error", "host name not found"), ("certificate", "TLS certificate problem"),
                            ("unauthenticated", "not authenticated (check the API key or certificate)"),
-                           ("permission", "permission denied")):
+                           ("permission", "permission denied"),
+                           ("unimplemented", "the address answers but is not a Temporal frontend (wrong host or port, "
+                                             "or a proxy in between)"),
+                           ("grpc-status header missing", "the address answers but is not a Temporal frontend "
+                                                          "(wrong host or port, or a proxy in between)")):
         if marker in lowered:
             return reason
-    return text.splitlines()[0][:200] if text else "unknown error"
+    first = text.splitlines()[0] if text else "unknown error"
+    return first.split(" Status {", 1)[0][:200]
 
 
 def _how_to_fix(settings: Settings) -> str:

@@ -48,12 +48,12 @@ EMBEDDED_WORKER_PREFIX = "maintenance-agent-embedded"
 SERVER_START_TIMEOUT = 30.0
 WORKER_START_TIMEOUT = 30.0
 POLLER_FRESH_SECONDS = 90.0
+"""A poller seen within this many seconds is alive (long polls last up to a minute)."""
 WORKER_SETTINGS = {"temporal_address", "temporal_namespace", "task_queue", "tls_cert", "tls_key", "tls_ca", "api_key",
                    "tls", "payload_key",
                    "llm_model", "llm_key", "llm_base_url", "llm_timeout_seconds", "llm_max_attempts",
-                   "llm_prompt_token_budget", "notify_webhook_url"}
+                   "llm_prompt_token_budget", "notify_webhook_url", "approvers", "require_distinct_approver"}
 """Settings the worker process reads; a change to any of them (or to the code) replaces the worker."""
-"""A poller seen within this many seconds is alive (long polls last up to a minute)."""
 
 
 class EmbeddedError(Exception):

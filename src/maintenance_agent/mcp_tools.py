@@ -12,6 +12,7 @@ import hmac
 import logging
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .config import ConfigError, Settings, load_settings
+from .core.approval import auto_approval_refusal
 from .models.core import Severity
 from .models.mcp import (
     MAX_ITEMS,
@@ -43,7 +45,14 @@ from .models.mcp import (
     RunStarted,
     StatusOut,
 )
-from .models.workflow import ApprovalRequest, Phase, ProactiveStatus, RunStatus
+from .models.workflow import (
+    MAX_INTERVAL_MINUTES,
+    MIN_INTERVAL_MINUTES,
+    ApprovalRequest,
+    Phase,
+    ProactiveStatus,
+    RunStatus,
+)
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -71,7 +80,10 @@ def expected_errors() -> tuple[type[Exception], ...]:
             RulesError)
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-STARTS_WORK = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+# Starting work is destructive: an auto-approved run or the proactive agent's routine actions change the fleet.
+STARTS_WORK = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
+STARTS_AGENT = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+"""Idempotent: a second start returns the agent already running, unchanged."""
 CHANGES_FLEET = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
 CONTROL = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
@@ -113,13 +125,39 @@ WARM_UP_DELAY_SECONDS = 1.0
 async def _connect(settings: Settings, *, delay: float = 0.0) -> Client:
     await asyncio.sleep(delay)
     await asyncio.to_thread(ops)
+    from .connection import connect
     from .embedded import ensure_running
 
-    client, status = await ensure_running(settings)
+    # The start-up takes a blocking file lock and may wait on processes: it runs on its own loop in a
+    # thread so the server keeps answering meanwhile. Not the default executor, which the server's loop
+    # would wait for on exit; the client used here is then made on this loop.
+    _, status = await asyncio.get_running_loop().run_in_executor(
+        _EMBEDDED_STARTER, lambda: asyncio.run(ensure_running(settings)))
     if status.server_started or status.worker_started:
         log.info("embedded Temporal ready (server started: %s, worker started: %s)",
                  status.server_started, status.worker_started)
-    return client
+    return await connect(settings)
+
+
+_EMBEDDED_STARTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-start")
+
+
+async def _require_worker(client: Client, settings: Settings) -> None:
+    """Refuse to start work no worker would pick up (it would sit in INITIALIZING), as the scripts do."""
+    from temporalio.service import RPCError
+
+    from .config import EmbeddedMode
+    from .embedded import worker_available
+
+    if settings.embedded is EmbeddedMode.AUTO and settings.is_local_address:
+        return  # the embedded start-up made sure of a worker
+    try:
+        available = await worker_available(client, settings.task_queue)
+    except RPCError as exc:
+        raise ToolError(f"Temporal refused to describe task queue {settings.task_queue!r}: {exc.message}") from None
+    if not available:
+        raise ToolError(f"no worker is polling task queue {settings.task_queue!r} on {settings.temporal_address}; "
+                        f"start one with `make worker` (or `python -m maintenance_agent.worker`) and retry")
 
 
 @asynccontextmanager
@@ -189,9 +227,13 @@ def _next_step(status: RunStatus) -> str:
 
 
 def _approver(settings: Settings, requested: str | None) -> str:
-    """USER_NAME of this server, unless the client names someone APPROVERS allows."""
+    """USER_NAME of this server, unless the client names someone APPROVERS allows. Under the four-eyes
+    rule the chat cannot vouch for a second person: they approve from their own client."""
     if requested is None or requested == settings.user_name:
         return settings.user_name
+    if settings.require_distinct_approver:
+        raise ToolError(f"with REQUIRE_DISTINCT_APPROVER on, this server approves only as {settings.user_name}; "
+                        f"{requested!r} approves from their own client (their own USER_NAME)")
     if requested in settings.approvers:
         return requested
     raise ToolError(f"approver {requested!r} is not allowed from this server; leave approver empty to act as "
@@ -211,7 +253,10 @@ async def initiate_infrastructure_maintenance(
 ) -> RunStarted:
     """Start one maintenance run over the fleet (detect, analyze, plan, then approval or execution); returns its id at once."""
     settings = _settings(ctx)
+    if auto_approve and (refusal := auto_approval_refusal(settings.user_name, ops().approval_policy(settings))):
+        raise ToolError(f"{refusal}; start without auto_approve and have someone else approve the plan")
     client = await _agent(ctx).client()
+    await _require_worker(client, settings)
     rules = await _call(asyncio.to_thread(_rules, settings))
     workflow_id = await _call(ops().start_run(
         client, settings, auto_approve=auto_approve, dry_run=dry_run,
@@ -262,6 +307,9 @@ async def get_maintenance_findings(
         note = f"only the {len(view.findings)} most severe findings are held by the run; the full list is {view.artifact}"
     elif len(view.findings) > MAX_ITEMS:
         note = f"showing {MAX_ITEMS} of {len(view.findings)}; filter by site or min_severity for the rest"
+    if view.artifact and workflow_id not in Path(view.artifact).parts:  # a run planned by a proactive cycle
+        note = "; ".join(filter(None, [note, f"these are the findings of the proactive cycle that planned this run "
+                                             f"({Path(view.artifact).parent.name}), not only of its actions"]))
     return FindingsOut(workflow_id=workflow_id, total=view.total, shown=len(shown), findings=shown,
                        truncated=view.truncated or len(view.findings) > MAX_ITEMS, note=note)
 
@@ -344,10 +392,11 @@ async def get_maintenance_report(ctx: Context, workflow_id: WorkflowId) -> Repor
 # the proactive agent
 
 
-@mcp.tool(title="Start the proactive agent", annotations=STARTS_WORK)
+@mcp.tool(title="Start the proactive agent", annotations=STARTS_AGENT)
 async def initiate_proactive_maintenance(
     ctx: Context,
-    interval_minutes: Annotated[float, Field(gt=0, le=10080, description="Minutes between cycles.")] = 15,
+    interval_minutes: Annotated[float, Field(ge=MIN_INTERVAL_MINUTES, le=MAX_INTERVAL_MINUTES,
+                                             description="Minutes between cycles (one second to one week).")] = 15,
     auto_execute_routine: Annotated[bool, Field(description="Run routine actions (confidence >= 0.95, low risk) "
                                                             "without approval; everything else waits.")] = True,
     callback_url: Annotated[str | None, Field(max_length=2000, pattern=r"^https?://",
@@ -356,6 +405,7 @@ async def initiate_proactive_maintenance(
     """Start (or return the already running) always-on agent that checks the fleet every interval."""
     settings = _settings(ctx)
     client = await _agent(ctx).client()
+    await _require_worker(client, settings)
     rules = await _call(asyncio.to_thread(_rules, settings))
     workflow_id, already = await _call(ops().start_proactive(
         client, settings, interval_minutes=interval_minutes, auto_execute_routine=auto_execute_routine,
@@ -378,8 +428,10 @@ async def stop_proactive_maintenance(ctx: Context) -> ProactiveStatus:
 @mcp.tool(title="Run a proactive cycle now", annotations=STARTS_WORK)
 async def trigger_proactive_cycle(ctx: Context) -> ProactiveStatus:
     """Make the proactive agent run a cycle now instead of waiting for its interval."""
+    settings = _settings(ctx)
     client = await _agent(ctx).client()
-    return await _call(ops().trigger_proactive(client, _settings(ctx).user_name))
+    await _require_worker(client, settings)
+    return await _call(ops().trigger_proactive(client, settings.user_name))
 
 
 # -------------------------------------------------------------------------------------------------

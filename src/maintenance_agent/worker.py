@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from .activities import MaintenanceActivities, TestHooks
+from .client_ops import approval_policy
 from .config import ConfigError, LlmSettings, Settings, load_settings
 from .connection import TemporalUnavailable, connect
 from .embedded import embedded_worker_identity, exit_now
@@ -35,6 +36,7 @@ def activity_list(acts: MaintenanceActivities) -> list:
     return [
         acts.detect_fleet, acts.analyze_findings, acts.plan_maintenance, acts.advise, acts.load_plan, acts.load_actions,
         acts.execute_action, acts.compact_store, acts.write_report, acts.notify, acts.list_open_approvals,
+        acts.approval_policy,
     ]
 
 
@@ -42,7 +44,7 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
                  activities: MaintenanceActivities | None = None) -> Worker:
     """A worker for the agent's task queue (the same one in production, the CLI and the tests)."""
     acts = activities or MaintenanceActivities(
-        client=client, llm=LlmSettings.from_settings(settings),
+        client=client, llm=LlmSettings.from_settings(settings), policy=approval_policy(settings),
         notify_url=settings.notify_webhook_url.get_secret_value() if settings.notify_webhook_url else None)
     return Worker(
         client,
@@ -63,7 +65,7 @@ async def run_worker(settings: Settings, *, identity: str | None = None) -> None
     notify_url = settings.notify_webhook_url.get_secret_value() if settings.notify_webhook_url else None
     worker = build_worker(client, settings, identity=identity,
                           activities=MaintenanceActivities(TestHooks.from_environment(), client=client,
-                                                           notify_url=notify_url,
+                                                           notify_url=notify_url, policy=approval_policy(settings),
                                                            llm=LlmSettings.from_settings(settings)))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

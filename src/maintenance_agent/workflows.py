@@ -19,13 +19,16 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from .activities import MaintenanceActivities
-    from .core.approval import ApprovalRejected, check_decision
+    from .core.approval import ApprovalRejected, auto_approval_refusal, check_decision, effective_policy
     from .models.core import ActionResult, Outcome, PlannedAction
     from .models.workflow import (
         INLINE_LIMIT,
+        MAX_INTERVAL_MINUTES,
+        MIN_INTERVAL_MINUTES,
         AdviseInput,
         AnalyzeInput,
         AnalyzeResult,
+        ApprovalPolicy,
         ApprovalRequest,
         ApprovalResult,
         ChildOutcome,
@@ -88,6 +91,20 @@ async def run_step(fn: Callable[..., Awaitable], arg: object, summary: str):  # 
     return await workflow.execute_activity_method(
         fn, arg, start_to_close_timeout=STEP_TIMEOUT, heartbeat_timeout=STEP_HEARTBEAT,
         retry_policy=STEP_RETRY, summary=summary)
+
+
+WORKER_POLICY_PATCH = "worker-approval-policy"
+
+
+async def worker_policy(requested: ApprovalPolicy) -> ApprovalPolicy:
+    """The approval policy to enforce: the worker's settings, tightened by what the client asked for.
+    Histories recorded before the worker held the policy replay without the extra activity."""
+    if not workflow.patched(WORKER_POLICY_PATCH):
+        return requested
+    worker = await workflow.execute_activity_method(
+        MaintenanceActivities.approval_policy, start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=STEP_RETRY, summary="approval policy of the worker (APPROVERS, four-eyes)")
+    return effective_policy(requested, worker)
 
 
 def cause_message(err: BaseException) -> str:
@@ -192,11 +209,14 @@ class InfrastructureMaintenanceWorkflow:
         self._advisor_note: str | None = None
         self._llm_ids: set[str] = set()
         self._routine_total = 0
+        self._policy = ApprovalPolicy(approvers=inp.approvers, require_distinct_approver=inp.require_distinct_approver)
+        self._auto_refused: str | None = None
 
     # -- the run ---------------------------------------------------------------------------------
     @workflow.run
     async def run(self, inp: MaintenanceInput) -> MaintenanceResult:
         try:
+            self._policy = await worker_policy(self._policy)
             await self._assess(inp)
             assert self._plan is not None
             if self._plan.total == 0:
@@ -269,7 +289,13 @@ class InfrastructureMaintenanceWorkflow:
 
     async def _decide(self, inp: MaintenanceInput) -> None:
         assert self._plan is not None
-        if inp.auto_approve:
+        self._auto_refused = auto_approval_refusal(inp.started_by, self._policy) if inp.auto_approve else None
+        if self._auto_refused and inp.source_plan is not None:
+            # The proactive agent's routine run: never wait on a person, never act against the policy.
+            self._decision = Decision(kind=DecisionKind.REJECTED, by="approval policy", at=workflow.now(),
+                                      comment=self._auto_refused)
+            return
+        if inp.auto_approve and not self._auto_refused:
             comment = "auto-approve requested at start"
             if self._llm_ids:  # an LLM proposal always needs a person's explicit decision
                 self._approved_ids = [i for i in self._plan_ids if i not in self._llm_ids]
@@ -278,7 +304,8 @@ class InfrastructureMaintenanceWorkflow:
                                       action_ids=self._approved_ids or [], comment=comment)
             return
         self._deadline = workflow.now() + timedelta(seconds=inp.approval_timeout_seconds)
-        self._set_phase(Phase.PENDING_APPROVAL, f"{self._plan.total} action(s) await approval until "
+        refused = f"auto-approve refused: {self._auto_refused}; " if self._auto_refused else ""
+        self._set_phase(Phase.PENDING_APPROVAL, f"{refused}{self._plan.total} action(s) await approval until "
                                                 f"{self._deadline.isoformat(timespec='minutes')}")
         try:
             await workflow.wait_condition(lambda: self._decision is not None,
@@ -455,9 +482,9 @@ class InfrastructureMaintenanceWorkflow:
     def _validate_decision(self, request: ApprovalRequest) -> None:
         try:
             check_decision(request, phase=self._phase, decided=self._decision is not None,
-                           pending_ids=self._pending_ids, approvers=self._input.approvers,
+                           pending_ids=self._pending_ids, approvers=self._policy.approvers,
                            started_by=self._input.started_by,
-                           require_distinct_approver=self._input.require_distinct_approver)
+                           require_distinct_approver=self._policy.require_distinct_approver)
         except ApprovalRejected as exc:
             raise ApplicationError(str(exc), type="ApprovalRejected", non_retryable=True) from None
 
@@ -481,6 +508,7 @@ class InfrastructureMaintenanceWorkflow:
             approval_deadline=self._deadline, decision=self._decision, outcomes=self._counts,
             executed=self._executed, to_execute=self._to_execute, report=self._report, error=self._error,
             parent_workflow_id=self._input.parent_workflow_id, phases=self._phases,
+            auto_approve_refused=self._auto_refused,
         )
 
     @workflow.query
@@ -569,7 +597,6 @@ class SiteExecutionWorkflow:
             self._runner.halted = True
 
 
-MAX_INTERVAL_MINUTES = 7 * 24 * 60
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
                            maximum_interval=timedelta(seconds=15), maximum_attempts=4,
                            non_retryable_error_types=["WebhookRejected"])
@@ -591,7 +618,7 @@ class ProactiveMaintenanceWorkflow:
         self._interval = inp.interval_seconds
         self._paused = inp.paused
         self._stop = False
-        self._trigger = False
+        self._trigger = inp.trigger_pending
         self._wake = False
         self._open: dict[str, OpenApproval] = {o.workflow_id: o for o in inp.open_approvals}
         self._finished: dict[str, ChildOutcome] = {}
@@ -657,7 +684,7 @@ class ProactiveMaintenanceWorkflow:
     def _carry_over(self) -> ProactiveInput:
         return self._input.model_copy(update={
             "cycle": self._cycle, "open_approvals": list(self._open.values()), "last_cycle": self._last,
-            "paused": self._paused, "interval_seconds": self._interval,
+            "paused": self._paused, "interval_seconds": self._interval, "trigger_pending": self._trigger,
             "continue_as_new_count": self._input.continue_as_new_count + 1,
         })
 
@@ -683,10 +710,20 @@ class ProactiveMaintenanceWorkflow:
             self._set_phase(ProactivePhase.PLANNING, f"cycle {n}: planning")
             plan = await run_step(MaintenanceActivities.plan_maintenance,
                                     PlanInput(artifact_dir=cycle_dir, as_of=detect.as_of, rules=inp.rules,
-                                              exclude_plans=[o.artifact_dir for o in self._open.values()]),
+                                              exclude_plans=[o.artifact_dir for o in self._open.values()
+                                                             if not o.includes_routine],
+                                              exclude_plans_entirely=[o.artifact_dir for o in self._open.values()
+                                                                      if o.includes_routine]),
                                     f"cycle {n}: plan (skipping {len(self._open)} open approval run(s))")
             summary.planned, summary.excluded_pending = plan.total, plan.excluded
-            routine = plan.routine() if inp.auto_execute_routine else []
+            all_routine = plan.routine()
+            routine = all_routine if inp.auto_execute_routine else []
+            if routine:
+                policy = await worker_policy(ApprovalPolicy(approvers=inp.approvers,
+                                                            require_distinct_approver=inp.require_distinct_approver))
+                summary.routine_held = auto_approval_refusal(inp.started_by, policy)
+                if summary.routine_held:  # routine work is pre-approved by its starter: only if they may approve
+                    routine = []
             chosen = set(routine)
             others = [i for i in plan.ids() if i not in chosen]
             if routine:
@@ -695,7 +732,8 @@ class ProactiveMaintenanceWorkflow:
                 summary.routine_run, summary.routine_executed = result.workflow_id, len(routine)
                 summary.routine_outcomes = result.outcomes
             if others:
-                summary.approval_run = await self._propose(n, cycle_dir, others, detect.as_of)
+                summary.approval_run = await self._propose(n, cycle_dir, others, detect.as_of,
+                                                           includes_routine=len(routine) < len(all_routine))
                 summary.proposed_for_approval = len(others)
             await self._maybe_notify(summary, plan)
         except (ActivityError, ChildWorkflowError) as err:
@@ -730,7 +768,7 @@ class ProactiveMaintenanceWorkflow:
             parent_workflow_id=None if auto_approve else self._wid,
         )
 
-    async def _propose(self, n: int, cycle_dir: str, ids: list[str], as_of: datetime) -> str:
+    async def _propose(self, n: int, cycle_dir: str, ids: list[str], as_of: datetime, *, includes_routine: bool) -> str:
         """Start the approval run and let it wait on its own: the next cycles keep going."""
         handle = await workflow.start_child_workflow(
             InfrastructureMaintenanceWorkflow.run, self._run_input(cycle_dir, ids, as_of, n, False),
@@ -738,11 +776,12 @@ class ProactiveMaintenanceWorkflow:
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             static_summary=f"cycle {n}: {len(ids)} action(s) awaiting approval",
             memo={"cycle": n, "artifact_dir": cycle_dir, "actions": len(ids), "kind": "approval",
-                  "by": self._input.started_by},
+                  "by": self._input.started_by, "includes_routine": includes_routine},
         )
         if handle.id not in self._finished:  # it may already have finished (and told us) meanwhile
             self._open[handle.id] = OpenApproval(workflow_id=handle.id, cycle=n, artifact_dir=cycle_dir,
-                                                 actions=len(ids), started_at=workflow.now())
+                                                 actions=len(ids), started_at=workflow.now(),
+                                                 includes_routine=includes_routine)
         return handle.id
 
     async def _maybe_notify(self, summary: CycleSummary, plan: PlanResult) -> None:
@@ -756,9 +795,11 @@ class ProactiveMaintenanceWorkflow:
             parts.append(f"Routine: {c.succeeded} succeeded, {c.failed} failed, {c.rolled_back} rolled back.")
         if summary.approval_run:
             parts.append(f"{summary.proposed_for_approval} action(s) need approval in {summary.approval_run}.")
+        held = bool(summary.routine_held) or not self._input.auto_execute_routine
+        # The actions the message is about: those awaiting approval, else the routine ones that ran.
         pending = [PendingAction(id=a.id, equipment_id=a.equipment_id, action=a.action.value, risk=a.risk,
                                  confidence=a.confidence, routine=a.routine)
-                   for a in plan.actions if not a.routine or not self._input.auto_execute_routine]
+                   for a in plan.actions if (not a.routine or held) == bool(summary.approval_run)]
         await self._notify(summary, NotifyInput(
             kind="approval_needed" if summary.approval_run else "routine_problems", url=self._input.callback_url,
             agent_workflow_id=self._wid, cycle=summary.cycle, text=" ".join(parts),
@@ -816,8 +857,9 @@ class ProactiveMaintenanceWorkflow:
 
     @set_interval.validator
     def _validate_interval(self, request: SetIntervalRequest) -> None:
-        if not 0 < request.minutes <= MAX_INTERVAL_MINUTES:
-            raise ApplicationError(f"interval must be between 0 and {MAX_INTERVAL_MINUTES} minutes (one week)",
+        if not MIN_INTERVAL_MINUTES <= request.minutes <= MAX_INTERVAL_MINUTES:
+            raise ApplicationError(f"interval must be between one second ({MIN_INTERVAL_MINUTES:.4f}) and "
+                                   f"{MAX_INTERVAL_MINUTES} minutes (one week)",
                                    type="InvalidInterval", non_retryable=True)
         if self._stop:
             raise ApplicationError("the agent is stopping; start it again to change its interval",
@@ -851,6 +893,8 @@ def _cycle_line(s: CycleSummary) -> str:
         line += f"; routine: {c.succeeded} succeeded, {c.failed} failed, {c.rolled_back} rolled back, {c.stale} stale"
     if s.approval_run:
         line += f"; {s.proposed_for_approval} proposed for approval"
+    if s.routine_held:
+        line += f" (routine actions held for approval: {s.routine_held})"
     if s.notification_error:
         line += f"; notification failed ({s.notification_error})"
     return line

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Sequence
 
-from ..models.workflow import ApprovalRequest, Phase
+from ..models.workflow import ApprovalPolicy, ApprovalRequest, Phase
 
 MAX_IDS_PER_DECISION = 10_000
 MAX_COMMENT_CHARS = 2_000
@@ -14,6 +14,26 @@ MAX_APPROVER_CHARS = 200
 
 class ApprovalRejected(ValueError):
     """The decision cannot be accepted; the message says why in one sentence."""
+
+
+def effective_policy(requested: ApprovalPolicy, worker: ApprovalPolicy) -> ApprovalPolicy:
+    """The policy a run enforces. The worker's settings are authoritative: a client that starts a run
+    can add restrictions but never lift the worker's. `APPROVERS` set on the worker wins over the
+    client's list; the four-eyes rule holds if either side asks for it."""
+    return ApprovalPolicy(approvers=list(worker.approvers or requested.approvers),
+                          require_distinct_approver=worker.require_distinct_approver or requested.require_distinct_approver)
+
+
+def auto_approval_refusal(started_by: str, policy: ApprovalPolicy) -> str | None:
+    """Why `started_by` may not approve their own run automatically under `policy`, or None.
+
+    Auto-approval is the starter approving their own plan, so it passes the same checks as a
+    decision by the starter would."""
+    if policy.require_distinct_approver:
+        return "REQUIRE_DISTINCT_APPROVER asks for a second person to approve, so auto-approve is not allowed"
+    if policy.approvers and started_by.strip() not in policy.approvers:
+        return f"{started_by!r} is not in APPROVERS, so auto-approve is not allowed"
+    return None
 
 
 def check_decision(

@@ -25,6 +25,10 @@ from .core import (
 )
 
 INLINE_LIMIT = 400
+MIN_INTERVAL_MINUTES = 1 / 60
+"""The proactive agent's shortest interval between cycles: one second (for tests; 15 min is the default)."""
+MAX_INTERVAL_MINUTES = 7 * 24 * 60
+"""And its longest: one week."""
 """Up to this many findings/actions travel inline in payloads and queries; beyond it, artifacts."""
 
 
@@ -80,6 +84,13 @@ class PlanRef(BaseModel):
     action_ids: list[str]
     as_of: datetime
     cycle: int | None = None
+
+
+class ApprovalPolicy(BaseModel):
+    """Who may approve: `APPROVERS` (empty: anyone) and the four-eyes rule."""
+
+    approvers: list[str] = Field(default_factory=list)
+    require_distinct_approver: bool = False
 
 
 class MaintenanceInput(BaseModel):
@@ -198,7 +209,10 @@ class PlanInput(BaseModel):
     as_of: datetime
     rules: Rules = Field(default_factory=Rules)
     exclude_plans: list[str] = Field(default_factory=list)
-    """Artifact directories of plans still open elsewhere: their actions are not proposed again."""
+    """Artifact directories of plans whose non-routine actions await approval elsewhere: those are
+    not proposed again (their routine actions ran, or failed and may be retried)."""
+    exclude_plans_entirely: list[str] = Field(default_factory=list)
+    """Plans whose every action awaits approval elsewhere (routine work was held or is off)."""
 
 
 class PlanResult(BaseModel):
@@ -385,6 +399,8 @@ class RunStatus(BaseModel):
     error: str | None = None
     parent_workflow_id: str | None = None
     phases: list[PhaseMark] = Field(default_factory=list)
+    auto_approve_refused: str | None = None
+    """Why auto-approve, asked for at start, was not allowed by the approval policy (then the run waits)."""
 
 
 class FindingsView(BaseModel):
@@ -436,6 +452,9 @@ class OpenApproval(BaseModel):
     artifact_dir: str
     actions: int
     started_at: datetime
+    includes_routine: bool = True
+    """Whether the cycle's routine actions went to this run too (held by the policy, or auto-execution
+    off). True for runs recorded before this was tracked: nothing of theirs is proposed again."""
 
 
 class ChildOutcome(BaseModel):
@@ -460,6 +479,8 @@ class CycleSummary(BaseModel):
     routine_run: str | None = None
     proposed_for_approval: int = 0
     approval_run: str | None = None
+    routine_held: str | None = None
+    """Why routine actions went to the approval run instead of executing (the approval policy)."""
     notified: bool = False
     notification_error: str | None = None
     error: str | None = None
@@ -470,8 +491,10 @@ class ProactiveInput(BaseModel):
     data_dir: str
     reports_dir: str
     started_by: str
-    interval_seconds: float = Field(15 * 60, ge=1)
+    interval_seconds: float = Field(15 * 60, ge=MIN_INTERVAL_MINUTES * 60, le=MAX_INTERVAL_MINUTES * 60)
     auto_execute_routine: bool = True
+    trigger_pending: bool = False
+    """A trigger_now that arrived during the cycle after which the agent continued as new."""
     callback_url: str | None = None
     approval_timeout_seconds: float = Field(12 * 3600, gt=0)
     approvers: list[str] = Field(default_factory=list)
@@ -508,7 +531,8 @@ class ProactiveStatus(BaseModel):
 
 
 class SetIntervalRequest(BaseModel):
-    minutes: float = Field(gt=0)
+    minutes: float
+    """Checked by the agent's update validator, which answers with the allowed range."""
 
 
 class NotifyInput(BaseModel):
