@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-from-lock
 POETRY ?= $(shell command -v poetry 2>/dev/null || echo ../shared/tools/poetry)
 
 .PHONY: install demo test worker server stop status lock bench chaos clean help assets record-histories
@@ -10,31 +9,26 @@ POETRY ?= $(shell command -v poetry 2>/dev/null || echo ../shared/tools/poetry)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(STAMP): poetry.lock requirements-dev.lock.txt pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	@touch $(STAMP)
+install:  ## create .venv and install exactly what poetry.lock pins
+	$(PYTHON) tools/dev.py install
 
-install: $(STAMP)  ## create .venv and install exactly what poetry.lock pins
+demo:  ## the main job: a full auto-approved run on the default fleet (local Temporal starts itself)
+	$(PYTHON) tools/dev.py demo
 
-demo: install  ## the main job: a full auto-approved run on the default fleet (local Temporal starts itself)
-	$(PY) run_monitoring_agent.py --reset-data --auto-approve
+test:  ## the whole test suite (starts its own Temporal servers)
+	$(PYTHON) tools/dev.py test
 
-test: install  ## the whole test suite (starts its own Temporal servers)
-	$(PY) -m pytest
+worker:  ## run a worker in the foreground (start more for more throughput)
+	$(PYTHON) tools/dev.py worker
 
-worker: install  ## run a worker in the foreground (start more for more throughput)
-	$(PY) -m maintenance_agent.worker
-
-server: install  ## start the embedded dev server and background worker now
-	$(PY) -m maintenance_agent.embedded start
+server:  ## start the embedded dev server and background worker now
+	$(PYTHON) tools/dev.py server
 
 stop:  ## stop the embedded dev server and background worker started by the scripts
-	@test -x $(PY) && $(PY) -m maintenance_agent.embedded stop || echo "nothing installed, nothing to stop"
+	$(PYTHON) tools/dev.py stop
 
-status: install  ## is the embedded server / worker running?
-	$(PY) -m maintenance_agent.embedded status
+status:  ## is the embedded server / worker running?
+	$(PYTHON) tools/dev.py status
 
 lock:  ## re-lock after editing pyproject.toml, and re-export the hashed requirements
 	$(POETRY) lock

@@ -91,7 +91,8 @@ CORPUS: list[tuple[str, str, Any, str]] = [
      "rejection applies to the whole plan"),
     ("approval", "id-with-newline", ApprovalRequest(action_ids=["A1\nrm -rf /"], approver="ops"), "unknown action id"),
     ("approval-late", "late-decision", ApprovalRequest(approver="ops"), "already"),
-    ("approval-late", "duplicate-decision", ApprovalRequest(approver="ops"), "already"),
+    ("approval-late", "duplicate-decision", ApprovalRequest(approve=False, approver="first.op"), "already"),
+    ("approval-late", "after-expiry", ApprovalRequest(approver="ops"), "already"),
 ]
 
 
@@ -200,7 +201,9 @@ async def pending_run(client: TemporalClient, tmp_path_factory: pytest.TempPathF
                              what="pending")
         await client_ops.decide(client, decided, ApprovalRequest(approve=False, approver="first.op"))
         await client_ops.result(client, decided)
-        yield {"pending": pending, "decided": decided, "settings": settings}
+        expired = await client_ops.start_run(client, settings, approval_timeout_seconds=1)
+        assert (await client_ops.result(client, expired)).phase is Phase.EXPIRED
+        yield {"pending": pending, "decided": decided, "expired": expired, "settings": settings}
         await client.get_workflow_handle(pending).terminate("test over")
 
 
@@ -208,7 +211,8 @@ async def pending_run(client: TemporalClient, tmp_path_factory: pytest.TempPathF
                          ids=[c[0] for c in _ids("approval") + _ids("approval-late")])
 async def test_approval_cases(client: TemporalClient, pending_run: dict, case: str, request_: ApprovalRequest,
                               fragment: str) -> None:
-    run = pending_run["decided"] if case in ("late-decision", "duplicate-decision") else pending_run["pending"]
+    run = {"late-decision": pending_run["decided"], "duplicate-decision": pending_run["decided"],
+           "after-expiry": pending_run["expired"]}.get(case, pending_run["pending"])
     data = pending_run["settings"].data_dir
     before = _digest(data)
     with pytest.raises(client_ops.OperationError) as err:

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from conftest import copy_fleet, eventually, running_worker, settings_for
 from maintenance_agent import client_ops
 from maintenance_agent.models.workflow import ApprovalRequest, Phase, ProactivePhase
-from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME, FleetStore
+from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
 
 
 async def test_two_runs_and_the_proactive_agent_on_one_fleet(client: Client, tmp_path: Path) -> None:
@@ -47,9 +47,14 @@ async def test_two_runs_and_the_proactive_agent_on_one_fleet(client: Client, tmp
     routine_run = agent.last_cycle.routine_run
     assert any(e["run_id"] == routine_run for e in applied) and any(e["run_id"] == first for e in applied)
     assert {e["run_id"] for e in stale} >= {second}
-    # No lost update: every device holds the state of the last change committed to it.
-    FleetStore(settings.data_dir).compact()
+    # No lost update: every device holds the state of the last change committed to it, in the files
+    # exactly as the runs left them, and each change started from the state the one before it left.
     inventory = {d["id"]: d for d in json.loads((settings.data_dir / "infrastructure_inventory.json").read_text())
                  ["infrastructure_inventory"]}
-    last = {e["equipment_id"]: e for e in sorted(applied, key=lambda e: e["seq"])}
+    ordered = sorted(applied, key=lambda e: e["seq"])
+    last = {e["equipment_id"]: e for e in ordered}
     assert all(inventory[eid] == e["after"]["inventory"] for eid, e in last.items())
+    previous: dict[str, dict] = {}
+    for entry in ordered:
+        assert previous.get(entry["equipment_id"], entry["before"]["inventory"]) == entry["before"]["inventory"], entry["seq"]
+        previous[entry["equipment_id"]] = entry["after"]["inventory"]

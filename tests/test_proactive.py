@@ -100,6 +100,23 @@ async def test_expired_approval_does_not_affect_later_cycles(env: WorkflowEnviro
         await client_ops.stop_proactive(env.client, settings.user_name)
 
 
+async def test_a_terminated_approval_run_is_forgotten(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    """A terminated approval run never reports back; the next cycle notices and proposes again."""
+    settings = _settings(tmp_path)
+    async with running_worker(env.client, settings):
+        await client_ops.start_proactive(env.client, settings, interval_minutes=60)
+        first = (await _status(env, settings, _waiting_after(1), "cycle 1")).last_cycle
+        assert first and first.approval_run
+        await env.client.get_workflow_handle(first.approval_run).terminate("operator cleanup")
+        await client_ops.trigger_proactive(env.client, settings.user_name)
+        status = await _status(env, settings, _waiting_after(2), "cycle 2")
+        second = status.last_cycle
+        assert second and second.excluded_pending == 0 and second.approval_run
+        assert second.proposed_for_approval == first.proposed_for_approval
+        assert [o.workflow_id for o in status.open_approvals] == [second.approval_run]
+        await client_ops.stop_proactive(env.client, settings.user_name)
+
+
 async def test_trigger_pause_resume_interval_and_stop(env: WorkflowEnvironment, tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     async with running_worker(env.client, settings):

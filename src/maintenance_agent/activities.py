@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from . import actions, artifacts
 from .config import LlmSettings
@@ -39,9 +39,9 @@ from .models.workflow import (
     INLINE_LIMIT,
     AdviseInput,
     AdviseResult,
-    ApprovalPolicy,
     AnalyzeInput,
     AnalyzeResult,
+    ApprovalPolicy,
     CompactInput,
     DetectInput,
     DetectResult,
@@ -56,6 +56,7 @@ from .models.workflow import (
     PlanResult,
     ReportInput,
     ReportRef,
+    StillOpenInput,
 )
 from .store import ChangeRecord, FleetDataError, FleetStore, StoreBusy, atomic_write_bytes
 
@@ -441,6 +442,24 @@ class MaintenanceActivities:
             raise ApplicationError(f"webhook {destination} refused the message ({response.status_code})",
                                    type="WebhookRejected", non_retryable=True)
         return NotifyResult(delivered=True, status_code=response.status_code, destination=destination)
+
+    @activity.defn
+    async def still_open(self, inp: StillOpenInput) -> list[str]:
+        """Which of these approval runs are still running. A run that was terminated or cancelled never
+        tells the agent it finished; without this its actions would never be proposed again."""
+        if self._client is None:
+            return list(inp.workflow_ids)
+        running = []
+        for workflow_id in inp.workflow_ids:
+            try:
+                desc = await self._client.get_workflow_handle(workflow_id).describe()
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:  # gone (retention): certainly not open
+                    continue
+                raise
+            if desc.status == WorkflowExecutionStatus.RUNNING:
+                running.append(workflow_id)
+        return running
 
     @activity.defn
     async def list_open_approvals(self, inp: OpenChildrenInput) -> list[OpenApproval]:

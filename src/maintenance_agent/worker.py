@@ -36,7 +36,7 @@ def activity_list(acts: MaintenanceActivities) -> list:
     return [
         acts.detect_fleet, acts.analyze_findings, acts.plan_maintenance, acts.advise, acts.load_plan, acts.load_actions,
         acts.execute_action, acts.compact_store, acts.write_report, acts.notify, acts.list_open_approvals,
-        acts.approval_policy,
+        acts.approval_policy, acts.still_open,
     ]
 
 

@@ -65,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
         SetIntervalRequest,
         SiteBatchInput,
         SiteBatchResult,
+        StillOpenInput,
     )
 
 STEP_TIMEOUT = timedelta(minutes=15)
@@ -708,6 +709,7 @@ class ProactiveMaintenanceWorkflow:
             await run_step(MaintenanceActivities.analyze_findings, AnalyzeInput(artifact_dir=cycle_dir),
                              f"cycle {n}: analyze")
             self._set_phase(ProactivePhase.PLANNING, f"cycle {n}: planning")
+            await self._forget_closed_approvals()
             plan = await run_step(MaintenanceActivities.plan_maintenance,
                                     PlanInput(artifact_dir=cycle_dir, as_of=detect.as_of, rules=inp.rules,
                                               exclude_plans=[o.artifact_dir for o in self._open.values()
@@ -767,6 +769,17 @@ class ProactiveMaintenanceWorkflow:
             source_plan=PlanRef(artifact_dir=cycle_dir, action_ids=ids, as_of=as_of, cycle=n),
             parent_workflow_id=None if auto_approve else self._wid,
         )
+
+    async def _forget_closed_approvals(self) -> None:
+        """Drop open approval runs that ended without telling us (terminated, cancelled)."""
+        if not self._open or not workflow.patched("forget-closed-approvals"):
+            return
+        running = set(await workflow.execute_activity_method(
+            MaintenanceActivities.still_open, StillOpenInput(workflow_ids=sorted(self._open)),
+            start_to_close_timeout=timedelta(seconds=60), retry_policy=STEP_RETRY,
+            summary=f"which of {len(self._open)} approval run(s) are still open"))
+        for workflow_id in [w for w in self._open if w not in running]:
+            del self._open[workflow_id]
 
     async def _propose(self, n: int, cycle_dir: str, ids: list[str], as_of: datetime, *, includes_routine: bool) -> str:
         """Start the approval run and let it wait on its own: the next cycles keep going."""

@@ -558,3 +558,7 @@ class NotifyResult(BaseModel):
 
 class OpenChildrenInput(BaseModel):
     prefix: str
+
+
+class StillOpenInput(BaseModel):
+    workflow_ids: list[str]

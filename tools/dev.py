@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""The project's commands with nothing but Python (standard library only): the Makefile calls this.
+
+    python3 tools/dev.py demo     # install into .venv/, start local Temporal + worker, one auto-approved run
+    python3 tools/dev.py test     # install into .venv/ and run the whole test suite
+
+Other commands: install, worker, server, stop, status, bench [--quick], chaos [--trials N], assets,
+record-histories. `install` creates `.venv/` and installs exactly what poetry.lock pins, through its
+hashed export `requirements-dev.lock.txt` (`pip --require-hashes`; Poetry is not needed); it is
+skipped when nothing it depends on changed since the last install.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv"
+PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+STAMP = VENV / ".installed-from-lock"
+INPUTS = [ROOT / "poetry.lock", ROOT / "requirements-dev.lock.txt", ROOT / "pyproject.toml"]
+SUPPORTED = ((3, 11), (3, 13))
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def install() -> None:
+    if STAMP.exists() and PY.exists() and all(p.stat().st_mtime <= STAMP.stat().st_mtime for p in INPUTS):
+        return
+    if not PY.exists():
+        if not SUPPORTED[0] <= sys.version_info[:2] <= SUPPORTED[1]:
+            fail(f"Python {sys.version_info.major}.{sys.version_info.minor} is not supported; run this with "
+                 f"Python 3.11, 3.12 or 3.13 (e.g. `python3.12 tools/dev.py ...`)")
+        print("creating .venv/", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    run([*pip, "--require-hashes", "-r", str(ROOT / "requirements-dev.lock.txt")])
+    run([*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)])
+    STAMP.touch()
+
+
+def run(command: list[str]) -> None:
+    code = subprocess.call(command, cwd=ROOT)
+    if code:
+        raise SystemExit(code)
+
+
+def in_venv(*args: str) -> None:
+    install()
+    run([str(PY), *args])
+
+
+COMMANDS = {
+    "install": lambda *a: install(),
+    "demo": lambda *a: in_venv("run_monitoring_agent.py", "--reset-data", "--auto-approve", *a),
+    "test": lambda *a: in_venv("-m", "pytest", *a),
+    "worker": lambda *a: in_venv("-m", "maintenance_agent.worker", *a),
+    "server": lambda *a: in_venv("-m", "maintenance_agent.embedded", "start", *a),
+    "status": lambda *a: in_venv("-m", "maintenance_agent.embedded", "status", *a),
+    "bench": lambda *a: in_venv("bench/run_all.py", *a),
+    "chaos": lambda *a: in_venv("tests/chaos.py", *(a or ("--trials", "20"))),
+    "assets": lambda *a: in_venv("tools/make_assets.py", *a),
+    "record-histories": lambda *a: in_venv("tests/record_histories.py", *a),
+}
+
+
+def stop(*args: str) -> None:
+    if not PY.exists():
+        print("nothing installed, nothing to stop", file=sys.stderr)
+        return
+    run([str(PY), "-m", "maintenance_agent.embedded", "stop", *args])
+
+
+COMMANDS["stop"] = stop
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
+        fail(f"unknown command {argv[0]!r}; use one of: {', '.join(COMMANDS)}")
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip(), file=sys.stderr)
+        return
+    COMMANDS[argv[0]](*argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
