@@ -1,7 +1,5 @@
 # One environment: .venv/ at the repository root, installed from the hashed export of poetry.lock.
 PYTHON ?= python3
-VENV := .venv
-PY := $(VENV)/bin/python
 POETRY ?= $(shell command -v poetry 2>/dev/null || echo ../shared/tools/poetry)
 
 .PHONY: install demo test worker server stop status lock bench chaos clean help assets record-histories
@@ -39,14 +37,14 @@ clean:  ## remove reports and local Temporal state (stops the servers first)
 	-$(MAKE) stop
 	rm -rf reports .temporal
 
-bench: install  ## benchmarks (not part of the tests): figures in bench/results/, table on stdout (~1 h; QUICK=1: ~10 min)
-	$(PY) bench/run_all.py $(if $(QUICK),--quick,)
+bench:  ## benchmarks (not part of the tests): figures in bench/results/, table on stdout (~1 h; QUICK=1: ~10 min)
+	$(PYTHON) tools/dev.py bench $(if $(QUICK),--quick,)
 
-chaos: install  ## crash/restart/fault-injection trials (TRIALS=20): prints the table
-	$(PY) tests/chaos.py --trials $(or $(TRIALS),20)
+chaos:  ## crash/restart/fault-injection trials (TRIALS=20): prints the table
+	$(PYTHON) tools/dev.py chaos --trials $(or $(TRIALS),20)
 
-assets: install  ## regenerate assets/ (DAPER diagram, example report from a real run)
-	$(PY) tools/make_assets.py
+assets:  ## regenerate assets/ (DAPER diagram, example report from a real run)
+	$(PYTHON) tools/dev.py assets
 
-record-histories: install  ## re-record the workflow histories the replay tests use
-	$(PY) tests/record_histories.py
+record-histories:  ## re-record the workflow histories the replay tests use
+	$(PYTHON) tools/dev.py record-histories

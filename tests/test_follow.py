@@ -75,30 +75,20 @@ async def test_a_failed_workflow_task_is_busy_not_a_refusal() -> None:
     assert not isinstance(info.value, client_ops.Busy)
 
 
-async def test_decide_retries_a_busy_run_with_the_same_update_id(monkeypatch: pytest.MonkeyPatch) -> None:
-    from temporalio.service import RPCError, RPCStatusCode
+async def test_a_busy_decision_is_retried_within_its_patience() -> None:
+    attempts = 0
 
-    from maintenance_agent.models.workflow import ApprovalRequest
+    async def busy_twice() -> str:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise client_ops.Busy("Temporal did not answer in time for run-1; try again shortly")
+        return "decided"
 
-    ids: list[str] = []
+    assert await client_ops.retry_busy(busy_twice, patience_seconds=60, first_delay=0) == "decided"
+    assert attempts == 3
 
-    class Handle:
-        async def execute_update(self, update: object, request: object, *, id: str) -> str:
-            ids.append(id)
-            if len(ids) < 3:
-                raise RPCError("Workflow Task in failed state.", RPCStatusCode.FAILED_PRECONDITION, b"")
-            return "decided"
-
-    monkeypatch.setattr(client_ops, "_handle", lambda client, wid: Handle())
-    monkeypatch.setattr(client_ops.asyncio, "sleep", _no_sleep)
-    assert await client_ops.decide(None, "run-1", ApprovalRequest(approver="op")) == "decided"  # type: ignore[arg-type]
-    assert len(ids) == 3 and len(set(ids)) == 1 and ids[0].startswith("decide-")
-
-    ids.clear()
+    attempts = -100  # busy for longer than the patience allows
     with pytest.raises(client_ops.Busy):
-        await client_ops.decide(None, "run-1", ApprovalRequest(approver="op"), patience_seconds=0)  # type: ignore[arg-type]
-    assert len(ids) == 1
-
-
-async def _no_sleep(seconds: float) -> None:
-    return None
+        await client_ops.retry_busy(busy_twice, patience_seconds=0)
+    assert attempts == -99, "no patience: one attempt, then the error"

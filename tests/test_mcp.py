@@ -322,7 +322,6 @@ def test_http_on_a_public_address_needs_a_token(tmp_path: Path) -> None:
 def test_under_four_eyes_the_chat_cannot_vouch_for_a_second_person(tmp_path: Path) -> None:
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from conftest import settings_for
     from maintenance_agent.mcp_tools import _approver
 
     shared = settings_for(tmp_path, user_name="alice", approvers="alice,bob")

@@ -16,10 +16,10 @@ from typing import NoReturn
 
 from temporalio.client import Client
 
-from .config import ConfigError, EmbeddedMode, Settings, load_settings
+from .config import ConfigError, Settings, load_settings
 from .connection import TemporalUnavailable
 from .core.rules import RulesError
-from .embedded import EmbeddedError, ensure_running, exit_now, worker_available
+from .embedded import EmbeddedError, ensure_running, exit_now, require_worker
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
 interrupt_hint = "Stopped following. Anything already started keeps running in Temporal."
@@ -54,14 +54,8 @@ def parse_as_of(text: str) -> datetime:
 
 async def connect_for_cli(settings: Settings) -> Client:
     """Connect (starting the embedded server and worker where allowed) and make sure a worker polls."""
-    client, status = await ensure_running(settings)
-    embedded = settings.embedded is EmbeddedMode.AUTO and settings.is_local_address
-    if not embedded and not await worker_available(client, settings.task_queue):
-        raise CliError(
-            f"no worker is polling task queue {settings.task_queue!r} on {settings.temporal_address}; "
-            f"start one with `make worker` (or `python -m maintenance_agent.worker`) and retry"
-        )
-    del status
+    client, _status = await ensure_running(settings)
+    await require_worker(client, settings)
     return client
 
 

@@ -35,6 +35,7 @@ from . import artifacts
 from .config import Settings
 from .core.report import Report
 from .store import FleetStore
+from .core.approval import auto_approval_refusal
 from .core.detect import analysis_time, detect
 from .core.rules import load_rules
 from .models.core import Finding, HealthState, Severity
@@ -89,18 +90,29 @@ def run_workflow_id(user: str) -> str:
     return f"infra-monitoring-agent-for-{user}-{uuid.uuid4()}"
 
 
-def run_input(settings: Settings, **options: Any) -> MaintenanceInput:
-    """The start input of a run, with paths and policy from settings and per-run options."""
-    options.setdefault("advisor", settings.llm_enabled)
-    return MaintenanceInput(
-        data_dir=str(settings.data_dir), reports_dir=str(settings.reports_dir), started_by=settings.user_name,
-        **options,
-    )
-
-
 def approval_policy(settings: Settings) -> ApprovalPolicy:
     """`APPROVERS` and `REQUIRE_DISTINCT_APPROVER` from these settings (a worker enforces its own)."""
     return ApprovalPolicy(approvers=list(settings.approvers), require_distinct_approver=settings.require_distinct_approver)
+
+
+def auto_approve_refusal(settings: Settings) -> str | None:
+    """Why this user may not auto-approve under these settings' policy, or None (checked again by the run
+    against its worker's policy: this is only to say so before anything starts)."""
+    return auto_approval_refusal(settings.user_name, approval_policy(settings))
+
+
+def _start_options(settings: Settings, options: dict[str, Any]) -> dict[str, Any]:
+    """Paths, approval policy, approval timeout and circuit breaker from settings; `options` override."""
+    return {"data_dir": str(settings.data_dir), "reports_dir": str(settings.reports_dir),
+            "started_by": settings.user_name, **approval_policy(settings).model_dump(),
+            "approval_timeout_seconds": settings.approval_timeout_hours * 3600,
+            "max_failures": settings.max_failures, **options}
+
+
+def run_input(settings: Settings, **options: Any) -> MaintenanceInput:
+    """The start input of a run, from settings and per-run options."""
+    options.setdefault("advisor", settings.llm_enabled)
+    return MaintenanceInput(**_start_options(settings, options))
 
 
 async def start_run(client: Client, settings: Settings, **options: Any) -> str:
@@ -176,6 +188,18 @@ async def _run_handle(client: Client, workflow_id: str) -> tuple[WorkflowHandle,
     return handle, desc
 
 
+async def _query(client: Client, workflow_id: str, query: Callable[..., Any]) -> Any:
+    """A query on a maintenance run. Only if it fails is the workflow described, to tell an id of
+    another kind of workflow (the proactive agent's) apart from a run that cannot answer."""
+    try:
+        return await _guard(workflow_id, _handle(client, workflow_id).query(query))
+    except (Busy, RunNotFound):
+        raise
+    except OperationError:
+        await _run_handle(client, workflow_id)  # raises the clearer error for another workflow type
+        raise
+
+
 async def get_status(client: Client, workflow_id: str) -> RunStatus:
     """The run's status. A finished run answers from its recorded result: no replay, no worker needed."""
     handle, desc = await _run_handle(client, workflow_id)
@@ -191,8 +215,7 @@ async def get_status(client: Client, workflow_id: str) -> RunStatus:
 
 
 async def get_plan(client: Client, workflow_id: str) -> PlanView:
-    handle, _desc = await _run_handle(client, workflow_id)
-    view: PlanView = await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.plan))
+    view: PlanView = await _query(client, workflow_id, InfrastructureMaintenanceWorkflow.plan)
     if view.truncated and view.artifact and Path(view.artifact).exists():
         plan = artifacts.read(Path(view.artifact).parent, artifacts.PLAN, artifacts.PlanArtifact)
         view = view.model_copy(update={"actions": plan.actions, "truncated": False})
@@ -202,11 +225,10 @@ async def get_plan(client: Client, workflow_id: str) -> PlanView:
 async def get_findings(client: Client, workflow_id: str, *, site: str | None = None,
                        min_severity: Severity | None = None) -> FindingsView:
     """The run's findings; a run started from a proactive cycle's plan shows that cycle's detection."""
-    handle, _desc = await _run_handle(client, workflow_id)
-    view: FindingsView = await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.findings))
+    view: FindingsView = await _query(client, workflow_id, InfrastructureMaintenanceWorkflow.findings)
     if view.total == 0 and view.artifact is None:
         # Such a run detects nothing itself; its plan, and the detection behind it, are in the cycle's directory.
-        plan: PlanView = await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.plan))
+        plan: PlanView = await _query(client, workflow_id, InfrastructureMaintenanceWorkflow.plan)
         source = Path(plan.artifact).parent if plan.artifact else None
         if source is not None and (source / artifacts.DETECTION).exists():
             detected = artifacts.read(source, artifacts.DETECTION, artifacts.DetectionArtifact).findings
@@ -225,8 +247,7 @@ async def get_findings(client: Client, workflow_id: str, *, site: str | None = N
 
 
 async def get_results(client: Client, workflow_id: str) -> ResultsView:
-    handle, _desc = await _run_handle(client, workflow_id)
-    return await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.results))
+    return await _query(client, workflow_id, InfrastructureMaintenanceWorkflow.results)
 
 
 async def get_report(client: Client, workflow_id: str) -> Report:
@@ -249,12 +270,17 @@ async def decide(client: Client, workflow_id: str, request: ApprovalRequest, *,
     A busy worker or server is retried for up to `patience_seconds` with the same update id, so a
     decision that did land is never applied twice: Temporal returns the first outcome again."""
     update_id = f"decide-{uuid.uuid4()}"
+    return await retry_busy(lambda: _guard(workflow_id, _handle(client, workflow_id).execute_update(
+        InfrastructureMaintenanceWorkflow.decide, request, id=update_id)), patience_seconds)
+
+
+async def retry_busy(call: Callable[[], Awaitable[Any]], patience_seconds: float, first_delay: float = 0.5) -> Any:
+    """`call()` again while it raises `Busy`, backing off up to 5 s, for at most `patience_seconds`."""
     deadline = time.monotonic() + patience_seconds
-    delay = 0.5
+    delay = first_delay
     while True:
         try:
-            return await _guard(workflow_id, _handle(client, workflow_id).execute_update(
-                InfrastructureMaintenanceWorkflow.decide, request, id=update_id))
+            return await call()
         except Busy:
             if time.monotonic() + delay > deadline:
                 raise
@@ -331,9 +357,9 @@ async def start_proactive(client: Client, settings: Settings, *, interval_minute
     workflow_id = proactive_workflow_id(settings.user_name)
     if await _is_running(client, workflow_id):
         return workflow_id, True
-    inp = ProactiveInput(data_dir=str(settings.data_dir), reports_dir=str(settings.reports_dir),
-                         started_by=settings.user_name, interval_seconds=interval_minutes * 60,
-                         auto_execute_routine=auto_execute_routine, callback_url=callback_url, **options)
+    inp = ProactiveInput(**_start_options(settings, {
+        "interval_seconds": interval_minutes * 60, "auto_execute_routine": auto_execute_routine,
+        "callback_url": callback_url, **options}))
     try:
         # USE_EXISTING: two clients starting at once still end up with one agent.
         await client.start_workflow(ProactiveMaintenanceWorkflow.run, inp, id=workflow_id,

@@ -16,7 +16,6 @@ from rich.table import Table
 from . import client_ops
 from .cli import EXIT_OK, EXIT_RUN_FAILED, CliError, connect_for_cli, err
 from .config import Settings
-from .core.approval import auto_approval_refusal
 from .core.rules import load_rules
 from .models.workflow import ApprovalRequest, MaintenanceResult, Phase, RunStatus
 from .store import FleetStore
@@ -79,18 +78,14 @@ def print_result(result: MaintenanceResult, as_json: bool) -> None:
 
 
 async def run_command(settings: Settings, args: argparse.Namespace, as_of: datetime | None) -> int:
-    if args.auto_approve and (refusal := auto_approval_refusal(settings.user_name, client_ops.approval_policy(settings))):
+    if args.auto_approve and (refusal := client_ops.auto_approve_refusal(settings)):
         raise CliError(f"{refusal}; run without --auto-approve and have someone else approve the plan")
     rules = load_rules(settings.rules_file)
     client = await connect_for_cli(settings)
     if args.reset_data:  # only once the run can start: a bad setting or no server leaves the data alone
         reset_fleet(settings)
     workflow_id = await client_ops.start_run(
-        client, settings, auto_approve=args.auto_approve, dry_run=args.dry_run, as_of=as_of,
-        approval_timeout_seconds=settings.approval_timeout_hours * 3600, approvers=list(settings.approvers),
-        require_distinct_approver=settings.require_distinct_approver, max_failures=settings.max_failures,
-        rules=rules,
-    )
+        client, settings, auto_approve=args.auto_approve, dry_run=args.dry_run, as_of=as_of, rules=rules)
     err(f"Started run {workflow_id}")
     if args.no_wait:
         print(json.dumps({"workflow_id": workflow_id}) if args.json else workflow_id)
@@ -227,9 +222,7 @@ async def proactive_command(settings: Settings, args: argparse.Namespace) -> int
     interval = args.interval_minutes if args.interval_minutes is not None else 15.0
     workflow_id, already = await client_ops.start_proactive(
         client, settings, interval_minutes=interval, auto_execute_routine=args.auto_approve,
-        callback_url=args.callback, approval_timeout_seconds=settings.approval_timeout_hours * 3600,
-        approvers=list(settings.approvers), require_distinct_approver=settings.require_distinct_approver,
-        max_failures=settings.max_failures, rules=load_rules(settings.rules_file))
+        callback_url=args.callback, rules=load_rules(settings.rules_file))
     if already:
         status = await client_ops.proactive_status(client, user)
         err(f"The proactive agent {workflow_id} is already running (cycle {status.cycle}); following it.")
@@ -242,7 +235,7 @@ async def proactive_command(settings: Settings, args: argparse.Namespace) -> int
     else:
         err(f"Started the proactive agent {workflow_id}: a cycle every {interval:g} minute(s), routine "
             f"auto-execution {'on' if args.auto_approve else 'off'}.")
-        if args.auto_approve and (refusal := auto_approval_refusal(settings.user_name, client_ops.approval_policy(settings))):
+        if args.auto_approve and (refusal := client_ops.auto_approve_refusal(settings)):
             err(f"Note: routine actions will wait for approval like the rest: {refusal}.")
     me = script("run_monitoring_agent_proactive.py")
     cli.interrupt_hint = (f"Stopped following; the agent keeps running in Temporal.\n"

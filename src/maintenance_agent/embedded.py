@@ -332,6 +332,21 @@ async def worker_available(client: Client, task_queue: str) -> bool:
     return any(age < POLLER_FRESH_SECONDS for _ident, age in await worker_pollers(client, task_queue))
 
 
+async def require_worker(client: Client, settings: Settings) -> None:
+    """Refuse to start work no worker would pick up (it would wait forever): `EmbeddedError` saying
+    how to start one. The embedded default needs no check: its start-up made sure of a worker."""
+    if settings.embedded is EmbeddedMode.AUTO and settings.is_local_address:
+        return
+    try:
+        available = await worker_available(client, settings.task_queue)
+    except RPCError as exc:
+        raise EmbeddedError(f"Temporal refused to describe task queue {settings.task_queue!r}: {exc.message}") from None
+    if not available:
+        raise EmbeddedError(
+            f"no worker is polling task queue {settings.task_queue!r} on {settings.temporal_address}; "
+            f"start one with `make worker` (or `python -m maintenance_agent.worker`) and retry")
+
+
 def stop(settings: Settings) -> list[str]:
     """Stop the background worker, then the dev server, by their recorded PIDs."""
     stopped = []

@@ -28,7 +28,6 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .config import ConfigError, Settings, load_settings
-from .core.approval import auto_approval_refusal
 from .models.core import Severity
 from .models.mcp import (
     MAX_ITEMS,
@@ -143,21 +142,9 @@ _EMBEDDED_STARTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedd
 
 
 async def _require_worker(client: Client, settings: Settings) -> None:
-    """Refuse to start work no worker would pick up (it would sit in INITIALIZING), as the scripts do."""
-    from temporalio.service import RPCError
+    from .embedded import require_worker
 
-    from .config import EmbeddedMode
-    from .embedded import worker_available
-
-    if settings.embedded is EmbeddedMode.AUTO and settings.is_local_address:
-        return  # the embedded start-up made sure of a worker
-    try:
-        available = await worker_available(client, settings.task_queue)
-    except RPCError as exc:
-        raise ToolError(f"Temporal refused to describe task queue {settings.task_queue!r}: {exc.message}") from None
-    if not available:
-        raise ToolError(f"no worker is polling task queue {settings.task_queue!r} on {settings.temporal_address}; "
-                        f"start one with `make worker` (or `python -m maintenance_agent.worker`) and retry")
+    await _call(require_worker(client, settings))
 
 
 @asynccontextmanager
@@ -253,16 +240,13 @@ async def initiate_infrastructure_maintenance(
 ) -> RunStarted:
     """Start one maintenance run over the fleet (detect, analyze, plan, then approval or execution); returns its id at once."""
     settings = _settings(ctx)
-    if auto_approve and (refusal := auto_approval_refusal(settings.user_name, ops().approval_policy(settings))):
+    if auto_approve and (refusal := ops().auto_approve_refusal(settings)):
         raise ToolError(f"{refusal}; start without auto_approve and have someone else approve the plan")
     client = await _agent(ctx).client()
     await _require_worker(client, settings)
     rules = await _call(asyncio.to_thread(_rules, settings))
     workflow_id = await _call(ops().start_run(
-        client, settings, auto_approve=auto_approve, dry_run=dry_run,
-        approval_timeout_seconds=settings.approval_timeout_hours * 3600, approvers=list(settings.approvers),
-        require_distinct_approver=settings.require_distinct_approver, max_failures=settings.max_failures,
-        rules=rules))
+        client, settings, auto_approve=auto_approve, dry_run=dry_run, rules=rules))
     status = await _call(ops().get_status(client, workflow_id))
     return RunStarted(workflow_id=workflow_id, phase=status.phase,
                       next_step=f"Poll get_maintenance_status('{workflow_id}') until "
@@ -409,9 +393,7 @@ async def initiate_proactive_maintenance(
     rules = await _call(asyncio.to_thread(_rules, settings))
     workflow_id, already = await _call(ops().start_proactive(
         client, settings, interval_minutes=interval_minutes, auto_execute_routine=auto_execute_routine,
-        callback_url=callback_url, approval_timeout_seconds=settings.approval_timeout_hours * 3600,
-        approvers=list(settings.approvers), require_distinct_approver=settings.require_distinct_approver,
-        max_failures=settings.max_failures, rules=rules))
+        callback_url=callback_url, rules=rules))
     status = await _call(ops().proactive_status(client, settings.user_name))
     hint = ("Already running with its own settings; stop it first to change them." if already else
             "Running: the first cycle starts now. Non-routine actions appear as runs awaiting approval.")

@@ -41,10 +41,10 @@ def activity_list(acts: MaintenanceActivities) -> list:
 
 
 def build_worker(client: Client, settings: Settings, *, identity: str | None = None,
-                 activities: MaintenanceActivities | None = None) -> Worker:
+                 hooks: TestHooks | None = None) -> Worker:
     """A worker for the agent's task queue (the same one in production, the CLI and the tests)."""
-    acts = activities or MaintenanceActivities(
-        client=client, llm=LlmSettings.from_settings(settings), policy=approval_policy(settings),
+    acts = MaintenanceActivities(
+        hooks, client=client, llm=LlmSettings.from_settings(settings), policy=approval_policy(settings),
         notify_url=settings.notify_webhook_url.get_secret_value() if settings.notify_webhook_url else None)
     return Worker(
         client,
@@ -62,11 +62,7 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
 
 async def run_worker(settings: Settings, *, identity: str | None = None) -> None:
     client = await connect(settings)
-    notify_url = settings.notify_webhook_url.get_secret_value() if settings.notify_webhook_url else None
-    worker = build_worker(client, settings, identity=identity,
-                          activities=MaintenanceActivities(TestHooks.from_environment(), client=client,
-                                                           notify_url=notify_url, policy=approval_policy(settings),
-                                                           llm=LlmSettings.from_settings(settings)))
+    worker = build_worker(client, settings, identity=identity, hooks=TestHooks.from_environment())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -95,11 +95,18 @@ async def run_step(fn: Callable[..., Awaitable], arg: object, summary: str):  # 
 
 
 WORKER_POLICY_PATCH = "worker-approval-policy"
+FORGET_CLOSED_APPROVALS_PATCH = "forget-closed-approvals"
+"""Patch markers: histories recorded before these steps existed replay without them."""
 
 
-async def worker_policy(requested: ApprovalPolicy) -> ApprovalPolicy:
-    """The approval policy to enforce: the worker's settings, tightened by what the client asked for.
-    Histories recorded before the worker held the policy replay without the extra activity."""
+def requested_policy(inp: MaintenanceInput | ProactiveInput) -> ApprovalPolicy:
+    """The approval policy the client that started the workflow asked for."""
+    return ApprovalPolicy(approvers=inp.approvers, require_distinct_approver=inp.require_distinct_approver)
+
+
+async def worker_policy(inp: MaintenanceInput | ProactiveInput) -> ApprovalPolicy:
+    """The approval policy to enforce: the worker's settings, tightened by what the client asked for."""
+    requested = requested_policy(inp)
     if not workflow.patched(WORKER_POLICY_PATCH):
         return requested
     worker = await workflow.execute_activity_method(
@@ -210,14 +217,15 @@ class InfrastructureMaintenanceWorkflow:
         self._advisor_note: str | None = None
         self._llm_ids: set[str] = set()
         self._routine_total = 0
-        self._policy = ApprovalPolicy(approvers=inp.approvers, require_distinct_approver=inp.require_distinct_approver)
+        # What the validator enforces: the client's request until the worker's policy is in (first step).
+        self._policy = requested_policy(inp)
         self._auto_refused: str | None = None
 
     # -- the run ---------------------------------------------------------------------------------
     @workflow.run
     async def run(self, inp: MaintenanceInput) -> MaintenanceResult:
         try:
-            self._policy = await worker_policy(self._policy)
+            self._policy = await worker_policy(inp)
             await self._assess(inp)
             assert self._plan is not None
             if self._plan.total == 0:
@@ -721,9 +729,7 @@ class ProactiveMaintenanceWorkflow:
             all_routine = plan.routine()
             routine = all_routine if inp.auto_execute_routine else []
             if routine:
-                policy = await worker_policy(ApprovalPolicy(approvers=inp.approvers,
-                                                            require_distinct_approver=inp.require_distinct_approver))
-                summary.routine_held = auto_approval_refusal(inp.started_by, policy)
+                summary.routine_held = auto_approval_refusal(inp.started_by, await worker_policy(inp))
                 if summary.routine_held:  # routine work is pre-approved by its starter: only if they may approve
                     routine = []
             chosen = set(routine)
@@ -772,7 +778,7 @@ class ProactiveMaintenanceWorkflow:
 
     async def _forget_closed_approvals(self) -> None:
         """Drop open approval runs that ended without telling us (terminated, cancelled)."""
-        if not self._open or not workflow.patched("forget-closed-approvals"):
+        if not self._open or not workflow.patched(FORGET_CLOSED_APPROVALS_PATCH):
             return
         running = set(await workflow.execute_activity_method(
             MaintenanceActivities.still_open, StillOpenInput(workflow_ids=sorted(self._open)),

@@ -25,11 +25,11 @@ from .core import (
 )
 
 INLINE_LIMIT = 400
+"""Up to this many findings/actions travel inline in payloads and queries; beyond it, artifacts."""
 MIN_INTERVAL_MINUTES = 1 / 60
 """The proactive agent's shortest interval between cycles: one second (for tests; 15 min is the default)."""
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
 """And its longest: one week."""
-"""Up to this many findings/actions travel inline in payloads and queries; beyond it, artifacts."""
 
 
 class Phase(StrEnum):
