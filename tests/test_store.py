@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,10 +34,37 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Raw:
+    """A mutation of a file's text: what a parsed document cannot hold (two equal keys)."""
+
+    edit: Callable[[str], str]
+
+
 def _mutate(fleet: Path, filename: str, fn) -> None:  # noqa: ANN001
-    doc = _load(fleet / filename)
-    fn(doc)
-    _save(fleet / filename, doc)
+    path = fleet / filename
+    if fn is None:  # cut short: not JSON any more
+        path.write_text(path.read_text()[:500])
+    elif isinstance(fn, Raw):
+        path.write_text(fn.edit(path.read_text()))
+    else:
+        doc = _load(path)
+        fn(doc)
+        _save(path, doc)
+
+
+def _twice(text: str, key: str, first: object) -> str:
+    """The first `"key": value` also preceded by `"key": first` (the parsers keep the second)."""
+    marker = f'"{key}": '
+    at = text.index(marker)
+    return text[:at] + marker + json.dumps(first) + ", " + text[at:]
+
+
+def _two_lists(text: str) -> str:
+    """The inventory with a second `infrastructure_inventory` list holding only its first record."""
+    doc = json.loads(text)
+    one = json.dumps(doc["infrastructure_inventory"][:1])
+    return text.rstrip().removesuffix("}") + f', "infrastructure_inventory": {one}}}'
 
 
 def _inv(doc: dict) -> list[dict]:
@@ -80,15 +110,41 @@ MALFORMED: list[tuple[str, str, Any, list[str]]] = [
      ["EQ-10004", "recent_readings[1].timestamp", "timezone"]),
     ("bool-as-number", INVENTORY_FILE, lambda d: _inv(d)[1].__setitem__("temperature_celsius", True),
      ["EQ-10002", "temperature_celsius", "must be a number"]),
+    # Two equal keys: every fast parser keeps the last one silently, and the rewrite would lose the rest.
+    ("duplicate-top-level-list", INVENTORY_FILE, Raw(_two_lists),
+     ["infrastructure_inventory.json", "top-level key 'infrastructure_inventory' appears twice"]),
+    ("duplicate-key-in-record", INVENTORY_FILE, Raw(lambda t: _twice(t, "status", "Down")),
+     ["infrastructure_inventory.json", "record #1", "EQ-10001", "duplicate key 'status'"]),
+    ("duplicate-top-level-key-in-inventory", INVENTORY_FILE,
+     Raw(lambda t: t.replace("{", '{"exported_by": "cmdb", "exported_by": "cmdb-2", ', 1)),
+     ["infrastructure_inventory.json", "top-level key 'exported_by' appears twice"]),
+    ("duplicate-key-in-alert", INVENTORY_FILE, Raw(lambda t: _twice(t, "severity", "info")),
+     ["infrastructure_inventory.json", "alerts[0]", "duplicate key 'severity'"]),
+    ("duplicate-key-in-reading", HEALTH_FILE, Raw(lambda t: _twice(t, "latency_ms", 1)),
+     ["health_metrics.json", "record #1", "EQ-10001", "recent_readings[0]", "duplicate key 'latency_ms'"]),
+    ("duplicate-key-in-life-expectancy", LIFE_FILE, Raw(lambda t: _twice(t, "expected_life_years", 3)),
+     ["equipment_life_expectancy.json", "record #1", "duplicate key 'expected_life_years'"]),
+    # Numbers that cannot be written back as they were read.
+    ("infinity-uptime", INVENTORY_FILE, lambda d: _inv(d)[0].__setitem__("uptime_days", float("inf")),
+     ["record #1", "EQ-10001", "uptime_days", "not a finite number"]),
+    ("nan-in-unknown-field", INVENTORY_FILE, lambda d: _inv(d)[1].__setitem__("rack_power_kw", float("nan")),
+     ["record #2", "EQ-10002", "rack_power_kw", "not a finite number"]),
+    ("infinity-latency", HEALTH_FILE, lambda d: _hm(d)[1]["recent_readings"][0].__setitem__("latency_ms", float("inf")),
+     ["health_metrics.json", "EQ-10002", "recent_readings[0].latency_ms", "not a finite number"]),
+    ("overflowing-latency", HEALTH_FILE, Raw(lambda t: t.replace('"latency_ms": ', '"latency_ms": 1e400, "was": ', 1)),
+     ["health_metrics.json", "EQ-10001", "recent_readings[0].latency_ms", "not a finite number"]),
+    ("nan-in-reading-extra", HEALTH_FILE, lambda d: _hm(d)[2]["recent_readings"][3].__setitem__("fan_rpm", float("nan")),
+     ["EQ-10003", "recent_readings[3].fan_rpm", "not a finite number"]),
+    ("integer-beyond-64-bits", INVENTORY_FILE, lambda d: _inv(d)[2].__setitem__("uptime_days", 2**64),
+     ["record #3", "EQ-10003", "uptime_days", "64-bit range"]),
+    ("huge-integer-in-unknown-field", INVENTORY_FILE, lambda d: _inv(d)[3].__setitem__("asset_tag", 10**30),
+     ["EQ-10004", "asset_tag", "64-bit range"]),
 ]
 
 
 @pytest.mark.parametrize("case,filename,mutation,fragments", MALFORMED, ids=[m[0] for m in MALFORMED])
 def test_malformed_file_gives_one_clear_line(fleet_dir: Path, case: str, filename: str, mutation, fragments: list[str]) -> None:  # noqa: ANN001
-    if mutation is None:
-        (fleet_dir / filename).write_text((fleet_dir / filename).read_text()[:500])
-    else:
-        _mutate(fleet_dir, filename, mutation)
+    _mutate(fleet_dir, filename, mutation)
     before = {n: _digest(fleet_dir / n) for n in (INVENTORY_FILE, HEALTH_FILE, LIFE_FILE)}
     with pytest.raises(FleetDataError) as err:
         FleetStore(fleet_dir).load()
@@ -227,3 +283,73 @@ def test_third_party_fleet_is_accepted_and_round_trips(tmp_path: Path) -> None:
     fleet = FleetStore(fleet_dir).load()
     assert len(fleet.inventory) == 50
     assert all(fleet.health[i].recent_readings for i in fleet.inventory)
+
+
+def test_symlinked_files_are_written_through_the_link(tmp_path: Path) -> None:
+    """A data directory of symlinks (e.g. into a CMDB export): the targets get the change, the links stay."""
+    real = copy_fleet(tmp_path / "export")
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in (INVENTORY_FILE, HEALTH_FILE, LIFE_FILE):
+        (data / name).symlink_to(real / name)
+    subprocess.run([sys.executable, str(HELPER), str(data), "commit", "r", "EQ-10004"], check=True)
+    FleetStore(data).compact()
+    assert all((data / name).is_symlink() for name in (INVENTORY_FILE, HEALTH_FILE, LIFE_FILE))
+    assert {d["id"]: d for d in _inv(_load(real / INVENTORY_FILE))}["EQ-10004"]["status"] == "Maintenance-r"
+    assert not list(data.glob(".*.tmp")) and not list(real.glob(".*.tmp"))
+
+
+def _corrupt_middle_line(data: Path) -> Path:
+    for device in ("EQ-10001", "EQ-10002", "EQ-10003"):
+        subprocess.run([sys.executable, str(HELPER), str(data), "commit", "r", device], check=True)
+    audit = data / STATE_DIRNAME / AUDIT_FILE
+    lines = audit.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1][:40] + b"#garbage#" + lines[1][60:]
+    audit.write_bytes(b"".join(lines))
+    return audit
+
+
+def test_damaged_middle_line_of_the_audit_log_names_file_line_and_the_repair(fleet_dir: Path) -> None:
+    audit = _corrupt_middle_line(fleet_dir)
+    with pytest.raises(FleetDataError) as err:
+        FleetStore(fleet_dir).snapshot()  # what every run reads first
+    message = str(err.value)
+    assert "\n" not in message and str(audit) in message and "line 2 is damaged" in message
+    assert f"python -m maintenance_agent.store repair-audit {fleet_dir}" in message
+
+    repair = subprocess.run([sys.executable, "-m", "maintenance_agent.store", "repair-audit", str(fleet_dir)],
+                            capture_output=True, text=True, env={**os.environ, "ENV_FILE": os.devnull})
+    assert repair.returncode == 0 and "moved 1 damaged line(s) (line 2)" in repair.stderr, repair.stderr
+    assert (fleet_dir / STATE_DIRNAME / f"{AUDIT_FILE}.damaged").read_bytes().count(b"\n") == 1
+    fleet = FleetStore(fleet_dir).snapshot()
+    assert fleet.inventory["EQ-10001"].status == "Maintenance-r" and fleet.inventory["EQ-10003"].status == "Maintenance-r"
+    assert [c.action_id for c in FleetStore(fleet_dir).ledger_for("r")] == ["EQ-10001", "EQ-10003"]
+    again = subprocess.run([sys.executable, "-m", "maintenance_agent.store", "repair-audit", str(fleet_dir)],
+                           capture_output=True, text=True, env={**os.environ, "ENV_FILE": os.devnull})
+    assert again.returncode == 0 and "no damaged line" in again.stderr
+
+
+def test_repair_keeps_the_compaction_mark_on_the_same_change(fleet_dir: Path) -> None:
+    audit = _corrupt_middle_line(fleet_dir)
+    lines = audit.read_bytes().splitlines(keepends=True)
+    mark = {"seq": 3, "offset": sum(len(line) for line in lines)}  # everything is in the files already
+    (fleet_dir / STATE_DIRNAME / "compacted.json").write_text(json.dumps(mark))
+    store = FleetStore(fleet_dir)
+    assert store.repair_audit() == [2]
+    assert json.loads((fleet_dir / STATE_DIRNAME / "compacted.json").read_text()) == {
+        "seq": 3, "offset": audit.stat().st_size}
+    subprocess.run([sys.executable, str(HELPER), str(fleet_dir), "commit", "r2", "EQ-10005"], check=True)
+    assert [c.seq for c in FleetStore(fleet_dir).ledger_for("r2")] == [4]
+
+
+def test_a_change_the_files_could_not_hold_is_never_committed(fleet_dir: Path) -> None:
+    store = FleetStore(fleet_dir)
+    with store.transaction() as tx:
+        dev = tx.device("EQ-10001")
+        assert dev is not None
+        bad = DeviceState(inventory=dev.inventory.model_copy(update={"uptime_days": 2**70}), health=dev.health)
+        with pytest.raises(FleetDataError, match="cannot be written to the fleet files"):
+            tx.commit(ChangeRecord(at=datetime.now(UTC), actor="t", equipment_id="EQ-10001", outcome="succeeded",
+                                   before=dev, after=bad))
+    assert not (fleet_dir / STATE_DIRNAME / AUDIT_FILE).exists()
+    store.compact()

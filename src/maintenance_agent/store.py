@@ -36,7 +36,9 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .perf import gc_paused, keep_out_of_gc
+from .strict_json import DuplicateKey, find_duplicate_key, json_key_count
 from .models.fleet import (
+    INT64_MAX,
     DeviceState,
     FLEET_FILES,
     HEALTH_FILE,
@@ -114,7 +116,12 @@ class Fleet:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so readers see the old file or the new one, never a torn one."""
+    """Write `data` to `path` so readers see the old file or the new one, never a torn one.
+
+    A symlink is written through: the new file replaces the link's target, in the target's own
+    directory (a rename across directories would not be atomic), and the link stays a link."""
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     # O_EXCL with 0o666 honours the umask (mkstemp would force 0o600 on the data files).
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
@@ -173,6 +180,12 @@ def _describe_error(error: dict[str, Any]) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "missing":
         return "is missing"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if kind == "finite_number":
+        return "is not a finite number (NaN, Infinity or beyond ±1.8e308), so it cannot be written back"
+    if kind in {"less_than_equal", "greater_than_equal"} and abs(error["ctx"].get("le", error["ctx"].get("ge", 0))) >= INT64_MAX:
+        return "is beyond the 64-bit range, so it cannot be written back"
     if kind in {"int_type", "float_type"}:
         return f"must be a number, got {_short(value)}"
     if kind == "string_type":
@@ -191,6 +204,17 @@ def _first_error(exc: ValidationError) -> dict[str, Any]:
     return next((e for e in same if e["type"] not in {"int_type", "float_type"}), errors[0])
 
 
+def _lenient_loads(raw: bytes) -> Any:
+    """Parse for an error message: orjson, or the standard library for what orjson refuses (NaN,
+    Infinity, integers beyond 64 bits)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        import json
+
+        return json.loads(raw)
+
+
 def _validation_message(display: str, filename: str, raw: bytes, exc: ValidationError) -> str:
     error = _first_error(exc)
     if error["type"] == "json_invalid":
@@ -204,7 +228,7 @@ def _validation_message(display: str, filename: str, raw: bytes, exc: Validation
     index = loc[1]
     where = f"record #{index + 1}"
     with contextlib.suppress(Exception):  # naming the record is best effort
-        record = orjson.loads(raw)[list_key][index]
+        record = _lenient_loads(raw)[list_key][index]
         ident = record.get(_ID_KEY[filename]) if isinstance(record, dict) else None
         if isinstance(ident, str) and ident.isprintable() and len(ident) <= 40:
             where += f" ({_ID_KEY[filename]} {ident})"
@@ -243,13 +267,52 @@ def _validate_fleet(data_dir: Path, raws: dict[str, bytes]) -> Fleet:
     for filename in FLEET_FILES:
         raw = raws.pop(filename)
         try:
-            parsed[filename] = _MODEL_FOR[filename].model_validate_json(raw)
+            model = _MODEL_FOR[filename].model_validate_json(raw)
         except ValidationError as exc:
             raise FleetDataError(
                 _validation_message(_display(data_dir / filename), filename, raw, exc)
             ) from None
+        duplicate = find_duplicate_key(raw, _parsed_keys(model, filename))
+        if duplicate is not None:
+            raise FleetDataError(_duplicate_message(_display(data_dir / filename), filename, model, duplicate))
+        parsed[filename] = model
         del raw
     return _assemble(data_dir, parsed[INVENTORY_FILE], parsed[HEALTH_FILE], parsed[LIFE_FILE])
+
+
+def _parsed_keys(document: BaseModel, filename: str) -> int:
+    """How many keys a validated fleet file holds (compared with the bytes to find duplicates)."""
+    def of(record: BaseModel) -> int:
+        extra = record.__pydantic_extra__
+        return len(record.model_fields_set) + (json_key_count(extra) - len(extra) if extra else 0)
+
+    total = of(document)
+    for record in getattr(document, _LIST_KEY[filename]):
+        total += of(record)
+        if isinstance(record, InventoryRecord):
+            total += sum(of(alert) for alert in record.alerts)
+        elif isinstance(record, HealthRecord):
+            total += sum(map(len, record.recent_readings))
+    return total
+
+
+def _duplicate_message(display: str, filename: str, document: BaseModel, duplicate: DuplicateKey) -> str:
+    list_key = _LIST_KEY[filename]
+    path = duplicate.path
+    if not path:
+        what = (f"the top-level key {duplicate.key!r} appears twice (the second would silently replace the first)"
+                if duplicate.key == list_key else f"the top-level key {duplicate.key!r} appears twice")
+        return f"{display}: {what}; merge or remove one, {_RESET_HINT}"
+    where = f"{_field_path(path)}"
+    if path[0] == list_key and len(path) >= 2 and isinstance(path[1], int):
+        where = f"record #{path[1] + 1}"
+        records = getattr(document, list_key)
+        ident = getattr(records[path[1]], _ID_KEY[filename], None) if path[1] < len(records) else None
+        if isinstance(ident, str) and ident.isprintable() and len(ident) <= 40:
+            where += f" ({_ID_KEY[filename]} {ident})"
+        if len(path) > 2:
+            where += f": field {_field_path(path[2:])}"
+    return f"{display}: {where}: duplicate key {duplicate.key!r} (only one value can be kept); remove one, {_RESET_HINT}"
 
 
 def _missing_message(path: Path) -> str:
@@ -423,16 +486,73 @@ class FleetStore:
         except FileNotFoundError:
             return 0
 
-    def _read_log(self, start: int, end: int) -> Iterator[ChangeRecord]:
-        """Committed records between byte offsets; a torn final line (crash mid-append) is skipped."""
+    def _read_log(self, start: int, end: int, needle: bytes | None = None) -> Iterator[ChangeRecord]:
+        """Committed records between byte offsets (only lines holding `needle`, if given); a torn
+        final line (crash mid-append) is skipped, a damaged complete line stops with how to repair."""
         if end <= start:
             return
         with open(self.audit_path, "rb") as fh:
             fh.seek(start)
             chunk = fh.read(end - start)
+        position = start
         for line in chunk.splitlines(keepends=True):
-            if line.endswith(b"\n") and line.strip():
-                yield ChangeRecord.model_validate_json(line)
+            if line.endswith(b"\n") and line.strip() and (needle is None or needle in line):
+                try:
+                    yield ChangeRecord.model_validate_json(line)
+                except ValidationError as exc:
+                    raise FleetDataError(self._damaged_line_message(position, exc)) from None
+            position += len(line)
+
+    def _damaged_line_message(self, offset: int, exc: ValidationError) -> str:
+        with open(self.audit_path, "rb") as fh:
+            number = fh.read(offset).count(b"\n") + 1
+        error = exc.errors(include_url=False)[0]
+        reason = "not valid JSON" if error["type"] == "json_invalid" else (
+            f"{_field_path(tuple(error['loc'])) or 'the record'} {_describe_error(error)}")
+        return (f"{self.audit_path}: line {number} is damaged ({reason}), and every run stops here because the log is "
+                f"the record of what was done; with no run executing, move the damaged line aside with "
+                f"`python -m maintenance_agent.store repair-audit {self.data_dir}` (or restore the file from a backup)")
+
+    def repair_audit(self) -> list[int]:
+        """Move damaged complete lines of the audit log to `audit.jsonl.damaged` and keep the rest;
+        return their line numbers. The changes those lines recorded are no longer replayed."""
+        with self.locked():
+            try:
+                content = self.audit_path.read_bytes()
+            except FileNotFoundError:
+                return []
+            mark_seq, mark_offset = self._read_mark_lenient()
+            kept: list[bytes] = []
+            damaged: list[tuple[int, bytes]] = []
+            new_mark_offset, position = 0, 0
+            for number, line in enumerate(content.splitlines(keepends=True), start=1):
+                start, position = position, position + len(line)
+                if not line.endswith(b"\n"):
+                    continue  # a torn last line: never committed
+                try:
+                    ChangeRecord.model_validate_json(line)
+                except ValidationError:
+                    damaged.append((number, line))
+                    continue
+                kept.append(line)
+                if start < mark_offset:
+                    new_mark_offset += len(line)
+            if not damaged:
+                return []
+            with open(self.state_dir / f"{AUDIT_FILE}.damaged", "ab") as fh:
+                fh.writelines(line for _, line in damaged)
+                fh.flush()
+                os.fsync(fh.fileno())
+            atomic_write_bytes(self.audit_path, b"".join(kept))
+            atomic_write_bytes(self.mark_path, orjson.dumps({"seq": mark_seq, "offset": new_mark_offset}))
+            self._cache = None
+            return [number for number, _ in damaged]
+
+    def _read_mark_lenient(self) -> tuple[int, int]:
+        try:
+            return self._read_mark()
+        except FleetDataError:
+            return 0, 0
 
     # -- changing -----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -499,6 +619,8 @@ class FleetStore:
 
     def _append(self, change: ChangeRecord) -> ChangeRecord:
         assert self._cache is not None
+        if change.after is not None:
+            _check_writable(change.after)
         self.state_dir.mkdir(exist_ok=True)
         change = change.model_copy(update={"seq": self._cache.last_seq + 1})
         line = change.model_dump_json(exclude_unset=True).encode() + b"\n"
@@ -551,15 +673,10 @@ class FleetStore:
         """Every recorded action outcome of one run, in commit order (reads the log, not the fleet)."""
         with self.locked():
             end = self._log_size()
-        needle = b'"run_id":' + orjson.dumps(run_id)
         found: dict[str, ChangeRecord] = {}
-        if end:
-            with open(self.audit_path, "rb") as fh:
-                for line in fh.read(end).splitlines(keepends=True):
-                    if needle in line and line.endswith(b"\n"):
-                        change = ChangeRecord.model_validate_json(line)
-                        if change.run_id == run_id and change.action_id:
-                            found.setdefault(change.action_id, change)
+        for change in self._read_log(0, end, needle=b'"run_id":' + orjson.dumps(run_id)):
+            if change.run_id == run_id and change.action_id:
+                found.setdefault(change.action_id, change)
         return sorted(found.values(), key=lambda c: c.seq)
 
     # -- health states -----------------------------------------------------------------------
@@ -635,5 +752,61 @@ def _apply(fleet: Fleet, change: ChangeRecord) -> None:
         fleet.health[inv.id] = after.health
 
 
+def _check_writable(state: DeviceState) -> None:
+    """Refuse a change the fleet files could never receive (a number beyond what they hold, a value
+    their own validation would refuse): committed to the log, it would make every rewrite fail."""
+    import json
+
+    for record, model in ((state.inventory, InventoryRecord), (state.health, HealthRecord)):
+        if record is None:
+            continue
+        data = _dump(record)
+        try:
+            json.dumps(data, allow_nan=False)
+            model.model_validate_json(orjson.dumps(data))
+        except (ValueError, TypeError, orjson.JSONEncodeError) as exc:
+            ident = state.inventory.id
+            raise FleetDataError(f"the new state of {ident} cannot be written to the fleet files ({exc}); "
+                                 f"nothing was committed") from None
+
+
 def _dump(record: BaseModel) -> dict[str, Any]:
     return record.model_dump(mode="json", exclude_unset=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m maintenance_agent.store repair-audit [DATA_DIR]`: the recovery the load errors name."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m maintenance_agent.store",
+                                     description="Maintenance of a fleet store's own files.")
+    parser.add_argument("command", choices=["repair-audit"])
+    parser.add_argument("data_dir", nargs="?", help="the fleet directory (default: DATA_DIR from the settings)")
+    args = parser.parse_args(argv)
+    if args.data_dir is None:
+        from .config import ConfigError, load_settings
+
+        try:
+            data_dir = load_settings().data_dir
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        data_dir = Path(args.data_dir)
+    try:
+        moved = FleetStore(data_dir).repair_audit()
+    except (FleetDataError, StoreBusy, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not moved:
+        print(f"{data_dir / STATE_DIRNAME / AUDIT_FILE}: no damaged line, nothing changed", file=sys.stderr)
+    else:
+        print(f"moved {len(moved)} damaged line(s) (line {', '.join(map(str, moved))}) to "
+              f"{data_dir / STATE_DIRNAME / AUDIT_FILE}.damaged; the changes they recorded are no longer replayed, "
+              f"so check those devices in the fleet files", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
