@@ -29,6 +29,7 @@ from helpers.fleet_builders import (
 from maintenance_agent.core.detect import (
     Trend,
     analysis_time,
+    time_frame,
     firmware_baseline,
     fit_trend,
     raw_health_state,
@@ -587,6 +588,35 @@ def test_analysis_time_without_readings_falls_back(alerts: list[dict[str, Any]],
 
 def test_analysis_time_of_an_empty_fleet() -> None:
     assert analysis_time([], []) == datetime(2000, 1, 1, tzinfo=UTC)
+
+
+FAR_FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
+TEN_MINUTES = timedelta(minutes=10)
+
+
+def test_one_reading_in_the_future_moves_neither_the_analysis_time_nor_the_rules() -> None:
+    """A single device with a clock in 2099 once made the whole fleet's "now" 2099."""
+    inv = [inventory("D1"), inventory("D2")]
+    hm = [health("D1", [reading(days_ago(2)), reading(FAR_FUTURE, temperature_celsius=99)]),
+          health("D2", [reading(days_ago(1))])]
+    frame = time_frame(inv, hm, AS_OF + timedelta(days=30), TEN_MINUTES)
+    assert frame.as_of == days_ago(1), "the newest reading that is not in the future"
+    assert [(e.file, e.record_id, e.field, e.value) for e in frame.data_errors] == [
+        ("health_metrics.json", "D1", "recent_readings[1].timestamp", FAR_FUTURE.isoformat())]
+    assert "1 reading(s) stamped after the current time" in frame.data_errors[0].message
+    detection = run_detect([(inv[0], hm[0]), (inv[1], hm[1])], as_of=frame.as_of)
+    assert not detection.findings, "the 99 °C reading from the future is not acted on"
+
+
+def test_the_default_analysis_time_never_exceeds_the_current_time() -> None:
+    inv = [inventory("D1", alerts=[alert("x", at=AS_OF + timedelta(minutes=5))])]
+    soon = [health("D1", [reading(AS_OF + timedelta(minutes=5))])]  # within the tolerance: no data error
+    frame = time_frame(inv, soon, AS_OF, TEN_MINUTES)
+    assert frame.as_of == AS_OF and frame.data_errors == []
+    late_alert = [inventory("D1", alerts=[alert("fan", at=FAR_FUTURE)], last_maintenance=date_offset(-3))]
+    frame = time_frame(late_alert, [health("D1", [])], AS_OF, TEN_MINUTES)
+    assert frame.as_of == datetime.combine(date_offset(-3), datetime.min.time(), UTC)
+    assert [(e.record_id, e.field) for e in frame.data_errors] == [("D1", "alerts[0].timestamp")]
 
 
 @pytest.mark.parametrize(("older", "newer"), [

@@ -30,7 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from . import actions, artifacts
 from .config import LlmSettings
 from .core.analyze import analyze
-from .core.detect import analysis_time, detect
+from .core.detect import detect, time_frame
 from .core.plan import plan_actions
 from .core.report import build_report, render_markdown
 from .models.core import ActionResult, Outcome, PlannedAction
@@ -154,7 +154,9 @@ class MaintenanceActivities:
         except StoreBusy as exc:
             raise ApplicationError(str(exc), type="StoreBusy") from None
         activity.heartbeat("loaded")
-        as_of = inp.as_of or analysis_time(fleet.inventory.values(), fleet.health.values())
+        # The clock is read here, in the activity; the rules only ever see the time they are given.
+        frame = time_frame(fleet.inventory.values(), fleet.health.values(), datetime.now(UTC), inp.rules.future_tolerance)
+        as_of = inp.as_of or frame.as_of
         previous = store.read_health_states()
         with gc_paused():
             detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous)
@@ -163,7 +165,7 @@ class MaintenanceActivities:
         artifact = artifacts.DetectionArtifact(
             as_of=as_of, summary=detection.summary, findings=detection.findings, facts=detection.facts,
             device_health=detection.device_health, sites=detection.sites,
-            firmware_baseline=detection.firmware_baseline,
+            firmware_baseline=detection.firmware_baseline, data_errors=frame.data_errors,
         )
         artifacts.write(Path(inp.artifact_dir), artifacts.DETECTION, artifact)
         if inp.record_health:
@@ -174,6 +176,7 @@ class MaintenanceActivities:
             by_kind=dict(sorted(Counter(f.kind.value for f in detection.findings).items())),
             findings=detection.findings[:INLINE_LIMIT], sites=detection.sites,
             held_back=sum(1 for d in detection.device_health if d.held_back),
+            data_errors_total=len(frame.data_errors), data_errors=frame.data_errors[:MAX_INLINE_DATA_ERRORS],
         )
 
     @activity.defn
@@ -506,6 +509,7 @@ class MaintenanceActivities:
 
 
 MAX_NOTIFIED_ACTIONS = 50
+MAX_INLINE_DATA_ERRORS = 50
 PLAN_CACHE_SIZE = 2
 
 

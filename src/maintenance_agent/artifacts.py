@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .models.core import (
     ActionResult,
+    DataError,
     DeviceFacts,
     DeviceHealth,
     Finding,
@@ -44,6 +45,7 @@ class DetectionArtifact(BaseModel):
     device_health: list[DeviceHealth]
     sites: list[SiteHealth]
     firmware_baseline: dict[str, str] = Field(default_factory=dict)
+    data_errors: list[DataError] = Field(default_factory=list)
 
 
 class AnalysisArtifact(BaseModel):

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +209,7 @@ async def get_status(client: Client, workflow_id: str) -> RunStatus:
         return RunStatus(
             workflow_id=workflow_id, phase=r.phase, started_by=r.started_by, started_at=r.started_at or desc.start_time,
             as_of=r.as_of, dry_run=r.dry_run, findings=r.findings, findings_by_severity=r.findings_by_severity,
+            data_errors=r.data_errors,
             problems=r.problems, actions=r.actions, decision=r.decision, outcomes=r.outcomes, executed=executed,
             to_execute=executed, report=r.report, error=r.error, phases=r.phases)
     return await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.status))
@@ -436,8 +437,8 @@ def fleet_health(settings: Settings, site: str | None = None, max_devices: int =
     """Current health per site and device, computed by the same rules as a run; writes nothing."""
     store = FleetStore(settings.data_dir)
     fleet = store.load()
-    as_of = analysis_time(fleet.inventory.values(), fleet.health.values())
     rules = load_rules(settings.rules_file)
+    as_of = analysis_time(fleet.inventory.values(), fleet.health.values(), datetime.now(UTC), rules.future_tolerance)
     inventory = fleet.inventory
     if site is not None:
         inventory = {eid: inv for eid, inv in fleet.inventory.items() if inv.site == site}

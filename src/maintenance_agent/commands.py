@@ -75,6 +75,9 @@ def print_result(result: MaintenanceResult, as_json: bool) -> None:
     if result.report:
         stdout.print(f"Report: {result.report.markdown}")
         stdout.print(f"        {result.report.json_path}")
+    if result.data_errors:
+        err(f"Note: {result.data_errors} record(s) held data the rules could not trust (e.g. stamped in the future); "
+            f"nothing was planned from them. See 'Data errors' in the report.")
 
 
 async def run_command(settings: Settings, args: argparse.Namespace, as_of: datetime | None) -> int:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from ..models.core import (
     LIFECYCLE_KINDS,
+    DataError,
     DeviceFacts,
     DeviceHealth,
     Evidence,
@@ -21,7 +22,7 @@ from ..models.core import (
     Severity,
     SiteHealth,
 )
-from ..models.fleet import HealthRecord, InventoryRecord, Reading
+from ..models.fleet import HEALTH_FILE, INVENTORY_FILE, HealthRecord, InventoryRecord, Reading
 from .rules import METRICS, Rules
 
 DAYS_PER_YEAR = 365.25
@@ -47,21 +48,60 @@ def metric_label(metric: str) -> str:
     return _METRIC_LABEL.get(metric, metric)
 
 
-def analysis_time(inventory: Iterable[InventoryRecord], health: Iterable[HealthRecord]) -> datetime:
+def analysis_time(inventory: Iterable[InventoryRecord], health: Iterable[HealthRecord],
+                  now: datetime | None = None, tolerance: timedelta = timedelta(0)) -> datetime:
     """The default analysis time: the newest reading in the data, so a static fleet always gives
-    the same answer. Without readings: the newest alert, else the newest maintenance date."""
+    the same answer. Without readings: the newest alert, else the newest maintenance date. With
+    `now`, stamps later than `now + tolerance` do not count and the result is never after `now`."""
+    return time_frame(inventory, health, now, tolerance).as_of
+
+
+@dataclass(frozen=True)
+class TimeFrame:
+    as_of: datetime
+    data_errors: list[DataError]
+    """Records stamped in the future: a wrong device clock, not data to act on."""
+
+
+def time_frame(inventory: Iterable[InventoryRecord], health: Iterable[HealthRecord],
+               now: datetime | None, tolerance: timedelta) -> TimeFrame:
+    """The default analysis time and the future-stamped records, in one pass over the readings."""
+    limit = None if now is None else now + tolerance
+    errors: list[DataError] = []
     newest: datetime | None = None
     for h in health:
-        for r in h.recent_readings:
-            if newest is None or r["timestamp"] > newest:
-                newest = r["timestamp"]
-    if newest is not None:
-        return newest
+        future: list[tuple[int, datetime]] = []
+        for index, r in enumerate(h.recent_readings):
+            stamp = r["timestamp"]
+            if limit is not None and stamp > limit:
+                future.append((index, stamp))
+            elif newest is None or stamp > newest:
+                newest = stamp
+        if future:
+            index, stamp = max(future, key=lambda item: item[1])
+            errors.append(DataError(
+                file=HEALTH_FILE, record_id=h.equipment_id, field=f"recent_readings[{index}].timestamp",
+                value=stamp.isoformat(),
+                message=f"{len(future)} reading(s) stamped after the current time (latest {stamp.isoformat()}); "
+                        f"they are ignored until the device's clock is fixed"))
     candidates: list[datetime] = []
     for inv in inventory:
-        candidates += [a.timestamp for a in inv.alerts if a.timestamp is not None]
-        candidates.append(datetime.combine(inv.last_maintenance, time(), UTC))
-    return max(candidates) if candidates else datetime(2000, 1, 1, tzinfo=UTC)
+        for index, a in enumerate(inv.alerts):
+            if a.timestamp is None:
+                continue
+            if limit is not None and a.timestamp > limit:
+                errors.append(DataError(
+                    file=INVENTORY_FILE, record_id=inv.id, field=f"alerts[{index}].timestamp",
+                    value=a.timestamp.isoformat(),
+                    message=f"alert {a.type!r} is stamped after the current time; it is ignored"))
+            elif newest is None:
+                candidates.append(a.timestamp)
+        if newest is None:
+            candidates.append(datetime.combine(inv.last_maintenance, time(), UTC))
+    as_of = newest if newest is not None else max(candidates, default=datetime(2000, 1, 1, tzinfo=UTC))
+    if now is not None and as_of > now:
+        as_of = now
+    return TimeFrame(as_of, errors)
 
 
 @lru_cache(maxsize=8192)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from ..models.core import (
     ActionResult,
+    DataError,
     DeviceHealth,
     Finding,
     FindingKind,
@@ -90,6 +91,8 @@ class Report(BaseModel):
     fleet: FleetSummary | None = None
     health: ReportHealth | None = None
     findings: list[ReportFinding] = Field(default_factory=list)
+    data_errors: list[DataError] = Field(default_factory=list)
+    """Records the rules did not trust (e.g. stamped in the future), so nothing was planned from them."""
     problems: list[Problem] = Field(default_factory=list)
     site_impacts: list[SiteImpact] = Field(default_factory=list)
     decision: Decision | None = None
@@ -169,6 +172,7 @@ def build_report(
         fleet=detection.summary if detection else None,
         health=_health(detection.device_health, detection.sites) if detection else None,
         findings=[_finding(f) for f in findings],
+        data_errors=detection.data_errors if detection else [],
         problems=analysis.problems if analysis else [],
         site_impacts=analysis.impacts if analysis else [],
         decision=inp.decision, actions=rows, outcomes=counts,
@@ -274,6 +278,11 @@ def render_markdown(report: Report) -> str:
                 _table(["Site", "State", "Devices", "Happy", "Stressed", "Critical", "Down", "Degraded"],
                        [[s.site, s.state.value, s.devices, s.happy, s.stressed, s.critical, s.down, s.degraded]
                         for s in h.sites])]
+    if report.data_errors:
+        out += ["", f"## Data errors ({len(report.data_errors)})", "",
+                "Records the rules did not trust; nothing was planned from them. Fix them at the source.", "",
+                _table(["File", "Record", "Field", "Value", "Problem"],
+                       [[e.file, e.record_id, e.field, e.value, e.message] for e in report.data_errors])]
     out += ["", "## Outcome of actions", "",
             _table(["Outcome", "Count"], [[o.value, getattr(report.outcomes, o.value)] for o in Outcome])]
     if report.recommendations:

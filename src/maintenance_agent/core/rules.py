@@ -5,6 +5,7 @@ A breach is strictly greater than its threshold: a value equal to a threshold is
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -49,11 +50,19 @@ class Rules(BaseModel):
     trend_min_r2: float = Field(0.6, ge=0, le=1)
     trend_urgent_days: float = Field(7, gt=0)
 
+    future_tolerance_minutes: float = Field(10, ge=0, le=24 * 60)
+    """Readings and alerts stamped more than this after the current time are data errors: a device
+    clock gone wrong. They are reported, ignored by the rules, and never move the analysis time."""
+
     routine_confidence: float = Field(0.95, ge=0, le=1)
     """An action is routine (may run without approval) at or above this confidence and low risk."""
 
     def metric(self, name: str) -> MetricThreshold:
         return getattr(self, name)
+
+    @property
+    def future_tolerance(self) -> timedelta:
+        return timedelta(minutes=self.future_tolerance_minutes)
 
 
 METRICS: tuple[str, ...] = (

@@ -92,6 +92,16 @@ class Outcome(StrEnum):
     NOT_RUN = "not_run"
 
 
+class DataError(BaseModel):
+    """A record the rules cannot trust (e.g. stamped in the future), reported rather than acted on."""
+
+    file: str
+    record_id: str
+    field: str
+    value: str | None = None
+    message: str
+
+
 @dataclass(slots=True, kw_only=True)
 class Evidence:
     metric: str

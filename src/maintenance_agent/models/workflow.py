@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from ..core.rules import Rules
 from .core import (
     ActionResult,
+    DataError,
     Finding,
     FleetSummary,
     Outcome,
@@ -157,6 +158,8 @@ class MaintenanceResult(BaseModel):
     as_of: datetime | None = None
     findings: int = 0
     findings_by_severity: dict[str, int] = Field(default_factory=dict)
+    data_errors: int = 0
+    """Records the rules could not trust (e.g. stamped in the future): listed in the report."""
     problems: int = 0
     started_by: str = ""
     started_at: datetime | None = None
@@ -192,6 +195,9 @@ class DetectResult(BaseModel):
     """The most severe findings, at most INLINE_LIMIT of them (all of them for small fleets)."""
     sites: list[SiteHealth] = Field(default_factory=list)
     held_back: int = 0
+    data_errors_total: int = 0
+    """Records the rules could not trust (e.g. stamped in the future); the first ones below, all in the report."""
+    data_errors: list[DataError] = Field(default_factory=list)
 
 
 class AnalyzeInput(BaseModel):
@@ -386,6 +392,7 @@ class RunStatus(BaseModel):
     dry_run: bool = False
     findings: int = 0
     findings_by_severity: dict[str, int] = Field(default_factory=dict)
+    data_errors: int = 0
     problems: int = 0
     actions: int = 0
     pending_actions: list[PendingAction] = Field(default_factory=list)
