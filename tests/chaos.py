@@ -124,6 +124,12 @@ class Cluster:
         self.worker = subprocess.Popen([sys.executable, "-m", "maintenance_agent.worker"], env=env, cwd=ROOT,
                                        stdout=log, stderr=subprocess.STDOUT)
 
+    def use_fleet(self, data: Path) -> None:
+        if self.worker is not None:
+            self.kill_worker()
+        self.settings = self.settings.model_copy(update={"data_dir": data})
+        self.start_worker()
+
     def kill_worker(self) -> None:
         assert self.worker is not None
         self.worker.send_signal(signal.SIGKILL)
@@ -144,7 +150,8 @@ def _ledger(data: Path) -> list[dict]:
 async def trial(index: int, cluster: Cluster, stats: Stats, rng: random.Random) -> None:
     data = cluster.work / f"trial-{index}" / "data"
     write_fleet(generate_fleet(rng.randint(40, 80), 10_000 + index), data)
-    settings: Settings = cluster.settings.model_copy(update={"data_dir": data})
+    cluster.use_fleet(data)  # a worker owns its DATA_DIR: this trial's fleet gets its own worker
+    settings: Settings = cluster.settings
     client = await connect(settings)
     run_a = await client_ops.start_run(client, settings, auto_approve=True)
     run_b = await client_ops.start_run(client, settings)
@@ -190,7 +197,7 @@ async def trial(index: int, cluster: Cluster, stats: Stats, rng: random.Random) 
     # writes its changes into them at its end); nothing is compacted here first.
     ledger = _ledger(data)
     for run in (run_a, run_b, run_c):
-        mine = [e for e in ledger if e.get("run_id") == run]
+        mine = [e for e in ledger if e.get("workflow_id") == run]
         counts = Counter(e["action_id"] for e in mine)
         stats.duplicate_applications += sum(n - 1 for n in counts.values())
         stats.actions_applied += sum(1 for e in mine if e["outcome"] == "succeeded")
@@ -232,7 +239,6 @@ async def run(trials: int, seed: int, work: Path) -> Stats:
     cluster = Cluster(work)
     try:
         await cluster.start_server()
-        cluster.start_worker()
         for index in range(trials):
             started = time.monotonic()
             await trial(index, cluster, stats, rng)

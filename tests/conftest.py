@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 
 os.environ["ENV_FILE"] = os.devnull  # before any settings are loaded, also for child processes
+# A worker works on its own DATA_DIR and REPORTS_DIR: a process a test forgets to give them gets these
+# (which do not exist), never the repository's data/ and reports/.
+os.environ["DATA_DIR"] = os.environ["REPORTS_DIR"] = "/nonexistent/tests-must-set-DATA_DIR-and-REPORTS_DIR"
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 for _var in ("LLM_MODEL", "LLM_KEY", "LLM_BASE_URL", "TEMPORAL_API_KEY", "APPROVERS", "NOTIFY_WEBHOOK_URL"):
     os.environ.pop(_var, None)

@@ -227,11 +227,15 @@ def _llm_settings(stub_url: str, **overrides: Any) -> LlmSettings:
     return LlmSettings("openai/test-model", SECRET, stub_url.removesuffix("/chat/completions"), **values)
 
 
+def _dirs(tmp_path: Path) -> dict[str, Path]:
+    return {"data_dir": copy_fleet(tmp_path / "data"), "reports_dir": tmp_path}
+
+
 def _planned_run(activities: MaintenanceActivities, tmp_path: Path) -> Path:
     """detect -> analyze -> plan through the real activities; the artifact directory they wrote."""
     env, directory = ActivityEnvironment(), tmp_path / "artifacts"
-    detected = env.run(activities.detect_fleet, DetectInput(run_id="r1", data_dir=str(copy_fleet(tmp_path / "data")),
-                                                            artifact_dir=str(directory), record_health=False))
+    detected = env.run(activities.detect_fleet, DetectInput(run_id="r1", artifact_dir=str(directory),
+                                                            record_health=False))
     env.run(activities.analyze_findings, AnalyzeInput(artifact_dir=str(directory)))
     env.run(activities.plan_maintenance, PlanInput(artifact_dir=str(directory), as_of=detected.as_of))
     return directory
@@ -256,7 +260,7 @@ def scripted(*handlers):  # noqa: ANN001, ANN202
 
 async def test_a_retried_advise_attempt_keeps_the_llm_proposal_marked_as_llm(tmp_path: Path) -> None:
     async with http_stub(good, path="/v1/chat/completions") as stub:
-        activities = MaintenanceActivities(llm=_llm_settings(stub.url))
+        activities = MaintenanceActivities(llm=_llm_settings(stub.url), **_dirs(tmp_path))
         directory = await asyncio.to_thread(_planned_run, activities, tmp_path)
         first = await asyncio.to_thread(_advise, activities, directory)
         second = await asyncio.to_thread(_advise, activities, directory)  # as Temporal retries it
@@ -272,7 +276,7 @@ async def test_a_retried_advise_attempt_keeps_the_llm_proposal_marked_as_llm(tmp
 
 async def test_a_retry_without_an_answer_still_names_the_earlier_llm_proposal(tmp_path: Path) -> None:
     async with http_stub(scripted(good, garbage), path="/v1/chat/completions") as stub:
-        activities = MaintenanceActivities(llm=_llm_settings(stub.url))
+        activities = MaintenanceActivities(llm=_llm_settings(stub.url), **_dirs(tmp_path))
         directory = await asyncio.to_thread(_planned_run, activities, tmp_path)
         first = await asyncio.to_thread(_advise, activities, directory)
         second = await asyncio.to_thread(_advise, activities, directory)
@@ -286,7 +290,7 @@ async def test_a_retry_without_an_answer_still_names_the_earlier_llm_proposal(tm
 
 async def test_an_answer_after_the_time_budget_is_spent_writes_nothing(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     async with http_stub(good, path="/v1/chat/completions") as stub:
-        activities = MaintenanceActivities(llm=_llm_settings(stub.url))
+        activities = MaintenanceActivities(llm=_llm_settings(stub.url), **_dirs(tmp_path))
         directory = await asyncio.to_thread(_planned_run, activities, tmp_path)
         first = await asyncio.to_thread(_advise, activities, directory)
     written = {p.name: p.read_bytes() for p in directory.iterdir()}

@@ -56,6 +56,8 @@ CORPUS: list[tuple[str, str, Any, str]] = [
     ("env", "address-without-port", {"TEMPORAL_ADDRESS": "temporal.example"}, "TEMPORAL_ADDRESS="),
     ("env", "embedded-mode", {"EMBEDDED_TEMPORAL": "maybe"}, "EMBEDDED_TEMPORAL="),
     ("env", "user-with-space", {"USER_NAME": "Ada Lovelace"}, "USER_NAME="),
+    ("env", "user-path-traversal", {"USER_NAME": "/../../../../srv/x"}, "not a safe user name"),
+    ("env", "approver-path-traversal", {"APPROVERS": "alice,../bob"}, "APPROVERS="),
     ("env", "max-failures-zero", {"MAX_FAILURES": "0"}, "MAX_FAILURES="),
     ("env", "negative-timeout", {"APPROVAL_TIMEOUT_HOURS": "-2"}, "APPROVAL_TIMEOUT_HOURS="),
     ("env", "llm-url-no-scheme", {"LLM_BASE_URL": "localhost:11434"}, "LLM_BASE_URL="),

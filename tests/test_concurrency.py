@@ -45,8 +45,8 @@ async def test_two_runs_and_the_proactive_agent_on_one_fleet(client: Client, tmp
     stale = [e for e in ledger if e["outcome"] == "stale"]
     assert stale and all("changed since planning" in e["detail"] for e in stale)
     routine_run = agent.last_cycle.routine_run
-    assert any(e["run_id"] == routine_run for e in applied) and any(e["run_id"] == first for e in applied)
-    assert {e["run_id"] for e in stale} >= {second}
+    assert any(e["workflow_id"] == routine_run for e in applied) and any(e["workflow_id"] == first for e in applied)
+    assert {e["workflow_id"] for e in stale} >= {second}
     # No lost update: every device holds the state of the last change committed to it, in the files
     # exactly as the runs left them, and each change started from the state the one before it left.
     inventory = {d["id"]: d for d in json.loads((settings.data_dir / "infrastructure_inventory.json").read_text())

@@ -40,7 +40,7 @@ def test_env_overrides_dotenv_and_relative_paths_resolve_against_project(tmp_pat
     ("TEMPORAL_ADDRESS", "localhost", "host:port"),
     ("TEMPORAL_ADDRESS", "localhost:99999", "host:port"),
     ("EMBEDDED_TEMPORAL", "sometimes", "'auto' or 'never'"),
-    ("USER_NAME", "two words", "no spaces"),
+    ("USER_NAME", "two words", "not a safe user name"),
     ("MAX_FAILURES", "0", "greater than or equal to 1"),
     ("APPROVAL_TIMEOUT_HOURS", "-1", "greater than 0"),
     ("REQUIRE_DISTINCT_APPROVER", "maybe", "boolean"),

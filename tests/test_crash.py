@@ -17,12 +17,14 @@ from conftest import ROOT, copy_fleet, eventually, settings_for
 from maintenance_agent import client_ops
 from maintenance_agent.models.fleet import INVENTORY_FILE
 from maintenance_agent.models.workflow import Phase
+from maintenance_agent.config import Settings
 from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
 
 
-def start_worker(address: str, task_queue: str, log: Path, **env: str) -> subprocess.Popen:
-    environment = {**os.environ, "TEMPORAL_ADDRESS": address, "TEMPORAL_TASK_QUEUE": task_queue,
-                   "EMBEDDED_TEMPORAL": "never", **env}
+def start_worker(address: str, settings: Settings, log: Path, **env: str) -> subprocess.Popen:
+    environment = {**os.environ, "TEMPORAL_ADDRESS": address, "TEMPORAL_TASK_QUEUE": settings.task_queue,
+                   "EMBEDDED_TEMPORAL": "never", "DATA_DIR": str(settings.data_dir),
+                   "REPORTS_DIR": str(settings.reports_dir), **env}
     return subprocess.Popen([sys.executable, "-m", "maintenance_agent.worker"], cwd=ROOT, env=environment,
                             stdout=open(log, "ab"), stderr=subprocess.STDOUT)
 
@@ -32,7 +34,7 @@ async def test_worker_killed_mid_execution_applies_every_action_once(
 ) -> None:
     task_queue = f"crash-{uuid.uuid4().hex[:8]}"
     settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=task_queue)
-    first = start_worker(temporal_address, task_queue, tmp_path / "w1.log", MAINTENANCE_AGENT_TEST_ACTION_DELAY_MS="400")
+    first = start_worker(temporal_address, settings, tmp_path / "w1.log", MAINTENANCE_AGENT_TEST_ACTION_DELAY_MS="400")
     second = None
     try:
         wid = await client_ops.start_run(client, settings, auto_approve=True, max_failures=1000)
@@ -43,7 +45,7 @@ async def test_worker_killed_mid_execution_applies_every_action_once(
         first.send_signal(signal.SIGKILL)
         assert first.wait(10) == -signal.SIGKILL
         in_flight = {e["action_id"] for e in _ledger(settings.data_dir, wid)}
-        second = start_worker(temporal_address, task_queue, tmp_path / "w2.log")
+        second = start_worker(temporal_address, settings, tmp_path / "w2.log")
         result = await client_ops.result(client, wid)
     finally:
         for proc in (first, second):
@@ -71,4 +73,4 @@ async def test_worker_killed_mid_execution_applies_every_action_once(
 
 def _ledger(data: Path, run_id: str) -> list[dict]:
     path = data / STATE_DIRNAME / AUDIT_FILE
-    return [e for e in map(json.loads, path.read_text().splitlines()) if e.get("run_id") == run_id] if path.exists() else []
+    return [e for e in map(json.loads, path.read_text().splitlines()) if e.get("workflow_id") == run_id] if path.exists() else []

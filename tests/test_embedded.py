@@ -103,8 +103,10 @@ def test_worker_fingerprint_tracks_only_what_the_worker_reads(tmp_path: Path) ->
     from maintenance_agent.embedded import code_fingerprint
 
     base = load_settings(environ={}, data_dir=tmp_path / "a")
-    assert code_fingerprint(base) == code_fingerprint(load_settings(environ={"DATA_DIR": str(tmp_path / "b"),
+    assert code_fingerprint(base) == code_fingerprint(load_settings(environ={"DATA_DIR": str(tmp_path / "a"),
                                                                             "USER_NAME": "x"}))
+    # the worker owns its DATA_DIR and REPORTS_DIR
+    assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"DATA_DIR": str(tmp_path / "b")}))
     assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"LLM_MODEL": "openai/x"}))
     # the worker enforces the approval policy, so a changed policy needs a new worker
     assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"APPROVERS": "a,b"}))

@@ -183,7 +183,7 @@ async def test_reject_and_proactive_tools(agent: dict[str, str]) -> None:
             await error(session, "get_maintenance_report", {"workflow_id": run_id})  # still pending
             await until(session, run_id, {"PENDING-APPROVAL"})
             # The approval run detects nothing itself: its findings are those of the cycle that planned it.
-            cycle_findings = artifacts.read(Path(run["artifact_dir"]), artifacts.DETECTION,
+            cycle_findings = artifacts.read(Path(agent["REPORTS_DIR"]) / run["artifact_dir"], artifacts.DETECTION,
                                             artifacts.DetectionArtifact).findings
             findings = await call(session, "get_maintenance_findings", {"workflow_id": run_id})
             assert findings["total"] == len(cycle_findings) > 0 and findings["findings"]

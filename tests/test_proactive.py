@@ -61,10 +61,11 @@ async def test_cycles_routine_repairs_and_approvals_that_do_not_block(env: Workf
         assert c1 and c1.error is None and c1.routine_executed > 0 and c1.routine_outcomes.succeeded > 0
         assert c1.approval_run and [o.workflow_id for o in first.open_approvals] == [c1.approval_run]
         assert first.next_cycle_at == c1.finished_at + timedelta(minutes=10)
-        routine_ids = {e["run_id"] for e in _ledger(settings)}
+        routine_ids = {e["workflow_id"] for e in _ledger(settings)}
         assert routine_ids == {c1.routine_run}, "only the routine run touched the fleet"
-        child = await client_ops.get_status(env.client, c1.approval_run)
-        assert child.phase is Phase.PENDING_APPROVAL and child.pending_total == c1.proposed_for_approval
+        child = await eventually(lambda: client_ops.get_status(env.client, c1.approval_run),
+                                 lambda s: s.phase is Phase.PENDING_APPROVAL, what="the approval run's plan")
+        assert child.pending_total == c1.proposed_for_approval
 
         await env.sleep(timedelta(minutes=10))
         second = await _status(env, settings, _waiting_after(2), "cycle 2 while cycle 1's approval is pending")
@@ -192,11 +193,12 @@ def test_an_open_approval_holds_back_only_what_it_holds(tmp_path: Path) -> None:
     from maintenance_agent.activities import MaintenanceActivities
     from maintenance_agent.models.workflow import AnalyzeInput, DetectInput, PlanInput
 
-    acts, env, data = MaintenanceActivities(), ActivityEnvironment(), str(copy_fleet(tmp_path / "data"))
+    acts = MaintenanceActivities(data_dir=copy_fleet(tmp_path / "data"), reports_dir=tmp_path)
+    env = ActivityEnvironment()
 
     def plan(name: str, **exclude: list[str]) -> list:  # noqa: ANN401
         directory = str(tmp_path / name)
-        detected = env.run(acts.detect_fleet, DetectInput(run_id=name, data_dir=data, artifact_dir=directory,
+        detected = env.run(acts.detect_fleet, DetectInput(run_id=name, artifact_dir=directory,
                                                           record_health=False))
         env.run(acts.analyze_findings, AnalyzeInput(artifact_dir=directory))
         env.run(acts.plan_maintenance, PlanInput(artifact_dir=directory, as_of=detected.as_of, **exclude))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import contextlib
 import uuid
 from pathlib import Path
 
@@ -49,14 +50,14 @@ def test_only_low_risk_confident_actions_are_ever_routine(devices: int, seed: in
 async def test_proactive_agent_never_executes_unapproved_risky_actions(client: Client, tmp_path: Path) -> None:
     """Eight generated fleets, one proactive cycle each with routine auto-execution on and nobody
     approving: everything that reached the fleet is routine and low-risk."""
-    task_queue = f"policy-{uuid.uuid4().hex[:8]}"
     fleets = []
-    async with running_worker(client, settings_for(tmp_path, task_queue=task_queue)):
+    async with contextlib.AsyncExitStack() as workers:
         for seed in range(8):
             data = tmp_path / f"fleet{seed}" / "data"
             write_fleet(generate_fleet(40 + 10 * seed, 1000 + seed), data)
-            settings = settings_for(tmp_path / f"fleet{seed}", data_dir=data, task_queue=task_queue,
+            settings = settings_for(tmp_path / f"fleet{seed}", data_dir=data, task_queue=f"policy-{uuid.uuid4().hex[:8]}",
                                     user_name=f"policy{seed}-{uuid.uuid4().hex[:4]}")
+            await workers.enter_async_context(running_worker(client, settings))  # a worker owns one DATA_DIR
             await client_ops.start_proactive(client, settings, interval_minutes=600)
             fleets.append(settings)
         statuses = [await eventually(lambda s=s: client_ops.proactive_status(client, s.user_name),
@@ -77,7 +78,7 @@ async def test_proactive_agent_never_executes_unapproved_risky_actions(client: C
         audit = settings.data_dir / STATE_DIRNAME / AUDIT_FILE
         ledger = [json.loads(line) for line in audit.read_text().splitlines()] if audit.exists() else []
         for entry in ledger:
-            assert entry["run_id"] == cycle.routine_run, "only the routine run may change the fleet unasked"
+            assert entry["workflow_id"] == cycle.routine_run, "only the routine run may change the fleet unasked"
             action = plan[entry["action_id"]]
             assert action.routine and action.risk is Risk.LOW, action
             executed += 1

@@ -3,18 +3,20 @@ interfaces: data files read by real runs on a real Temporal server, raw clients,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio.client import Client
 
-from conftest import copy_fleet, running_worker, settings_for
+from conftest import copy_fleet, eventually, running_worker, settings_for
 from maintenance_agent import client_ops
 from maintenance_agent.models.fleet import HEALTH_FILE, INVENTORY_FILE
-from maintenance_agent.models.workflow import Phase
+from maintenance_agent.models.workflow import ApprovalRequest, Phase
 from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
 
 
@@ -61,3 +63,197 @@ async def test_a_reading_stamped_2099_is_a_data_error_not_the_fleet_s_clock(clie
         "infrastructure_inventory"]]
     assert max(installed) < "2027", "nothing written with a date from the future"
     assert "## Data errors (1)" in Path(result.report.markdown).read_text()
+
+
+# ------------------------------------------------------------------------------------------------
+# the worker owns its directories; ids and names cannot escape them
+
+
+def _raw_input(started_by: str = "raw.client", **extra: Any) -> dict[str, Any]:
+    """A start input as a raw Temporal client would send it (any field, any value)."""
+    return {"started_by": started_by, "auto_approve": True, **extra}
+
+
+async def _raw_run(client: Client, settings, workflow_id: str, payload: dict[str, Any]):  # noqa: ANN001, ANN202
+    """Start a run as a raw client would; (result, None) or (None, the failure's message)."""
+    from temporalio.client import WorkflowFailureError
+
+    # The directories the worker has anyway, as older clients sent them (ignored by today's worker).
+    payload = {"data_dir": str(settings.data_dir), "reports_dir": str(settings.reports_dir), **payload}
+    async with running_worker(client, settings):
+        handle = await client.start_workflow("InfrastructureMaintenanceWorkflow", payload, id=workflow_id,
+                                             task_queue=settings.task_queue)
+        try:
+            return await asyncio.wait_for(handle.result(), timeout=120), None
+        except WorkflowFailureError as exc:
+            return None, str(exc.cause)
+
+
+def _files_under(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+async def test_a_workflow_id_with_dot_dot_writes_nothing_outside_reports(client: Client, tmp_path: Path) -> None:
+    settings = _settings(tmp_path, reports_dir=tmp_path / "deep" / "er" / "reports")
+    before = _files_under(tmp_path)
+    result, error = await _raw_run(client, settings, "../../escaped", _raw_input())
+    assert result is None and "not a safe name" in error and "workflow id" in error
+    assert not (tmp_path / "deep" / "escaped").exists()
+    assert _files_under(tmp_path) == before, "the refused run wrote nothing at all"
+
+
+async def test_a_start_input_cannot_point_the_worker_at_other_directories(client: Client, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    elsewhere = copy_fleet(tmp_path / "someone-elses-fleet")
+    before = _files_under(elsewhere)
+    result, error = await _raw_run(client, settings, f"infra-raw-{uuid.uuid4().hex[:8]}", _raw_input(
+        data_dir=str(elsewhere), reports_dir=str(tmp_path / "someone-elses-reports")))
+    assert error is None and result["phase"] in ("COMPLETED", "NO-ACTION-NEEDED")
+    assert _files_under(elsewhere) == before and not (tmp_path / "someone-elses-reports").exists()
+    assert _audit(settings.data_dir), "the run worked on the worker's own DATA_DIR"
+    assert Path(result["report"]["markdown"]).is_relative_to(settings.reports_dir)
+
+
+async def test_a_plan_reference_outside_reports_is_refused(client: Client, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for ref in ("../outside", str(outside)):
+        plan = {"artifact_dir": ref, "action_ids": ["A1"], "as_of": "2026-11-01T12:00:00Z"}
+        result, error = await _raw_run(client, settings, f"infra-raw-{uuid.uuid4().hex[:8]}",
+                                       _raw_input(source_plan=plan))
+        assert result is None and "not inside this worker's REPORTS_DIR" in error, error
+
+
+async def test_an_unsafe_starter_name_is_refused(client: Client, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    result, error = await _raw_run(client, settings, f"infra-raw-{uuid.uuid4().hex[:8]}",
+                                   _raw_input(started_by="../../../srv/x"))
+    assert result is None and "started_by" in error and "not a safe name" in error
+    assert not settings.reports_dir.exists() or not _files_under(settings.reports_dir)
+
+
+# ------------------------------------------------------------------------------------------------
+# the circuit breaker is fleet-wide and lives in the ledger; internal signals change nothing
+
+
+def _generated(tmp: Path, devices: int, seed: int = 7) -> Path:
+    from maintenance_agent.datagen import generate_fleet, write_fleet
+
+    data = tmp / "data"
+    write_fleet(generate_fleet(devices, seed), data)
+    return data
+
+
+async def _describe(client: Client, wid: str):  # noqa: ANN202
+    """The workflow's description, or None while it does not exist yet."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    try:
+        return await client.get_workflow_handle(wid).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+def _mine(data: Path, wid: str) -> list[dict]:
+    """The ledger entries of the run(s) under this workflow id (keyed by it, before runs had keys)."""
+    return [e for e in _audit(data) if wid in (e.get("workflow_id"), e.get("run_id"))]
+
+
+def _after_the_breaker(entries: list[dict], max_failures: int) -> list[dict]:
+    """Entries committed after the failure that tripped the breaker (in commit order)."""
+    problems = [e for e in entries if e["outcome"] in ("failed", "rolled_back")]
+    assert len(problems) >= max_failures, "the fleet must produce enough failures for the test to mean anything"
+    tripped = sorted(e["seq"] for e in problems)[max_failures - 1]
+    return [e for e in entries if e["seq"] > tripped]
+
+
+async def test_the_breaker_holds_fleet_wide_across_site_children(client: Client, tmp_path: Path) -> None:
+    """2,000 devices (a plan far over 400 actions: one child per site) with MAX_FAILURES=3. Before, each
+    child had its own budget: 941 more actions and 19 more failures ran after the third failure."""
+    from maintenance_agent.models.workflow import INLINE_LIMIT
+
+    settings = _settings(tmp_path, data_dir=_generated(tmp_path, 2000), max_failures=3)
+    async with running_worker(client, settings):
+        wid = await client_ops.start_run(client, settings, auto_approve=True)
+        result = await client_ops.result(client, wid)
+    assert result.actions > INLINE_LIMIT
+    mine = _mine(settings.data_dir, wid)
+    # The simulator checks the breaker and commits under one lock, so not even an action in flight runs on.
+    assert _after_the_breaker(mine, 3) == []
+    assert sum(e["outcome"] in ("failed", "rolled_back") for e in mine) == 3
+    report = _report(result)
+    assert report["halted"] and report["outcomes"]["not_run"] == result.actions - len(mine) > 0
+    assert "circuit breaker stopped execution" in report["summary"]
+
+
+async def test_forged_internal_signals_neither_lift_nor_trip_the_breaker(client: Client, tmp_path: Path) -> None:
+    from maintenance_agent.workflows import InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow
+
+    strict = _settings(tmp_path / "strict", data_dir=_generated(tmp_path / "strict", 600), max_failures=3)
+    loose = _settings(tmp_path / "loose", data_dir=_generated(tmp_path / "loose", 600), max_failures=100_000)
+    async with running_worker(client, strict), running_worker(client, loose):
+        runs = {}
+        for name, settings in (("strict", strict), ("loose", loose)):
+            wid = await client_ops.start_run(client, settings)
+            await eventually(lambda w=wid: client_ops.get_status(client, w), lambda s: s.phase is Phase.PENDING_APPROVAL,
+                             timeout=120, what="the plan")
+            runs[name] = wid
+        raw = lambda wid: client.get_workflow_handle(wid)  # noqa: E731 - a raw client, no typed wrapper
+        await raw(runs["strict"]).signal(InfrastructureMaintenanceWorkflow.site_failed, -1_000_000)
+        await raw(runs["loose"]).signal(InfrastructureMaintenanceWorkflow.site_failed, 1_000_000_000)
+        for name, settings in (("strict", strict), ("loose", loose)):
+            await client_ops.decide(client, runs[name], ApprovalRequest(approver="ops.lead"))
+        site_child = f"{runs['loose']}/site-DC-EAST1"
+        await eventually(lambda: _describe(client, site_child), lambda d: d is not None, timeout=60, what="a site child")
+        await raw(site_child).signal(SiteExecutionWorkflow.halt)
+        strict_result = await client_ops.result(client, runs["strict"])
+        loose_result = await client_ops.result(client, runs["loose"])
+    assert _after_the_breaker(_mine(strict.data_dir, runs["strict"]), 3) == [], "-1,000,000 did not lift the breaker"
+    assert loose_result.outcomes.not_run == 0 and not _report(loose_result)["halted"], \
+        "a forged failure count or halt stopped a run"
+    assert strict_result.outcomes.not_run > 0
+
+
+async def test_a_reused_workflow_id_never_reports_another_run_s_work(client: Client, tmp_path: Path) -> None:
+    from temporalio.common import WorkflowIDReusePolicy
+
+    settings = _settings(tmp_path)
+    wid = f"infra-reused-{uuid.uuid4().hex[:8]}"
+    async with running_worker(client, settings):
+        first = await client_ops.result(client, (await client.start_workflow(
+            "InfrastructureMaintenanceWorkflow", _raw_input(), id=wid, task_queue=settings.task_queue)).id)
+        report = Path(first.report.json_path)
+        before = report.read_bytes()
+        again = await client.start_workflow("InfrastructureMaintenanceWorkflow", _raw_input(), id=wid,
+                                            task_queue=settings.task_queue,
+                                            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
+        from temporalio.client import WorkflowFailureError
+
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(again.result(), timeout=120)
+    assert "already used by another run" in str(failure.value.cause)
+    assert report.read_bytes() == before, "the first run's report is untouched"
+    assert len(_mine(settings.data_dir, wid)) == first.outcomes.executed, "the second run applied nothing"
+
+
+async def test_progress_of_a_large_run_moves_while_its_sites_execute(client: Client, tmp_path: Path) -> None:
+    """Before, status said (0/87514) while 36,390 actions had run: the count moved only when a site finished."""
+    from maintenance_agent.activities import TestHooks
+
+    settings = _settings(tmp_path, data_dir=_generated(tmp_path, 1200), max_failures=100_000)
+    sites = sorted({d["site"] for d in json.loads((settings.data_dir / INVENTORY_FILE).read_text())[
+        "infrastructure_inventory"]})
+    async with running_worker(client, settings, hooks=TestHooks(action_delay_ms=150)):
+        wid = await client_ops.start_run(client, settings, auto_approve=True)
+        seen = []
+        while not (status := await client_ops.get_status(client, wid)).phase.terminal:
+            if status.phase is Phase.EXECUTING:
+                children = [await _describe(client, f"{wid}/site-{site}") for site in sites]
+                if any(c is not None and c.close_time for c in children):
+                    break  # from here on a finished site would move the count anyway
+                seen.append(status.executed)
+            await asyncio.sleep(0.5)
+    assert seen and max(seen) > 0, f"no progress shown before the first site finished: {seen}"

@@ -18,18 +18,22 @@ from maintenance_agent.models.fleet import HEALTH_FILE, INVENTORY_FILE
 from maintenance_agent.models.workflow import ApprovalRequest, Phase
 from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
 
-TASK_QUEUE = f"wf-tests-{uuid.uuid4().hex[:8]}"
+def _queue(tmp_path: Path) -> str:
+    """One task queue per test: a worker owns its DATA_DIR, so each test's fleet has its own worker."""
+    return f"wf-tests-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]}"
 
 
-@pytest.fixture(scope="module")
-async def worker(client: Client):  # noqa: ANN201
-    settings = settings_for(Path("/nonexistent"), task_queue=TASK_QUEUE)
+@pytest.fixture
+async def worker(client: Client, tmp_path: Path):  # noqa: ANN201
+    settings = settings_for(tmp_path, task_queue=_queue(tmp_path), data_dir=tmp_path / "data")
     async with running_worker(client, settings):
         yield
 
 
 def _settings(tmp_path: Path, data: Path | None = None, **overrides: Any):  # noqa: ANN202
-    return settings_for(tmp_path, task_queue=TASK_QUEUE, data_dir=data or copy_fleet(tmp_path / "data"), **overrides)
+    assert data is None or data == tmp_path / "data", "the worker's DATA_DIR is tmp_path/data"
+    return settings_for(tmp_path, task_queue=_queue(tmp_path), data_dir=data or copy_fleet(tmp_path / "data"),
+                        **overrides)
 
 
 def _digests(data: Path) -> dict[str, str]:
@@ -43,7 +47,7 @@ def _inventory(data: Path) -> dict[str, dict]:
 def _audit(data: Path, run_id: str) -> list[dict]:
     path = data / STATE_DIRNAME / AUDIT_FILE
     lines = path.read_text().splitlines() if path.exists() else []
-    return [e for e in map(json.loads, lines) if e.get("run_id") == run_id]
+    return [e for e in map(json.loads, lines) if e.get("workflow_id") == run_id]
 
 
 async def _wait_phase(client: Client, wid: str, phase: Phase):  # noqa: ANN202

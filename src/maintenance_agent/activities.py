@@ -1,5 +1,9 @@
 """Activities: every piece of I/O the workflows need. Each is small, idempotent and typed.
 
+The worker owns its data and reports directories: activities work on the `DATA_DIR` and
+`REPORTS_DIR` of the worker's own settings, never on paths a workflow input names; the run
+folders an input refers to are resolved under REPORTS_DIR and refused if they lead outside it.
+
 They are synchronous (file I/O and CPU-bound rules) and run in the worker's thread pool. Errors the
 user must fix (a malformed data file, a plan that no longer exists) are raised as non-retryable
 `ApplicationError`s with a one-line message; anything else is retried by Temporal.
@@ -21,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -42,6 +47,7 @@ from .models.workflow import (
     AnalyzeInput,
     AnalyzeResult,
     ApprovalPolicy,
+    ClaimRunInput,
     CompactInput,
     DetectInput,
     DetectResult,
@@ -52,10 +58,12 @@ from .models.workflow import (
     NotifyResult,
     OpenApproval,
     OpenChildrenInput,
+    OutcomeCounts,
     PlanInput,
     PlanResult,
     ReportInput,
     ReportRef,
+    RunProgressInput,
     StillOpenInput,
 )
 from .store import ChangeRecord, FleetDataError, FleetStore, StoreBusy, atomic_write_bytes
@@ -96,21 +104,23 @@ class InjectedFault(Exception):
 
 
 class MaintenanceActivities:
-    """Activities bound to one worker process; stores are cached per data directory."""
+    """Activities bound to one worker process, its fleet store and its reports directory."""
 
-    def __init__(self, hooks: TestHooks | None = None, *, client: Client | None = None,
-                 notify_url: str | None = None, llm: LlmSettings | None = None,
+    def __init__(self, hooks: TestHooks | None = None, *, data_dir: Path, reports_dir: Path,
+                 client: Client | None = None, notify_url: str | None = None, llm: LlmSettings | None = None,
                  policy: ApprovalPolicy | None = None) -> None:
         self._client = client
         self._policy = policy or ApprovalPolicy()
         self._notify_url = notify_url
         self._llm = llm
-        self._stores: dict[str, FleetStore] = {}
-        self._stores_lock = threading.Lock()
+        self._store = FleetStore(Path(data_dir).resolve())
+        self._reports_root = Path(reports_dir).resolve()
         self._hooks = hooks or TestHooks()
         self._random = random.Random(self._hooks.seed)
         self._random_lock = threading.Lock()
         self._plans: dict[tuple[str, int, int], BaseModel] = {}
+        self._tallies: dict[Path, artifacts.SimulationTally] = {}
+        self._tallies_lock = threading.Lock()
         self._plans_lock = threading.Lock()
         if self._hooks.active:
             log.warning("TEST HOOKS ACTIVE: fault rate %.2f, action delay %d ms", self._hooks.fault_rate,
@@ -129,12 +139,17 @@ class MaintenanceActivities:
                     fh.write(f"{where}\n")
             return where
 
-    def store(self, data_dir: str) -> FleetStore:
-        key = str(Path(data_dir).resolve())
-        with self._stores_lock:
-            if key not in self._stores:
-                self._stores[key] = FleetStore(Path(key))
-            return self._stores[key]
+    def store(self) -> FleetStore:
+        return self._store
+
+    def run_dir(self, ref: str) -> Path:
+        """A run's folder, named relative to REPORTS_DIR (or absolute inside it, as older runs did)."""
+        path = Path(ref)
+        resolved = (path if path.is_absolute() else self._reports_root / path).resolve()
+        if not ref or not resolved.is_relative_to(self._reports_root) or resolved == self._reports_root:
+            raise ApplicationError(f"refusing the run folder {ref[:120]!r}: it is not inside this worker's "
+                                   f"REPORTS_DIR ({self._reports_root})", type="UnsafePath", non_retryable=True)
+        return resolved
 
     @activity.defn
     def approval_policy(self) -> ApprovalPolicy:
@@ -146,7 +161,7 @@ class MaintenanceActivities:
     @activity.defn
     def detect_fleet(self, inp: DetectInput) -> DetectResult:
         """Load and validate the fleet, run every rule, store the findings as an artifact."""
-        store = self.store(inp.data_dir)
+        store = self.store()
         try:
             fleet = store.snapshot()
         except FleetDataError as exc:
@@ -167,7 +182,7 @@ class MaintenanceActivities:
             device_health=detection.device_health, sites=detection.sites,
             firmware_baseline=detection.firmware_baseline, data_errors=frame.data_errors,
         )
-        artifacts.write(Path(inp.artifact_dir), artifacts.DETECTION, artifact)
+        artifacts.write(self.run_dir(inp.artifact_dir), artifacts.DETECTION, artifact)
         if inp.record_health:
             store.write_health_states({d.equipment_id: d.state.value for d in detection.device_health}, inp.run_id)
         return DetectResult(
@@ -182,7 +197,7 @@ class MaintenanceActivities:
     @activity.defn
     def analyze_findings(self, inp: AnalyzeInput) -> AnalyzeResult:
         """Group findings into ranked problems with likely causes and per-site blast radius."""
-        directory = Path(inp.artifact_dir)
+        directory = self.run_dir(inp.artifact_dir)
         detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
         with gc_paused():
             problems, impacts = analyze(detection.findings, detection.facts, detection.sites)
@@ -192,16 +207,17 @@ class MaintenanceActivities:
     @activity.defn
     def plan_maintenance(self, inp: PlanInput) -> PlanResult:
         """Map problems to catalog actions; skip repairs already awaiting a decision elsewhere."""
-        directory = Path(inp.artifact_dir)
+        directory = self.run_dir(inp.artifact_dir)
         detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
         analysis = self._read(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact)
         open_keys: set[str] = set()
         for other, everything_open in ([(p, False) for p in inp.exclude_plans]
                                        + [(p, True) for p in inp.exclude_plans_entirely]):
             try:
-                open_keys.update(a.key for a in artifacts.read(Path(other), artifacts.PLAN, artifacts.PlanArtifact).actions
+                open_keys.update(a.key for a in artifacts.read(self.run_dir(other), artifacts.PLAN,
+                                                               artifacts.PlanArtifact).actions
                                  if everything_open or not a.routine)
-            except artifacts.ArtifactError:
+            except (artifacts.ArtifactError, ApplicationError):
                 log.warning("open plan %s is unreadable; its actions may be proposed again", other)
         with gc_paused():
             everything = plan_actions(analysis.problems, detection.findings, detection.facts,
@@ -227,7 +243,7 @@ class MaintenanceActivities:
         from .core.advice import apply_advice, build_digest, without_advice
 
         deadline = time.monotonic() + llm.ADVISE_BUDGET_SECONDS
-        directory = Path(inp.artifact_dir)
+        directory = self.run_dir(inp.artifact_dir)
         detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
         analysis = self._read(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact)
         plan = self._read_uncached(directory, artifacts.PLAN, artifacts.PlanArtifact)  # it is amended below
@@ -282,7 +298,7 @@ class MaintenanceActivities:
     @activity.defn
     def load_plan(self, inp: LoadPlanInput) -> PlanResult:
         """Summarize a plan made earlier (by a proactive cycle), optionally only some of its actions."""
-        plan = self._read(Path(inp.artifact_dir), artifacts.PLAN, artifacts.PlanArtifact)
+        plan = self._read(self.run_dir(inp.artifact_dir), artifacts.PLAN, artifacts.PlanArtifact)
         if inp.action_ids is None:
             return plan_result(plan.actions, plan.excluded)
         return plan_result(_select(plan, inp.action_ids, inp.artifact_dir))
@@ -290,7 +306,7 @@ class MaintenanceActivities:
     @activity.defn
     def load_actions(self, inp: LoadActionsInput) -> list[PlannedAction]:
         """The planned actions with these ids, in plan order (for executing large plans in batches)."""
-        plan = self._read(Path(inp.artifact_dir), artifacts.PLAN, artifacts.PlanArtifact)
+        plan = self._read(self.run_dir(inp.artifact_dir), artifacts.PLAN, artifacts.PlanArtifact)
         return _select(plan, inp.action_ids, inp.artifact_dir)
 
     # -- execute -----------------------------------------------------------------------------
@@ -301,8 +317,7 @@ class MaintenanceActivities:
         The ledger entry for (run id, action id) and the data change are one fsync'd journal line,
         so a retry after a crash finds the entry and returns the recorded outcome instead of
         applying again."""
-        action = inp.action
-        store = self.store(inp.data_dir)
+        store = self.store()
         if inp.dry_run:
             return self._simulate(store, inp)
         fault = self._fault_point()
@@ -325,9 +340,12 @@ class MaintenanceActivities:
                 prior = tx.ledger_entry(inp.run_id, action.id)
                 if prior is not None:
                     return _result_from_ledger(action, prior, attempts=activity.info().attempt)
+                if (tripped := _breaker(inp, tx.run_problems(inp.run_id))) is not None:
+                    return tripped
                 state = tx.device(action.equipment_id)
                 record = ChangeRecord(
-                    at=datetime.now(UTC), actor=inp.actor, run_id=inp.run_id, action_id=action.id,
+                    at=datetime.now(UTC), actor=inp.actor, run_id=inp.run_id, workflow_id=inp.workflow_id or None,
+                    action_id=action.id,
                     action=action.action.value, equipment_id=action.equipment_id, site=action.site, outcome="",
                     result={"approved_by": inp.approved_by},
                 )
@@ -360,6 +378,9 @@ class MaintenanceActivities:
 
     def _simulate(self, store: FleetStore, inp: ExecuteActionInput) -> ActionResult:
         action = inp.action
+        report_dir = self.run_dir(inp.report_dir)
+        if (tripped := _breaker(inp, self._simulated_problems(report_dir))) is not None:
+            return tripped
         try:
             with store.transaction() as tx:  # read-only: nothing is committed
                 state = tx.device(action.equipment_id)
@@ -379,14 +400,51 @@ class MaintenanceActivities:
                           _result(action, Outcome.ROLLED_BACK, f"verification would fail: {problem}", simulated=True))
             except actions.ApplyError as exc:
                 result = _result(action, Outcome.FAILED, str(exc), simulated=True)
-        artifacts.append_simulated(Path(inp.report_dir), result)
+        artifacts.append_simulated(report_dir, result)
         return result
+
+    def _simulated_problems(self, report_dir: Path) -> int:
+        """A dry run's circuit breaker: its simulated failures so far (it has no ledger), read on from
+        where this worker last read, so a large dry run does not re-read its record per action."""
+        with self._tallies_lock:
+            tally = self._tallies.setdefault(report_dir, artifacts.SimulationTally())
+            return tally.problems(report_dir)
+
+    @activity.defn
+    def claim_run(self, inp: ClaimRunInput) -> None:
+        """Make the report folder this run's: a second run under a reused workflow id must not report,
+        or build on, what the first one did."""
+        directory = self.run_dir(inp.report_dir)
+        marker = directory / RUN_MARKER
+        try:
+            owner = orjson.loads(marker.read_bytes()).get("run_id")
+        except FileNotFoundError:
+            owner = None
+        except (orjson.JSONDecodeError, AttributeError):
+            owner = "(unreadable)"
+        if owner is None:
+            directory.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(marker, orjson.dumps({"run_id": inp.run_id, "workflow_id": inp.workflow_id}))
+        elif owner != inp.run_id:
+            raise ApplicationError(
+                f"workflow id {inp.workflow_id} was already used by another run ({owner}), whose report is in "
+                f"{directory}; start this run under a new workflow id", type="WorkflowIdReused", non_retryable=True)
+
+    @activity.defn
+    def run_progress(self, inp: RunProgressInput) -> OutcomeCounts:
+        """What this run's actions have come to so far, from the ledger (or a dry run's simulation)."""
+        if inp.dry_run:
+            recorded = artifacts.read_simulated(self.run_dir(inp.report_dir))
+            outcomes = dict(Counter(r.outcome.value for r in recorded.values()))
+        else:
+            outcomes = self.store().run_outcomes(inp.run_id)
+        return OutcomeCounts(**{k: v for k, v in outcomes.items() if k in OutcomeCounts.model_fields})
 
     @activity.defn
     def compact_store(self, inp: CompactInput) -> int:
         """Write every committed change into the JSON files (large fleets defer this to run end)."""
         try:
-            return self.store(inp.data_dir).compact()
+            return self.store().compact()
         except FleetDataError as exc:
             raise _non_retryable(exc, "FleetDataError") from None
         except StoreBusy as exc:
@@ -396,7 +454,7 @@ class MaintenanceActivities:
     @activity.defn
     def write_report(self, inp: ReportInput) -> ReportRef:
         """Build report.json and report.md from the artifacts and the ledger (what really happened)."""
-        directory = Path(inp.artifact_dir)
+        directory = self.run_dir(inp.artifact_dir)
         detection = analysis = plan = None
         if (directory / artifacts.DETECTION).exists():
             detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
@@ -404,13 +462,13 @@ class MaintenanceActivities:
             analysis = self._read(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact)
         if (directory / artifacts.PLAN).exists():
             plan = self._read(directory, artifacts.PLAN, artifacts.PlanArtifact)
-        report_dir = Path(inp.report_dir)
+        report_dir = self.run_dir(inp.report_dir)
         if inp.dry_run:
             recorded = artifacts.read_simulated(report_dir)
         else:
             recorded = {
                 c.action_id: _result_from_ledger(None, c)
-                for c in self.store(inp.data_dir).ledger_for(inp.run_id) if c.action_id
+                for c in self.store().ledger_for(inp.run_id) if c.action_id
             }
         advice = None
         if (directory / artifacts.ADVICE).exists():
@@ -508,6 +566,8 @@ class MaintenanceActivities:
             raise _non_retryable(exc, "ArtifactError") from None
 
 
+RUN_MARKER = "run.json"
+"""In a run's report folder: which run owns it."""
 MAX_NOTIFIED_ACTIONS = 50
 MAX_INLINE_DATA_ERRORS = 50
 PLAN_CACHE_SIZE = 2
@@ -558,6 +618,18 @@ def _select(plan: artifacts.PlanArtifact, ids: list[str], where: str) -> list[Pl
         raise ApplicationError(f"the plan in {where} has no action(s) {', '.join(missing)}",
                                type="PlanMismatch", non_retryable=True)
     return chosen
+
+
+def _breaker(inp: ExecuteActionInput, problems: int) -> ActionResult | None:
+    """NOT_RUN if the run's circuit breaker has tripped: `problems` failed or rolled-back actions, counted
+    across every site child of the run, at or over its `max_failures`."""
+    if inp.max_failures is None or problems < inp.max_failures:
+        return None
+    action = inp.action
+    return ActionResult(action_id=action.id, equipment_id=action.equipment_id, site=action.site,
+                        action=action.action, outcome=Outcome.NOT_RUN, circuit_breaker=True,
+                        detail=f"not started: the circuit breaker tripped after {problems} failed or rolled-back "
+                               f"action(s) in this run (MAX_FAILURES {inp.max_failures})")
 
 
 def _effect(action: PlannedAction) -> str:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from .models.core import (
     ActionResult,
     DataError,
+    Outcome,
     DeviceFacts,
     DeviceHealth,
     Finding,
@@ -107,6 +108,31 @@ def append_simulated(directory: Path, result: ActionResult) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / SIMULATED, "ab") as fh:
         fh.write(result.model_dump_json().encode() + b"\n")
+
+
+class SimulationTally:
+    """Failed or rolled-back simulated actions in a dry run's record, read incrementally."""
+
+    def __init__(self) -> None:
+        self._offset = 0
+        self._bad: set[str] = set()
+
+    def problems(self, directory: Path) -> int:
+        path = directory / SIMULATED
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return 0
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        for line in complete.splitlines():
+            if line.strip():
+                result = ActionResult.model_validate_json(line)
+                if result.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK):
+                    self._bad.add(result.action_id)
+        return len(self._bad)
 
 
 def read_simulated(directory: Path) -> dict[str, ActionResult]:

@@ -27,7 +27,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -103,8 +103,7 @@ def auto_approve_refusal(settings: Settings) -> str | None:
 
 def _start_options(settings: Settings, options: dict[str, Any]) -> dict[str, Any]:
     """Paths, approval policy, approval timeout and circuit breaker from settings; `options` override."""
-    return {"data_dir": str(settings.data_dir), "reports_dir": str(settings.reports_dir),
-            "started_by": settings.user_name, **approval_policy(settings).model_dump(),
+    return {"started_by": settings.user_name, **approval_policy(settings).model_dump(),
             "approval_timeout_seconds": settings.approval_timeout_hours * 3600,
             "max_failures": settings.max_failures, **options}
 
@@ -120,8 +119,10 @@ async def start_run(client: Client, settings: Settings, **options: Any) -> str:
     inp = run_input(settings, **options)
     workflow_id = run_workflow_id(settings.user_name)
     try:
+        # A run's id names its report folder and its ledger entries: never reuse one.
         await client.start_workflow(
             InfrastructureMaintenanceWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"maintenance run by {settings.user_name}" + (" (dry run)" if inp.dry_run else ""),
         )
     except RPCError as exc:
@@ -215,29 +216,45 @@ async def get_status(client: Client, workflow_id: str) -> RunStatus:
     return await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.status))
 
 
-async def get_plan(client: Client, workflow_id: str) -> PlanView:
+def _local_artifact(reports_dir: Path | None, artifact: str | None) -> Path | None:
+    """Where a run's artifact (named relative to the worker's REPORTS_DIR) is on this machine, if it is:
+    this client's REPORTS_DIR is the worker's when they share a machine (the embedded default)."""
+    if not artifact:
+        return None
+    path = Path(artifact)
+    if not path.is_absolute():
+        if reports_dir is None:
+            return None
+        path = reports_dir / path
+    return path if path.exists() else None
+
+
+async def get_plan(client: Client, workflow_id: str, *, reports_dir: Path | None = None) -> PlanView:
     view: PlanView = await _query(client, workflow_id, InfrastructureMaintenanceWorkflow.plan)
-    if view.truncated and view.artifact and Path(view.artifact).exists():
-        plan = artifacts.read(Path(view.artifact).parent, artifacts.PLAN, artifacts.PlanArtifact)
+    local = _local_artifact(reports_dir, view.artifact) if view.truncated else None
+    if local is not None:
+        plan = artifacts.read(local.parent, artifacts.PLAN, artifacts.PlanArtifact)
         view = view.model_copy(update={"actions": plan.actions, "truncated": False})
     return view
 
 
 async def get_findings(client: Client, workflow_id: str, *, site: str | None = None,
-                       min_severity: Severity | None = None) -> FindingsView:
+                       min_severity: Severity | None = None, reports_dir: Path | None = None) -> FindingsView:
     """The run's findings; a run started from a proactive cycle's plan shows that cycle's detection."""
     view: FindingsView = await _query(client, workflow_id, InfrastructureMaintenanceWorkflow.findings)
     if view.total == 0 and view.artifact is None:
         # Such a run detects nothing itself; its plan, and the detection behind it, are in the cycle's directory.
         plan: PlanView = await _query(client, workflow_id, InfrastructureMaintenanceWorkflow.plan)
-        source = Path(plan.artifact).parent if plan.artifact else None
-        if source is not None and (source / artifacts.DETECTION).exists():
-            detected = artifacts.read(source, artifacts.DETECTION, artifacts.DetectionArtifact).findings
-            view = FindingsView(total=len(detected), findings=detected, artifact=str(source / artifacts.DETECTION))
+        local_plan = _local_artifact(reports_dir, plan.artifact)
+        if local_plan is not None and (local_plan.parent / artifacts.DETECTION).exists():
+            detected = artifacts.read(local_plan.parent, artifacts.DETECTION, artifacts.DetectionArtifact).findings
+            source = str(Path(plan.artifact or "").parent / artifacts.DETECTION)
+            view = FindingsView(total=len(detected), findings=detected, artifact=source)
     findings: list[Finding] = view.findings
     truncated = view.truncated
-    if truncated and view.artifact and Path(view.artifact).exists():
-        findings = artifacts.read(Path(view.artifact).parent, artifacts.DETECTION, artifacts.DetectionArtifact).findings
+    local = _local_artifact(reports_dir, view.artifact) if truncated else None
+    if local is not None:
+        findings = artifacts.read(local.parent, artifacts.DETECTION, artifacts.DetectionArtifact).findings
         truncated = False
     if site is not None:
         findings = [f for f in findings if f.site == site]

@@ -113,7 +113,7 @@ async def run_command(settings: Settings, args: argparse.Namespace, as_of: datet
         nonlocal shown_plan
         if status.phase is Phase.PENDING_APPROVAL and not shown_plan:
             shown_plan = True
-            view = await client_ops.get_plan(client, workflow_id)
+            view = await client_ops.get_plan(client, workflow_id, reports_dir=settings.reports_dir)
             print_plan(status, view.actions, view.total, workflow_id)
 
     while True:
@@ -163,7 +163,7 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
         stdout.print(table)
         return EXIT_OK
     status = await client_ops.get_status(client, args.workflow_id)
-    plan = await client_ops.get_plan(client, args.workflow_id)
+    plan = await client_ops.get_plan(client, args.workflow_id, reports_dir=settings.reports_dir)
     results = await client_ops.get_results(client, args.workflow_id)
     if args.json:
         print(json.dumps({"status": status.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),

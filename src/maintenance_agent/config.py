@@ -17,6 +17,8 @@ from typing import Any
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from .core.ids import unsafe_user
+
 def _project_root() -> Path:
     """The repository root in a source checkout (where `.env`, `data/` and `reports/` live); after a
     plain `pip install .` there is none, and relative paths are taken from the working directory."""
@@ -129,7 +131,23 @@ class Settings(BaseModel):
             raise ValueError("expected host:port, e.g. localhost:7233")
         return value
 
-    @field_validator("temporal_namespace", "task_queue", "user_name")
+    @field_validator("user_name")
+    @classmethod
+    def _safe_user(cls, value: str) -> str:
+        # A user name becomes part of workflow ids and so of folder names under REPORTS_DIR.
+        if problem := unsafe_user(value):
+            raise ValueError(f"not a safe user name: {problem}")
+        return value
+
+    @field_validator("approvers", mode="after")
+    @classmethod
+    def _safe_approvers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if problem := unsafe_user(name):
+                raise ValueError(f"{name!r} is not a safe user name: {problem}")
+        return value
+
+    @field_validator("temporal_namespace", "task_queue")
     @classmethod
     def _non_blank(cls, value: str) -> str:
         if not value.strip() or any(c.isspace() for c in value):

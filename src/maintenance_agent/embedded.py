@@ -52,7 +52,8 @@ POLLER_FRESH_SECONDS = 90.0
 WORKER_SETTINGS = {"temporal_address", "temporal_namespace", "task_queue", "tls_cert", "tls_key", "tls_ca", "api_key",
                    "tls", "payload_key",
                    "llm_model", "llm_key", "llm_base_url", "llm_timeout_seconds", "llm_max_attempts",
-                   "llm_prompt_token_budget", "notify_webhook_url", "approvers", "require_distinct_approver"}
+                   "llm_prompt_token_budget", "notify_webhook_url", "approvers", "require_distinct_approver",
+                   "data_dir", "reports_dir"}
 """Settings the worker process reads; a change to any of them (or to the code) replaces the worker."""
 
 
@@ -105,7 +106,7 @@ def code_fingerprint(settings: Settings) -> str:
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
         digest.update(path.read_bytes())
-    # Only what the worker itself reads: per-run values (DATA_DIR, approvers, …) travel in workflow input.
+    # Only what the worker itself reads (it owns DATA_DIR and REPORTS_DIR); per-run values travel in workflow input.
     relevant = settings.model_dump(mode="json", include=WORKER_SETTINGS)
     for key in ("api_key", "llm_key", "notify_webhook_url", "payload_key"):
         secret = getattr(settings, key)

@@ -283,7 +283,7 @@ async def get_maintenance_findings(
 ) -> FindingsOut:
     """What a run detected: findings with evidence (metric, value, threshold) and confidence, most severe first."""
     client = await _agent(ctx).client()
-    view = await _call(ops().get_findings(client, workflow_id, site=site,
+    view = await _call(ops().get_findings(client, workflow_id, site=site, reports_dir=_settings(ctx).reports_dir,
                                                min_severity=Severity(min_severity) if min_severity else None))
     shown = view.findings[:MAX_ITEMS]
     note = None
@@ -302,7 +302,7 @@ async def get_maintenance_findings(
 async def get_maintenance_plan(ctx: Context, workflow_id: WorkflowId) -> PlanOut:
     """The planned actions (id, device, action, risk, confidence, routine, approval state) of a run."""
     client = await _agent(ctx).client()
-    view = await _call(ops().get_plan(client, workflow_id))
+    view = await _call(ops().get_plan(client, workflow_id, reports_dir=_settings(ctx).reports_dir))
     status = await _call(ops().get_status(client, workflow_id))
     actions = [PlanActionOut(id=a.id, equipment_id=a.equipment_id, site=a.site, action=a.action.value,
                              risk=a.risk.value, confidence=a.confidence, routine=a.routine, priority=a.priority,

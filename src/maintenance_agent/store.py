@@ -25,6 +25,7 @@ import os
 import re
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ import orjson
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .models.core import Outcome
 from .perf import gc_paused, keep_out_of_gc
 from .strict_json import DuplicateKey, find_duplicate_key, json_key_count
 from .models.fleet import (
@@ -81,6 +83,8 @@ class ChangeRecord(BaseModel):
     at: datetime
     actor: str
     run_id: str | None = None
+    """The ledger key: one run of a workflow (its Temporal run chain), never reused by another run."""
+    workflow_id: str | None = None
     action_id: str | None = None
     action: str | None = None
     equipment_id: str | None = None
@@ -384,6 +388,15 @@ class _Cache:
     last_seq: int
     ledger: dict[tuple[str, str], ChangeRecord]
     ledger_offset: int
+    run_outcomes: dict[str, Counter[str]] = field(default_factory=dict)
+    """Per ledger key: how many of its actions ended in each outcome (the circuit breaker, progress)."""
+
+    def index(self, change: ChangeRecord) -> None:
+        if change.run_id and change.action_id:
+            key = (change.run_id, change.action_id)
+            if key not in self.ledger:
+                self.run_outcomes.setdefault(change.run_id, Counter())[change.outcome] += 1
+            self.ledger[key] = change
 
 
 class FleetStore:
@@ -584,16 +597,16 @@ class FleetStore:
             fleet, identities = parse_fleet_files(self.data_dir)
             ledger = cache.ledger if cache else {}
             ledger_offset = cache.ledger_offset if cache else 0
-            cache = _Cache(fleet, identities, mark, mark[1], mark[0], ledger, ledger_offset)
+            cache = _Cache(fleet, identities, mark, mark[1], mark[0], ledger, ledger_offset,
+                           cache.run_outcomes if cache else {})
             self._cache = cache
             keep_out_of_gc(len(fleet.inventory))
         end = self._log_size()
-        if end < cache.ledger_offset:  # the log was replaced (never done by us): start over
-            cache.ledger, cache.ledger_offset = {}, 0
+        if end < cache.ledger_offset:  # the log was replaced (a repair): start over
+            cache.ledger, cache.ledger_offset, cache.run_outcomes = {}, 0, {}
         if cache.ledger_offset < end:
             for change in self._read_log(cache.ledger_offset, end):
-                if change.run_id and change.action_id:
-                    cache.ledger[(change.run_id, change.action_id)] = change
+                cache.index(change)
                 if change.seq > cache.last_seq:
                     cache.last_seq = change.seq
             cache.ledger_offset = self._complete_offset(end)
@@ -637,8 +650,7 @@ class FleetStore:
             end = fh.tell()
         self._cache.last_seq = change.seq
         self._cache.log_offset = self._cache.ledger_offset = end
-        if change.run_id and change.action_id:
-            self._cache.ledger[(change.run_id, change.action_id)] = change
+        self._cache.index(change)
         _apply(self._cache.fleet, change)
         self._cache.fleet.applied_seq = change.seq
         return change
@@ -668,6 +680,13 @@ class FleetStore:
             st = os.stat(self.data_dir / name)
             cache.identities[name] = (st.st_ino, st.st_mtime_ns, st.st_size)
         return mark[0]
+
+    def run_outcomes(self, run_id: str) -> dict[str, int]:
+        """How many of this run's actions are recorded with each outcome (from the ledger)."""
+        with self.locked():
+            self._refresh()
+            assert self._cache is not None
+            return dict(self._cache.run_outcomes.get(run_id, {}))
 
     def ledger_for(self, run_id: str) -> list[ChangeRecord]:
         """Every recorded action outcome of one run, in commit order (reads the log, not the fleet)."""
@@ -734,6 +753,11 @@ class Transaction:
     def ledger_entry(self, run_id: str, action_id: str) -> ChangeRecord | None:
         """The committed record for this action of this run, if any (the idempotency check)."""
         return self._cache.ledger.get((run_id, action_id))
+
+    def run_problems(self, run_id: str) -> int:
+        """Failed or rolled-back actions this run has recorded so far: what the circuit breaker counts."""
+        outcomes = self._cache.run_outcomes.get(run_id)
+        return outcomes[Outcome.FAILED.value] + outcomes[Outcome.ROLLED_BACK.value] if outcomes else 0
 
     def commit(self, change: ChangeRecord) -> ChangeRecord:
         """Append `change` (fsync'd); its `after` state becomes the device's current state."""

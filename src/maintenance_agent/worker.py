@@ -36,7 +36,7 @@ def activity_list(acts: MaintenanceActivities) -> list:
     return [
         acts.detect_fleet, acts.analyze_findings, acts.plan_maintenance, acts.advise, acts.load_plan, acts.load_actions,
         acts.execute_action, acts.compact_store, acts.write_report, acts.notify, acts.list_open_approvals,
-        acts.approval_policy, acts.still_open,
+        acts.approval_policy, acts.still_open, acts.claim_run, acts.run_progress,
     ]
 
 
@@ -44,7 +44,8 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
                  hooks: TestHooks | None = None) -> Worker:
     """A worker for the agent's task queue (the same one in production, the CLI and the tests)."""
     acts = MaintenanceActivities(
-        hooks, client=client, llm=LlmSettings.from_settings(settings), policy=approval_policy(settings),
+        hooks, data_dir=settings.data_dir, reports_dir=settings.reports_dir, client=client,
+        llm=LlmSettings.from_settings(settings), policy=approval_policy(settings),
         notify_url=settings.notify_webhook_url.get_secret_value() if settings.notify_webhook_url else None)
     return Worker(
         client,

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     from .activities import MaintenanceActivities
     from .core.approval import ApprovalRejected, auto_approval_refusal, check_decision, effective_policy
+    from .core.ids import unsafe_user, unsafe_workflow_id
     from .models.core import ActionResult, Outcome, PlannedAction
     from .models.workflow import (
         INLINE_LIMIT,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalRequest,
         ApprovalResult,
         ChildOutcome,
+        ClaimRunInput,
         CompactInput,
         CycleSummary,
         Decision,
@@ -61,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         ReportInput,
         ReportRef,
         ResultsView,
+        RunProgressInput,
         RunStatus,
         SetIntervalRequest,
         SiteBatchInput,
@@ -96,7 +99,12 @@ async def run_step(fn: Callable[..., Awaitable], arg: object, summary: str):  # 
 
 WORKER_POLICY_PATCH = "worker-approval-policy"
 FORGET_CLOSED_APPROVALS_PATCH = "forget-closed-approvals"
+RUN_LEDGER_PATCH = "ledger-per-run"
+"""Ledger keyed by the run (not the reusable workflow id), run folder claimed, fleet-wide circuit breaker
+in the ledger, progress read from it."""
 """Patch markers: histories recorded before these steps existed replay without them."""
+PROGRESS_INTERVAL = timedelta(seconds=3)
+"""How often a run executing in site children reads its progress from the ledger."""
 
 
 def requested_policy(inp: MaintenanceInput | ProactiveInput) -> ApprovalPolicy:
@@ -113,6 +121,17 @@ async def worker_policy(inp: MaintenanceInput | ProactiveInput) -> ApprovalPolic
         MaintenanceActivities.approval_policy, start_to_close_timeout=timedelta(seconds=30),
         retry_policy=STEP_RETRY, summary="approval policy of the worker (APPROVERS, four-eyes)")
     return effective_policy(requested, worker)
+
+
+def refuse_unsafe_names(workflow_id: str, started_by: str) -> None:
+    """Fail the run before it does anything if its id or starter could not safely name a folder or a
+    person (a raw client can start a workflow with any id and any input)."""
+    for what, value, problem in (("workflow id", workflow_id, unsafe_workflow_id(workflow_id)),
+                                 ("started_by", started_by, unsafe_user(started_by))):
+        if problem:
+            raise ApplicationError(f"refusing to run: the {what} {value[:80]!r} is not a safe name ({problem}); "
+                                   f"start the run with the scripts, the MCP server or a safe id",
+                                   type="UnsafeName", non_retryable=True)
 
 
 def cause_message(err: BaseException) -> str:
@@ -132,6 +151,8 @@ class ActionRunner:
         self.max_failures = max_failures
         self.failures = failures
         self.halted = failures >= max_failures
+        """No new action starts. Set by this runner's own count, or when the ledger's fleet-wide count
+        (checked by execute_action, across every site child of the run) says the breaker tripped."""
         self._on_result = on_result
 
     async def run_sites(self, actions: list[PlannedAction]) -> None:
@@ -171,7 +192,9 @@ class ActionRunner:
             result = ActionResult(action_id=action.id, equipment_id=action.equipment_id, site=action.site,
                                   action=action.action, outcome=Outcome.FAILED,
                                   detail=f"gave up after retries: {cause_message(err)}")
-        if result.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK):
+        if result.circuit_breaker:
+            self.halted = True
+        elif result.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK):
             self.failures += 1
             if self.failures >= self.max_failures:
                 self.halted = True
@@ -180,7 +203,7 @@ class ActionRunner:
 
 def _not_run(action: PlannedAction, detail: str) -> ActionResult:
     return ActionResult(action_id=action.id, equipment_id=action.equipment_id, site=action.site,
-                        action=action.action, outcome=Outcome.NOT_RUN, detail=detail)
+                        action=action.action, outcome=Outcome.NOT_RUN, detail=detail, circuit_breaker=True)
 
 
 @workflow.defn
@@ -194,7 +217,7 @@ class InfrastructureMaintenanceWorkflow:
         self._started_at = workflow.now()
         self._phases = [PhaseMark(phase=Phase.INITIALIZING, at=self._started_at)]
         self._wid = workflow.info().workflow_id
-        self._report_dir = f"{inp.reports_dir.rstrip('/')}/{self._wid}"
+        self._report_dir = self._wid  # relative to the worker's REPORTS_DIR (see models.workflow)
         self._artifact_dir = inp.source_plan.artifact_dir if inp.source_plan else self._report_dir
         self._as_of: datetime | None = None
         self._detect: DetectResult | None = None
@@ -211,7 +234,9 @@ class InfrastructureMaintenanceWorkflow:
         self._executed = 0
         self._to_execute = 0
         self._halted = False
-        self._site_failures = 0
+        self._site_failures = 0  # runs recorded before the ledger breaker only (see site_failed)
+        self._ledger_key = self._wid
+        self._progress = OutcomeCounts()
         self._report: ReportRef | None = None
         self._error: str | None = None
         self._advisor_note: str | None = None
@@ -224,6 +249,17 @@ class InfrastructureMaintenanceWorkflow:
     # -- the run ---------------------------------------------------------------------------------
     @workflow.run
     async def run(self, inp: MaintenanceInput) -> MaintenanceResult:
+        refuse_unsafe_names(self._wid, inp.started_by)
+        if workflow.patched(RUN_LEDGER_PATCH):
+            # The first run of this execution chain: stable across resets, never shared with a later run
+            # that reuses the workflow id (whose actions must not be mistaken for ours).
+            self._ledger_key = workflow.info().first_execution_run_id
+            try:
+                await run_step(MaintenanceActivities.claim_run,
+                               ClaimRunInput(report_dir=self._report_dir, run_id=self._ledger_key, workflow_id=self._wid),
+                               "claim the run's report folder")
+            except ActivityError as err:  # no report: the folder is another run's
+                raise ApplicationError(cause_message(err), type="WorkflowIdReused", non_retryable=True) from None
         try:
             self._policy = await worker_policy(inp)
             await self._assess(inp)
@@ -254,7 +290,7 @@ class InfrastructureMaintenanceWorkflow:
             self._set_phase(Phase.MONITORING, "reading the fleet and running the detection rules")
             self._detect = await run_step(
                 MaintenanceActivities.detect_fleet,
-                DetectInput(run_id=self._wid, data_dir=inp.data_dir, artifact_dir=self._artifact_dir,
+                DetectInput(run_id=self._wid, artifact_dir=self._artifact_dir,
                             rules=inp.rules, as_of=inp.as_of, record_health=not inp.dry_run),
                 "detect: load, validate and check every device",
             )
@@ -338,16 +374,17 @@ class InfrastructureMaintenanceWorkflow:
         else:
             await self._execute_in_children(inp, set(approved))
         if not inp.dry_run:
-            await run_step(MaintenanceActivities.compact_store, CompactInput(data_dir=inp.data_dir),
+            await run_step(MaintenanceActivities.compact_store, CompactInput(),
                              "write committed changes into the fleet files")
 
     def _action_input(self, action: PlannedAction) -> ExecuteActionInput:
         decision = self._decision
         assert decision is not None and self._as_of is not None
         return ExecuteActionInput(
-            run_id=self._wid, data_dir=self._input.data_dir, artifact_dir=self._artifact_dir,
+            run_id=self._ledger_key, workflow_id=self._wid, artifact_dir=self._artifact_dir,
             report_dir=self._report_dir, action=action, as_of=self._as_of, actor=self._input.started_by,
             approved_by=decision.by, dry_run=self._input.dry_run, rules=self._input.rules,
+            max_failures=self._input.max_failures,
         )
 
     def _record(self, result: ActionResult) -> None:
@@ -364,6 +401,11 @@ class InfrastructureMaintenanceWorkflow:
         slots = asyncio.Semaphore(MAX_PARALLEL_SITES)
         handles: dict[str, workflow.ChildWorkflowHandle] = {}
 
+        legacy = self._ledger_key == self._wid
+        # The circuit breaker is fleet-wide: every action checks this run's failures in the ledger before
+        # it starts (execute_action), so no child can run past it and no client can reset it.
+        budget = inp.max_failures
+
         async def run_site(site: str, ids: list[str]) -> None:
             async with slots:
                 if self._halted:
@@ -372,11 +414,11 @@ class InfrastructureMaintenanceWorkflow:
                     return
                 handle = await workflow.start_child_workflow(
                     SiteExecutionWorkflow.run,
-                    SiteBatchInput(run_id=self._wid, data_dir=inp.data_dir, artifact_dir=self._artifact_dir,
+                    SiteBatchInput(run_id=self._ledger_key, workflow_id=self._wid, artifact_dir=self._artifact_dir,
                                    report_dir=self._report_dir, site=site, action_ids=ids, as_of=self._as_of,
                                    actor=inp.started_by, approved_by=self._decision.by, dry_run=inp.dry_run,
                                    rules=inp.rules, parent_workflow_id=self._wid,
-                                   max_failures=max(1, inp.max_failures - self._site_failures)),
+                                   max_failures=max(1, budget - self._site_failures) if legacy else budget),
                     id=f"{self._wid}/site-{site}",
                     static_summary=f"execute {len(ids)} action(s) at {site}",
                 )
@@ -385,23 +427,46 @@ class InfrastructureMaintenanceWorkflow:
                 handles.pop(site, None)
                 self._counts.merge(result.counts)
                 self._executed += sum(getattr(result.counts, o.value) for o in Outcome)
-                workflow.set_current_details(self._details(f"executed {self._executed}/{self._to_execute}"))
+                self._halted = self._halted or (result.halted and not legacy)
+                workflow.set_current_details(self._details(f"executed {self._executed_now()}/{self._to_execute}"))
 
-        async def halt_on_failures() -> None:
-            await workflow.wait_condition(lambda: self._site_failures >= inp.max_failures)
+        async def halt_on_failures() -> None:  # runs recorded before the ledger breaker: children reported by signal
+            await workflow.wait_condition(lambda: self._site_failures >= budget)
             self._halted = True
             for handle in list(handles.values()):
                 await handle.signal(SiteExecutionWorkflow.halt)
 
-        watcher = asyncio.create_task(halt_on_failures())
+        async def read_progress() -> None:
+            while True:
+                await workflow.sleep(PROGRESS_INTERVAL, summary="progress")
+                self._progress = await workflow.execute_local_activity_method(
+                    MaintenanceActivities.run_progress,
+                    RunProgressInput(run_id=self._ledger_key, report_dir=self._report_dir, dry_run=inp.dry_run),
+                    start_to_close_timeout=timedelta(seconds=30), summary="progress from the ledger")
+                workflow.set_current_details(self._details(f"executed {self._executed_now()}/{self._to_execute}"))
+
+        watcher = asyncio.create_task(halt_on_failures() if legacy else read_progress())
         sites = {site: [i for i in ids if i in approved] for site, ids in self._plan.by_site_ids().items()}
         await asyncio.gather(*(run_site(site, ids) for site, ids in sites.items() if ids))
         watcher.cancel()
 
+    def _executed_now(self) -> int:
+        live = self._live()
+        return max(self._executed, live.executed + live.not_run)
+
+    def _live(self) -> OutcomeCounts:
+        """Outcomes so far: finished site children, and the ledger's count of those still running."""
+        live = self._counts.model_copy()
+        for outcome in (Outcome.SUCCEEDED, Outcome.FAILED, Outcome.ROLLED_BACK, Outcome.STALE):
+            setattr(live, outcome.value, max(getattr(live, outcome.value), getattr(self._progress, outcome.value)))
+        return live
+
     @workflow.signal
     def site_failed(self, count: int) -> None:
-        """A site child reports failed or rolled-back actions (feeds the circuit breaker)."""
-        self._site_failures += count
+        """Runs recorded before the ledger-based circuit breaker: a site child's failures. Ignored by any
+        run since (a client could send any number), which count failures in the ledger."""
+        if self._ledger_key == self._wid and count > 0:
+            self._site_failures += count
 
     async def _finish(self, phase: Phase) -> MaintenanceResult:
         inp = self._input
@@ -409,7 +474,7 @@ class InfrastructureMaintenanceWorkflow:
         try:
             self._report = await run_step(
                 MaintenanceActivities.write_report,
-                ReportInput(workflow_id=self._wid, run_id=self._wid, data_dir=inp.data_dir,
+                ReportInput(workflow_id=self._wid, run_id=self._ledger_key,
                             artifact_dir=self._artifact_dir, report_dir=self._report_dir,
                             started_by=inp.started_by, started_at=self._started_at, finished_at=workflow.now(),
                             phase=phase, dry_run=inp.dry_run, decision=self._decision,
@@ -463,8 +528,8 @@ class InfrastructureMaintenanceWorkflow:
             lines.append(f"plan: {self._plan.total} action(s), {self._routine_total} routine")
         if self._decision:
             lines.append(f"decision: {self._decision.kind.value} by {self._decision.by}")
-        if self._executed:
-            c = self._counts
+        if self._executed_now():
+            c = self._live()
             lines.append(f"outcomes: {c.succeeded} succeeded, {c.failed} failed, {c.rolled_back} rolled back, "
                          f"{c.stale} stale, {c.not_run} not run")
         return "\n\n".join(lines)
@@ -516,8 +581,8 @@ class InfrastructureMaintenanceWorkflow:
             actions=self._plan.total if self._plan else 0,
             pending_actions=pending,
             pending_total=self._plan.total if self._plan and self._phase is Phase.PENDING_APPROVAL else 0,
-            approval_deadline=self._deadline, decision=self._decision, outcomes=self._counts,
-            executed=self._executed, to_execute=self._to_execute, report=self._report, error=self._error,
+            approval_deadline=self._deadline, decision=self._decision, outcomes=self._live(),
+            executed=self._executed_now(), to_execute=self._to_execute, report=self._report, error=self._error,
             parent_workflow_id=self._input.parent_workflow_id, phases=self._phases,
             auto_approve_refused=self._auto_refused,
         )
@@ -564,17 +629,20 @@ class SiteExecutionWorkflow:
     def __init__(self) -> None:
         self._runner: ActionRunner | None = None
         self._halt = False
+        self._legacy = True
 
     @workflow.run
     async def run(self, inp: SiteBatchInput) -> SiteBatchResult:
+        self._legacy = legacy = not workflow.patched(RUN_LEDGER_PATCH)
         counts = inp.counts.model_copy()
-        self._halt = self._halt or inp.halted
+        self._halt = (self._halt and legacy) or inp.halted
         parent = workflow.get_external_workflow_handle(inp.parent_workflow_id)
 
         def make_input(action: PlannedAction) -> ExecuteActionInput:
-            return ExecuteActionInput(run_id=inp.run_id, data_dir=inp.data_dir, artifact_dir=inp.artifact_dir,
-                                      report_dir=inp.report_dir, action=action, as_of=inp.as_of, actor=inp.actor,
-                                      approved_by=inp.approved_by, dry_run=inp.dry_run, rules=inp.rules)
+            return ExecuteActionInput(run_id=inp.run_id, workflow_id=inp.workflow_id or inp.parent_workflow_id,
+                                      artifact_dir=inp.artifact_dir, report_dir=inp.report_dir, action=action,
+                                      as_of=inp.as_of, actor=inp.actor, approved_by=inp.approved_by,
+                                      dry_run=inp.dry_run, rules=inp.rules, max_failures=inp.max_failures)
 
         runner = self._runner = ActionRunner(make_input, inp.max_failures, lambda r: counts.add(r.outcome))
         runner.halted = runner.halted or self._halt
@@ -589,7 +657,7 @@ class SiteExecutionWorkflow:
             summary=f"load actions {inp.cursor + 1}-{inp.cursor + len(batch)} of {len(inp.action_ids)} for {inp.site}",
         )
         await runner.run_site(actions)
-        if runner.failures:
+        if legacy and runner.failures:
             await parent.signal(InfrastructureMaintenanceWorkflow.site_failed, runner.failures)
         cursor = inp.cursor + len(batch)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -597,14 +665,15 @@ class SiteExecutionWorkflow:
             # One batch per run keeps each run's history (and a replay after a worker restart) small.
             workflow.continue_as_new(inp.model_copy(update={
                 "cursor": cursor, "counts": counts, "halted": runner.halted or self._halt,
-                "max_failures": max(1, inp.max_failures - runner.failures)}))
+                "max_failures": max(1, inp.max_failures - runner.failures) if legacy else inp.max_failures}))
         return SiteBatchResult(site=inp.site, counts=counts, halted=runner.halted)
 
     @workflow.signal
     def halt(self) -> None:
-        """Stop launching actions (the parent's circuit breaker tripped)."""
+        """Runs recorded before the ledger-based circuit breaker: the parent's breaker tripped. Ignored
+        since: the breaker is in the ledger, and no client can stop or start a child's work by signal."""
         self._halt = True
-        if self._runner is not None:
+        if self._runner is not None and self._legacy:
             self._runner.halted = True
 
 
@@ -639,6 +708,7 @@ class ProactiveMaintenanceWorkflow:
 
     @workflow.run
     async def run(self, inp: ProactiveInput) -> CycleSummary | None:
+        refuse_unsafe_names(self._wid, inp.started_by)
         if inp.cycle == 0 and not inp.open_approvals:
             # A previous incarnation of this agent may have left approvals open: do not repeat them.
             for found in await workflow.execute_activity_method(
@@ -705,13 +775,13 @@ class ProactiveMaintenanceWorkflow:
         self._cycle += 1
         n = self._cycle
         started = workflow.now()
-        cycle_dir = f"{inp.reports_dir.rstrip('/')}/{self._wid}/cycle-{n:05d}"
+        cycle_dir = f"{self._wid}/cycle-{n:05d}"
         summary = CycleSummary(cycle=n, started_at=started, finished_at=started)
         try:
             self._set_phase(ProactivePhase.MONITORING, f"cycle {n}: detecting")
             detect = await run_step(MaintenanceActivities.detect_fleet,
-                                      DetectInput(run_id=f"{self._wid}/cycle-{n}", data_dir=inp.data_dir,
-                                                  artifact_dir=cycle_dir, rules=inp.rules),
+                                      DetectInput(run_id=f"{self._wid}/cycle-{n}", artifact_dir=cycle_dir,
+                                                  rules=inp.rules),
                                       f"cycle {n}: detect")
             summary.as_of, summary.findings = detect.as_of, detect.findings_total
             summary.findings_by_severity = detect.by_severity
@@ -770,7 +840,7 @@ class ProactiveMaintenanceWorkflow:
     def _run_input(self, cycle_dir: str, ids: list[str], as_of: datetime, n: int, auto_approve: bool) -> MaintenanceInput:
         inp = self._input
         return MaintenanceInput(
-            data_dir=inp.data_dir, reports_dir=inp.reports_dir, started_by=inp.started_by, auto_approve=auto_approve,
+            started_by=inp.started_by, auto_approve=auto_approve,
             approval_timeout_seconds=inp.approval_timeout_seconds, approvers=inp.approvers,
             require_distinct_approver=inp.require_distinct_approver, max_failures=inp.max_failures,
             rules=inp.rules, advisor=inp.advisor,

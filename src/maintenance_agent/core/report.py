@@ -124,7 +124,7 @@ def summarize(phase: Phase, planned: int, approved: int, counts: OutcomeCounts, 
         if n:
             parts.append(f"{n} {label}")
     verdict = "COMPLETED" if not counts.problems and not counts.not_run else "COMPLETED WITH PROBLEMS"
-    tail = "; circuit breaker stopped execution" if halted else ""
+    tail = "; circuit breaker stopped execution" if halted and counts.not_run else ""
     return f"{prefix}{verdict}: {planned} action(s) planned, {approved} approved; {', '.join(parts)}{tail}"
 
 

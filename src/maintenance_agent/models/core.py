@@ -263,4 +263,6 @@ class ActionResult(BaseModel):
     attempts: int = 1
     audit_seq: int | None = None
     finished_at: datetime | None = None
+    circuit_breaker: bool = False
+    """Not run because the run's circuit breaker had tripped (its failures, counted in the ledger)."""
 

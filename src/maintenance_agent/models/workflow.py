@@ -2,6 +2,10 @@
 
 Every field added later gets a default so that histories recorded by older code still replay.
 Payloads carry summaries and references (artifact directories), never the whole fleet.
+
+Paths never travel: the worker owns its data directory (DATA_DIR) and reports directory
+(REPORTS_DIR). An `artifact_dir` or `report_dir` is a run's folder *relative to the worker's
+REPORTS_DIR*, built from a validated workflow id; the activities refuse any that leads outside it.
 """
 
 from __future__ import annotations
@@ -95,8 +99,6 @@ class ApprovalPolicy(BaseModel):
 
 
 class MaintenanceInput(BaseModel):
-    data_dir: str
-    reports_dir: str
     started_by: str
     as_of: datetime | None = None
     auto_approve: bool = False
@@ -178,7 +180,6 @@ class MaintenanceResult(BaseModel):
 
 class DetectInput(BaseModel):
     run_id: str
-    data_dir: str
     artifact_dir: str
     rules: Rules = Field(default_factory=Rules)
     as_of: datetime | None = None
@@ -290,7 +291,10 @@ class LoadActionsInput(BaseModel):
 
 class ExecuteActionInput(BaseModel):
     run_id: str
-    data_dir: str
+    """The ledger key: the run (its first Temporal run id), or for runs recorded before, the workflow id."""
+    workflow_id: str = ""
+    max_failures: int | None = None
+    """The run's circuit breaker, checked against the ledger before the action starts (None: not checked)."""
     artifact_dir: str
     report_dir: str
     action: PlannedAction
@@ -304,7 +308,6 @@ class ExecuteActionInput(BaseModel):
 class ReportInput(BaseModel):
     workflow_id: str
     run_id: str
-    data_dir: str
     artifact_dir: str
     report_dir: str
     started_by: str
@@ -322,8 +325,20 @@ class ReportInput(BaseModel):
     advisor_note: str | None = None
 
 
+class ClaimRunInput(BaseModel):
+    report_dir: str
+    run_id: str
+    workflow_id: str
+
+
+class RunProgressInput(BaseModel):
+    run_id: str
+    report_dir: str
+    dry_run: bool = False
+
+
 class CompactInput(BaseModel):
-    data_dir: str
+    """Compaction of the worker's own store (nothing to say: kept as a model for history's sake)."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -332,7 +347,7 @@ class CompactInput(BaseModel):
 
 class SiteBatchInput(BaseModel):
     run_id: str
-    data_dir: str
+    workflow_id: str = ""
     artifact_dir: str
     report_dir: str
     site: str
@@ -495,8 +510,6 @@ class CycleSummary(BaseModel):
 
 
 class ProactiveInput(BaseModel):
-    data_dir: str
-    reports_dir: str
     started_by: str
     interval_seconds: float = Field(15 * 60, ge=MIN_INTERVAL_MINUTES * 60, le=MAX_INTERVAL_MINUTES * 60)
     auto_execute_routine: bool = True

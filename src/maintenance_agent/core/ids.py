@@ -1,0 +1,35 @@
+"""Which names may become part of a path or an identity: workflow ids and user names. Pure.
+
+A workflow id names the run's folder under REPORTS_DIR and a user name names a workflow id, so
+both are held to a small character set: letters, digits, `.`, `_`, `-` and `@`, starting with a
+letter or digit. No `/`, no `..` as a whole name, nothing a shell or a Markdown table would read
+as something else.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
+MAX_USER_CHARS = 64
+MAX_WORKFLOW_ID_CHARS = 200
+SAFE_CHARACTERS = "letters, digits, '.', '_', '-' and '@', starting with a letter or digit"
+
+
+def unsafe_name(value: str, *, limit: int) -> str | None:
+    """Why `value` is not a safe name, or None."""
+    if not value:
+        return "it is empty"
+    if len(value) > limit:
+        return f"it is longer than {limit} characters"
+    if not _SAFE.fullmatch(value):
+        return f"it may only hold {SAFE_CHARACTERS}"
+    return None
+
+
+def unsafe_user(value: str) -> str | None:
+    return unsafe_name(value, limit=MAX_USER_CHARS)
+
+
+def unsafe_workflow_id(value: str) -> str | None:
+    return unsafe_name(value, limit=MAX_WORKFLOW_ID_CHARS)
