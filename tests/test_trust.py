@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -257,3 +258,55 @@ async def test_progress_of_a_large_run_moves_while_its_sites_execute(client: Cli
                 seen.append(status.executed)
             await asyncio.sleep(0.5)
     assert seen and max(seen) > 0, f"no progress shown before the first site finished: {seen}"
+
+
+# ------------------------------------------------------------------------------------------------
+# concurrent runs repeat no work
+
+
+def _tried_twice(ledger: list[dict]) -> list[tuple[str, str]]:
+    tried = Counter((e["equipment_id"], e["action"]) for e in ledger if e.get("action") and e["outcome"] != "stale")
+    return sorted(key for key, n in tried.items() if n > 1)
+
+
+async def test_two_concurrent_auto_approved_runs_repeat_no_repair(client: Client, tmp_path: Path) -> None:
+    """Before: 32 (device, action) pairs rolled back in one run were tried again by the other (25 devices
+    restarted twice). Now the second finds them stale, saying which run rolled them back and when."""
+    settings = _settings(tmp_path, data_dir=_generated(tmp_path, 300, seed=11), max_failures=100_000)
+    async with running_worker(client, settings):
+        runs = [await client_ops.start_run(client, settings, auto_approve=True) for _ in range(2)]
+        results = [await client_ops.result(client, wid) for wid in runs]
+    assert [r.phase for r in results] == [Phase.COMPLETED] * 2
+    ledger = _audit(settings.data_dir)
+    assert _tried_twice(ledger) == []
+    held = [e for e in ledger if "is not repeated within 60 min" in e.get("detail", "")]
+    assert held, "the fleet has repairs that do not work (overheating devices), so the rule must have held some"
+    first_try = {(e["equipment_id"], e["action"]): e for e in ledger if e["outcome"] in ("rolled_back", "failed")}
+    for entry in held:
+        earlier = first_try[(entry["equipment_id"], entry["action"])]
+        assert earlier["workflow_id"] != entry["workflow_id"] and earlier["workflow_id"] in entry["detail"]
+
+
+async def test_disruptive_operations_at_one_site_never_overlap_across_runs(client: Client, tmp_path: Path) -> None:
+    """Operations that take time hold a site and a device lease in the store: two runs planned on the
+    same fleet never run disruptive operations at one site at the same time."""
+    from maintenance_agent.activities import TestHooks
+
+    settings = _settings(tmp_path, data_dir=_generated(tmp_path, 120, seed=5), max_failures=100_000)
+    async with running_worker(client, settings, hooks=TestHooks(operation_ms=80)):
+        runs = [await client_ops.start_run(client, settings, auto_approve=True) for _ in range(2)]
+        for wid in runs:
+            assert (await client_ops.result(client, wid)).phase is Phase.COMPLETED
+    assert _tried_twice(_audit(settings.data_dir)) == []
+    operations = [e for e in _audit(settings.data_dir) if "operation_started_at" in e.get("result", {})]
+    assert {e["workflow_id"] for e in operations} == set(runs), "both runs operated"
+    by_site: dict[str, list[tuple[datetime, datetime, str]]] = {}
+    for e in operations:
+        window = (datetime.fromisoformat(e["result"]["operation_started_at"]), datetime.fromisoformat(e["at"]))
+        by_site.setdefault(e["site"], []).append((*window, e["workflow_id"]))
+    for site, windows in by_site.items():
+        windows.sort()
+        for (start, end, run), (next_start, _, next_run) in zip(windows, windows[1:]):
+            assert next_start >= end, f"{site}: {run} and {next_run} operated at once"
+    assert not (settings.data_dir / STATE_DIRNAME / "leases.json").exists() or \
+        json.loads((settings.data_dir / STATE_DIRNAME / "leases.json").read_text()) == {}, "every lease released"

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,7 +66,7 @@ from .models.workflow import (
     RunProgressInput,
     StillOpenInput,
 )
-from .store import ChangeRecord, FleetDataError, FleetStore, StoreBusy, atomic_write_bytes
+from .store import ChangeRecord, FleetDataError, FleetStore, StoreBusy, Transaction, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,8 @@ class TestHooks:
 
     fault_rate: float = 0.0
     action_delay_ms: int = 0
+    operation_ms: int = 0
+    """How long each disruptive operation takes (outside the store lock, holding its leases)."""
     seed: int | None = None
     fault_log: str | None = None
     """A file that gets one line per injected fault (so the chaos suite can count them exactly)."""
@@ -90,13 +92,15 @@ class TestHooks:
     def from_environment(cls) -> TestHooks:
         rate = float(os.environ.get("MAINTENANCE_AGENT_TEST_FAULT_RATE") or 0)
         delay = int(os.environ.get("MAINTENANCE_AGENT_TEST_ACTION_DELAY_MS") or 0)
-        if not 0 <= rate <= 1 or delay < 0:
-            raise ValueError("MAINTENANCE_AGENT_TEST_FAULT_RATE must be 0..1 and ..._ACTION_DELAY_MS >= 0")
-        return cls(rate, delay, fault_log=os.environ.get("MAINTENANCE_AGENT_TEST_FAULT_LOG") or None)
+        operation = int(os.environ.get("MAINTENANCE_AGENT_TEST_OPERATION_MS") or 0)
+        if not 0 <= rate <= 1 or delay < 0 or operation < 0:
+            raise ValueError("MAINTENANCE_AGENT_TEST_FAULT_RATE must be 0..1 and ..._ACTION_DELAY_MS, "
+                             "..._OPERATION_MS >= 0")
+        return cls(rate, delay, operation, fault_log=os.environ.get("MAINTENANCE_AGENT_TEST_FAULT_LOG") or None)
 
     @property
     def active(self) -> bool:
-        return bool(self.fault_rate or self.action_delay_ms)
+        return bool(self.fault_rate or self.action_delay_ms or self.operation_ms)
 
 
 class InjectedFault(Exception):
@@ -334,47 +338,107 @@ class MaintenanceActivities:
         return result
 
     def _execute_once(self, store: FleetStore, inp: ExecuteActionInput) -> ActionResult:
+        """The simulator's operations are instant, so each action is checked, applied, verified and
+        committed in one section under the store lock (which is then also its lease). An operation
+        that takes time (a disruptive one, with `operation_ms`) holds a site and a device lease
+        instead while it runs outside the lock, so other runs start no disruptive work there meanwhile."""
         action = inp.action
+        seconds = self._hooks.operation_ms / 1000 if action.disruptive else 0.0
         try:
-            with store.transaction() as tx:
-                prior = tx.ledger_entry(inp.run_id, action.id)
-                if prior is not None:
-                    return _result_from_ledger(action, prior, attempts=activity.info().attempt)
-                if (tripped := _breaker(inp, tx.run_problems(inp.run_id))) is not None:
-                    return tripped
-                state = tx.device(action.equipment_id)
-                record = ChangeRecord(
-                    at=datetime.now(UTC), actor=inp.actor, run_id=inp.run_id, workflow_id=inp.workflow_id or None,
-                    action_id=action.id,
-                    action=action.action.value, equipment_id=action.equipment_id, site=action.site, outcome="",
-                    result={"approved_by": inp.approved_by},
-                )
-                stale = actions.precheck(action, state)
-                if stale is not None:
-                    committed = tx.commit(record.model_copy(update={"outcome": Outcome.STALE.value, "detail": stale}))
-                    return _result(action, Outcome.STALE, stale, committed.seq)
-                assert state is not None
-                try:
-                    after = actions.apply(action, state, inp.as_of, inp.rules)
-                except actions.ApplyError as exc:
-                    committed = tx.commit(record.model_copy(update={"outcome": Outcome.FAILED.value, "detail": str(exc)}))
-                    return _result(action, Outcome.FAILED, str(exc), committed.seq)
-                changes = actions.changed_fields(state, after)
-                problem = actions.verify(action, state, after, inp.as_of, inp.rules)
-                if problem is not None:
-                    detail = f"verification failed: {problem}; rolled back to the prior state"
-                    committed = tx.commit(record.model_copy(update={
-                        "outcome": Outcome.ROLLED_BACK.value, "detail": detail,
-                        "result": {**record.result, "attempted": changes}}))
-                    return _result(action, Outcome.ROLLED_BACK, detail, committed.seq)
-                committed = tx.commit(record.model_copy(update={
-                    "outcome": Outcome.SUCCEEDED.value, "detail": _effect(action),
-                    "before": state, "after": after, "result": {**record.result, "changes": changes}}))
-                return _result(action, Outcome.SUCCEEDED, committed.detail, committed.seq, changes)
+            if not seconds:
+                with store.transaction() as tx:
+                    early, record = self._gate(tx, inp)
+                    return early or self._apply_and_commit(tx, inp, record)
+            holder = f"{inp.run_id}/{action.id}"
+            early, record = self._lease(store, inp, holder, ttl_seconds=seconds + LEASE_MARGIN_SECONDS)
+            if early is not None:
+                return early
+            try:
+                started = datetime.now(UTC)
+                self._operate(seconds)
+                with store.transaction() as tx:  # the leases kept every other disruptive operation away
+                    record = record.model_copy(update={
+                        "at": datetime.now(UTC), "result": {**record.result, "operation_started_at": started.isoformat()}})
+                    return self._apply_and_commit(tx, inp, record)
+            finally:
+                with store.transaction() as tx:
+                    tx.release_leases(holder, now=time.time())
         except FleetDataError as exc:
             raise _non_retryable(exc, "FleetDataError") from None
         except StoreBusy as exc:
             raise ApplicationError(str(exc), type="StoreBusy") from None
+
+    def _gate(self, tx: Transaction, inp: ExecuteActionInput) -> tuple[ActionResult | None, ChangeRecord]:
+        """Whatever stops the action before it touches the device, recorded; else None and its record.
+        Already done (this run's ledger), the circuit breaker, the same repair just failed on this
+        device in another run, or the device no longer as planned (its guard)."""
+        action = inp.action
+        record = ChangeRecord(
+            at=datetime.now(UTC), actor=inp.actor, run_id=inp.run_id, workflow_id=inp.workflow_id or None,
+            action_id=action.id, action=action.action.value, equipment_id=action.equipment_id, site=action.site,
+            outcome="", result={"approved_by": inp.approved_by})
+        prior = tx.ledger_entry(inp.run_id, action.id)
+        if prior is not None:
+            return _result_from_ledger(action, prior, attempts=activity.info().attempt), record
+        if (tripped := _breaker(inp, tx.run_problems(inp.run_id))) is not None:
+            return tripped, record
+        stale = _stale_reason(tx, inp, record.at)
+        if stale is not None:
+            committed = tx.commit(record.model_copy(update={"outcome": Outcome.STALE.value, "detail": stale}))
+            return _result(action, Outcome.STALE, stale, committed.seq), record
+        return None, record
+
+    def _apply_and_commit(self, tx: Transaction, inp: ExecuteActionInput, record: ChangeRecord) -> ActionResult:
+        """Apply to a staged copy, verify, and commit the outcome: the unverified state is never written."""
+        action = inp.action
+        state = tx.device(action.equipment_id)
+        assert state is not None
+        try:
+            after = actions.apply(action, state, inp.as_of, inp.rules)
+        except actions.ApplyError as exc:
+            committed = tx.commit(record.model_copy(update={"outcome": Outcome.FAILED.value, "detail": str(exc)}))
+            return _result(action, Outcome.FAILED, str(exc), committed.seq)
+        changes = actions.changed_fields(state, after)
+        problem = actions.verify(action, state, after, inp.as_of, inp.rules)
+        if problem is not None:
+            detail = f"verification failed: {problem}; rolled back to the prior state"
+            committed = tx.commit(record.model_copy(update={
+                "outcome": Outcome.ROLLED_BACK.value, "detail": detail,
+                "result": {**record.result, "attempted": changes}}))
+            return _result(action, Outcome.ROLLED_BACK, detail, committed.seq)
+        committed = tx.commit(record.model_copy(update={
+            "outcome": Outcome.SUCCEEDED.value, "detail": _effect(action),
+            "before": state, "after": after, "result": {**record.result, "changes": changes}}))
+        return _result(action, Outcome.SUCCEEDED, committed.detail, committed.seq, changes)
+
+    def _lease(self, store: FleetStore, inp: ExecuteActionInput, holder: str, *,
+               ttl_seconds: float) -> tuple[ActionResult | None, ChangeRecord]:
+        """Take the site and device leases (waiting, heartbeating, while another run holds one), unless
+        the action is stopped first: (early result, None) or (None, its record). The gate runs again
+        after each wait, so an operation another run just finished on the device makes this one stale."""
+        action = inp.action
+        deadline = time.monotonic() + LEASE_WAIT_SECONDS
+        while True:
+            with store.transaction() as tx:
+                early, record = self._gate(tx, inp)
+                if early is not None:
+                    return early, record
+                busy = tx.take_leases([f"site:{action.site}", f"device:{action.equipment_id}"], holder,
+                                      ttl_seconds=ttl_seconds, now=time.time())
+            if busy is None:
+                return None, record
+            if time.monotonic() > deadline:
+                raise ApplicationError(f"{busy} for more than {LEASE_WAIT_SECONDS:.0f} s; will retry", type="LeaseBusy")
+            activity.heartbeat(f"waiting: {busy}")
+            time.sleep(LEASE_POLL_SECONDS)
+
+    @staticmethod
+    def _operate(seconds: float) -> None:
+        """The operation on the device (the simulator's take no time; `operation_ms` lends them some)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            activity.heartbeat("operating")
+            time.sleep(min(left, 0.5))
 
     def _simulate(self, store: FleetStore, inp: ExecuteActionInput) -> ActionResult:
         action = inp.action
@@ -384,9 +448,9 @@ class MaintenanceActivities:
         try:
             with store.transaction() as tx:  # read-only: nothing is committed
                 state = tx.device(action.equipment_id)
+                stale = _stale_reason(tx, inp, datetime.now(UTC))
         except FleetDataError as exc:
             raise _non_retryable(exc, "FleetDataError") from None
-        stale = actions.precheck(action, state)
         if stale is not None:
             result = _result(action, Outcome.STALE, stale, simulated=True)
         else:
@@ -566,6 +630,10 @@ class MaintenanceActivities:
             raise _non_retryable(exc, "ArtifactError") from None
 
 
+LEASE_MARGIN_SECONDS = 60.0
+"""A lease outlives its operation's expected length by this much (a dead worker's lease then expires)."""
+LEASE_WAIT_SECONDS = 60.0
+LEASE_POLL_SECONDS = 0.1
 RUN_MARKER = "run.json"
 """In a run's report folder: which run owns it."""
 MAX_NOTIFIED_ACTIONS = 50
@@ -618,6 +686,19 @@ def _select(plan: artifacts.PlanArtifact, ids: list[str], where: str) -> list[Pl
         raise ApplicationError(f"the plan in {where} has no action(s) {', '.join(missing)}",
                                type="PlanMismatch", non_retryable=True)
     return chosen
+
+
+def _stale_reason(tx: Transaction, inp: ExecuteActionInput, now: datetime) -> str | None:
+    """Why the action must not run any more: the same repair failed or was rolled back on this device
+    by another run within `repeat_hold_minutes`, or the device is no longer as planned (its guard)."""
+    action, rules = inp.action, inp.rules
+    recent = tx.recent_problem(action.equipment_id, action.action.value, other_than=inp.run_id,
+                               since=now - timedelta(minutes=rules.repeat_hold_minutes))
+    if recent is not None:
+        return (f"{action.action.value} on {action.equipment_id} was {recent.outcome.replace('_', ' ')} by another "
+                f"run ({recent.workflow_id or recent.run_id}) at {recent.at:%Y-%m-%d %H:%M:%S} UTC and is not repeated "
+                f"within {rules.repeat_hold_minutes:g} min ({recent.detail})")
+    return actions.precheck(action, tx.device(action.equipment_id))
 
 
 def _breaker(inp: ExecuteActionInput, problems: int) -> ActionResult | None:

@@ -7,6 +7,7 @@ Layout of a data directory::
     .agent/audit.jsonl     append-only change log: one fsync'd line per change (who, what, before, after)
     .agent/compacted.json  how much of the log the JSON files already contain (seq + byte offset)
     .agent/health_state.json  each device's health state at the previous run
+    .agent/leases.json     which run holds a site or device for an operation in progress (see Transaction)
 
 A change is committed by appending one line to `audit.jsonl` under the lock; that single append is
 the commit point, so a crash either keeps the whole change or none of it, and the same line is the
@@ -60,6 +61,7 @@ STATE_DIRNAME = ".agent"
 AUDIT_FILE = "audit.jsonl"
 MARK_FILE = "compacted.json"
 HEALTH_STATE_FILE = "health_state.json"
+LEASES_FILE = "leases.json"
 LOCK_FILE = "store.lock"
 LOCK_TIMEOUT_SECONDS = 120.0
 
@@ -390,6 +392,8 @@ class _Cache:
     ledger_offset: int
     run_outcomes: dict[str, Counter[str]] = field(default_factory=dict)
     """Per ledger key: how many of its actions ended in each outcome (the circuit breaker, progress)."""
+    last_problem: dict[tuple[str, str], ChangeRecord] = field(default_factory=dict)
+    """Per (device, action): the latest attempt that failed or was rolled back, whichever run made it."""
 
     def index(self, change: ChangeRecord) -> None:
         if change.run_id and change.action_id:
@@ -397,6 +401,8 @@ class _Cache:
             if key not in self.ledger:
                 self.run_outcomes.setdefault(change.run_id, Counter())[change.outcome] += 1
             self.ledger[key] = change
+            if change.outcome in _PROBLEMS and change.equipment_id and change.action:
+                self.last_problem[(change.equipment_id, change.action)] = change
 
 
 class FleetStore:
@@ -598,12 +604,12 @@ class FleetStore:
             ledger = cache.ledger if cache else {}
             ledger_offset = cache.ledger_offset if cache else 0
             cache = _Cache(fleet, identities, mark, mark[1], mark[0], ledger, ledger_offset,
-                           cache.run_outcomes if cache else {})
+                           cache.run_outcomes if cache else {}, cache.last_problem if cache else {})
             self._cache = cache
             keep_out_of_gc(len(fleet.inventory))
         end = self._log_size()
         if end < cache.ledger_offset:  # the log was replaced (a repair): start over
-            cache.ledger, cache.ledger_offset, cache.run_outcomes = {}, 0, {}
+            cache.ledger, cache.ledger_offset, cache.run_outcomes, cache.last_problem = {}, 0, {}, {}
         if cache.ledger_offset < end:
             for change in self._read_log(cache.ledger_offset, end):
                 cache.index(change)
@@ -759,10 +765,51 @@ class Transaction:
         outcomes = self._cache.run_outcomes.get(run_id)
         return outcomes[Outcome.FAILED.value] + outcomes[Outcome.ROLLED_BACK.value] if outcomes else 0
 
+    def recent_problem(self, equipment_id: str, action: str, *, other_than: str, since: datetime) -> ChangeRecord | None:
+        """The latest attempt at `action` on this device that failed or was rolled back, by another run,
+        at or after `since` (concurrent runs must not repeat a repair that just did not work)."""
+        last = self._cache.last_problem.get((equipment_id, action))
+        return last if last is not None and last.run_id != other_than and last.at >= since else None
+
+    # Leases: an operation that takes time outside the store lock (a real device being restarted)
+    # holds its site and device in leases.json, so no other run starts a disruptive operation there
+    # meanwhile. A lease expires unless renewed, so a dead worker's lease does not block for ever;
+    # the same holder (a retry of the same action) takes its own lease back at once.
+    def take_leases(self, keys: list[str], holder: str, *, ttl_seconds: float, now: float) -> str | None:
+        """Take every lease in `keys` for `holder`, or none: None when taken, else who holds one."""
+        leases = self._read_leases(now)
+        for key in keys:
+            current = leases.get(key)
+            if current is not None and current["holder"] != holder:
+                return f"{key.partition(':')[2]} is busy with {current['holder']}"
+        for key in keys:
+            leases[key] = {"holder": holder, "expires": now + ttl_seconds}
+        self._write_leases(leases)
+        return None
+
+    def release_leases(self, holder: str, *, now: float) -> None:
+        leases = self._read_leases(now)
+        kept = {key: lease for key, lease in leases.items() if lease["holder"] != holder}
+        if len(kept) != len(leases):
+            self._write_leases(kept)
+
+    def _read_leases(self, now: float) -> dict[str, dict[str, Any]]:
+        try:
+            leases = orjson.loads((self._store.state_dir / LEASES_FILE).read_bytes())
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return {}
+        return {key: lease for key, lease in leases.items() if lease.get("expires", 0) > now}
+
+    def _write_leases(self, leases: dict[str, dict[str, Any]]) -> None:
+        atomic_write_bytes(self._store.state_dir / LEASES_FILE, orjson.dumps(leases, option=orjson.OPT_SORT_KEYS))
+
     def commit(self, change: ChangeRecord) -> ChangeRecord:
         """Append `change` (fsync'd); its `after` state becomes the device's current state."""
         committed = self._store._append(change)
         return committed
+
+
+_PROBLEMS = frozenset({Outcome.FAILED.value, Outcome.ROLLED_BACK.value})
 
 
 def _apply(fleet: Fleet, change: ChangeRecord) -> None:

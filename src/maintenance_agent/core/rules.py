@@ -54,6 +54,10 @@ class Rules(BaseModel):
     """Readings and alerts stamped more than this after the current time are data errors: a device
     clock gone wrong. They are reported, ignored by the rules, and never move the analysis time."""
 
+    repeat_hold_minutes: float = Field(60, ge=0, le=7 * 24 * 60)
+    """A repair that failed or was rolled back on a device is not tried again there by another run
+    within this time: that run finds it `stale`, with the reason (concurrent runs repeat no work)."""
+
     routine_confidence: float = Field(0.95, ge=0, le=1)
     """An action is routine (may run without approval) at or above this confidence and low risk."""
 
