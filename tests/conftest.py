@@ -78,6 +78,21 @@ def settings_for(tmp: Path, **overrides: Any) -> Settings:
     return load_settings(environ={}, env_file=Path(os.devnull), **values)
 
 
+def identities(keys_dir: Path, *users: str) -> dict[str, Path]:
+    """Key pairs for `users`, made as a person would make theirs (`maintenance_agent.identity keygen`):
+    `keys_dir` (an APPROVER_KEYS_DIR) gets their public keys; returns each one's private key file,
+    kept apart in `keys_dir`'s sibling `private-keys/`."""
+    from maintenance_agent.identity import keygen
+
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    private = {}
+    for user in users:
+        key, pub = keygen(user, keys_dir.parent / "private-keys")
+        shutil.copyfile(pub, keys_dir / pub.name)
+        private[user] = key
+    return private
+
+
 def copy_fleet(dest: Path, source: Path = PRISTINE) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("infrastructure_inventory.json", "health_metrics.json", "equipment_life_expectancy.json"):

@@ -146,15 +146,20 @@ def test_duplicate_id_message_stays_one_line_and_short() -> None:
 OPEN = ApprovalPolicy()
 
 
+KEYS = {"bob": "ssh-ed25519 AAAA… bob"}
+
+
 @pytest.mark.parametrize("requested,worker,expected", [
     (OPEN, OPEN, OPEN),
-    # the client may tighten an open worker ...
+    # the client may tighten an open worker (and then names must be proven) ...
     (ApprovalPolicy(approvers=["bob"], require_distinct_approver=True), OPEN,
-     ApprovalPolicy(approvers=["bob"], require_distinct_approver=True)),
-    # ... but never loosen the worker's policy
-    (OPEN, ApprovalPolicy(approvers=["bob"], require_distinct_approver=True),
-     ApprovalPolicy(approvers=["bob"], require_distinct_approver=True)),
-    (ApprovalPolicy(approvers=["mallory"]), ApprovalPolicy(approvers=["bob"]), ApprovalPolicy(approvers=["bob"])),
+     ApprovalPolicy(approvers=["bob"], require_distinct_approver=True, require_proof=True)),
+    # ... but never loosen the worker's policy, nor bring its own keys
+    (OPEN, ApprovalPolicy(approvers=["bob"], require_distinct_approver=True, keys=KEYS, require_proof=True),
+     ApprovalPolicy(approvers=["bob"], require_distinct_approver=True, keys=KEYS, require_proof=True)),
+    (ApprovalPolicy(approvers=["mallory"], keys={"mallory": "ssh-ed25519 AAAA… mallory"}),
+     ApprovalPolicy(approvers=["bob"], keys=KEYS, require_proof=True),
+     ApprovalPolicy(approvers=["bob"], keys=KEYS, require_proof=True)),
 ])
 def test_the_workers_policy_cannot_be_lifted_by_the_client(requested: ApprovalPolicy, worker: ApprovalPolicy,
                                                           expected: ApprovalPolicy) -> None:

@@ -17,7 +17,7 @@ from mcp import Client, MCPError, StdioServerParameters
 from temporalio.client import Client as TemporalClient
 from temporalio.service import RPCError, RPCStatusCode
 
-from conftest import ROOT, copy_fleet, free_port, running_worker, settings_for
+from conftest import ROOT, copy_fleet, free_port, identities, running_worker, settings_for
 from maintenance_agent import artifacts
 
 SERVER = str(ROOT / "mcp_server.py")
@@ -33,11 +33,14 @@ TOOLS = {
 @pytest.fixture
 async def agent(client: TemporalClient, temporal_address: str, tmp_path: Path) -> AsyncIterator[dict[str, str]]:
     """A worker for this test and the environment an MCP host would give the server."""
+    user = f"mcp{uuid.uuid4().hex[:6]}"
+    keys = identities(tmp_path / "keys", user, "second.op")
     settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"mcp-{uuid.uuid4().hex[:8]}",
-                            user_name=f"mcp{uuid.uuid4().hex[:6]}")
+                            user_name=user, approver_keys_dir=tmp_path / "keys")
     env = {"TEMPORAL_ADDRESS": temporal_address, "TEMPORAL_TASK_QUEUE": settings.task_queue,
            "EMBEDDED_TEMPORAL": "never", "DATA_DIR": str(settings.data_dir), "REPORTS_DIR": str(settings.reports_dir),
-           "USER_NAME": settings.user_name, "APPROVERS": f"{settings.user_name},second.op", "ENV_FILE": os.devnull}
+           "USER_NAME": settings.user_name, "APPROVERS": f"{settings.user_name},second.op", "ENV_FILE": os.devnull,
+           "APPROVER_KEY_FILE": str(keys[user])}  # the server signs as its own user
     async with running_worker(client, settings):
         yield env
 
@@ -211,8 +214,10 @@ async def test_error_results(agent: dict[str, str]) -> None:
                                              one_line=False)
         assert "no site 'DC-MOON1'" in await error(session, "get_fleet_health", {"site": "DC-MOON1"})
         assert "no proactive agent is running" in await error(session, "stop_proactive_maintenance")
-        ok = await call(session, "approve_maintenance_actions", {"workflow_id": wid, "approver": "second.op"})
-        assert ok["decision"]["by"] == "second.op"
+        assert "decides only as" in await error(
+            session, "approve_maintenance_actions", {"workflow_id": wid, "approver": "second.op"})
+        ok = await call(session, "approve_maintenance_actions", {"workflow_id": wid})
+        assert ok["decision"]["by"] == agent["USER_NAME"] and ok["decision"]["signed"], "signed with the server's key"
         text = await error(session, "approve_maintenance_actions", {"workflow_id": wid})
         assert "already been decided" in text or "already finished" in text
 
@@ -319,14 +324,13 @@ def test_http_on_a_public_address_needs_a_token(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "without MCP_HTTP_TOKEN" in proc.stderr and proc.stdout == ""
 
 
-def test_under_four_eyes_the_chat_cannot_vouch_for_a_second_person(tmp_path: Path) -> None:
+def test_the_chat_cannot_vouch_for_a_second_person(tmp_path: Path) -> None:
     from mcp.server.mcpserver.exceptions import ToolError
 
     from maintenance_agent.mcp_tools import _approver
 
-    shared = settings_for(tmp_path, user_name="alice", approvers="alice,bob")
-    assert _approver(shared, None) == "alice" and _approver(shared, "bob") == "bob"
-    strict = settings_for(tmp_path, user_name="alice", approvers="alice,bob", require_distinct_approver=True)
-    assert _approver(strict, None) == "alice"
-    with pytest.raises(ToolError, match="approves from their own client"):
-        _approver(strict, "bob")
+    for strict in (False, True):
+        settings = settings_for(tmp_path, user_name="alice", approvers="alice,bob", require_distinct_approver=strict)
+        assert _approver(settings, None) == _approver(settings, "alice") == "alice"
+        with pytest.raises(ToolError, match="decides only as alice"):
+            _approver(settings, "bob")

@@ -10,7 +10,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from maintenance_agent.connection import data_converter
-from maintenance_agent.worker import WORKFLOWS
+from maintenance_agent.worker import WORKFLOWS, workflow_runner
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -25,6 +25,6 @@ def test_there_are_enough_recorded_scenarios() -> None:
 async def test_history_replays(path: Path) -> None:
     raw = json.loads(path.read_text())
     history = WorkflowHistory.from_json(raw.pop("workflow_id"), raw)
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(), workflow_runner=workflow_runner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

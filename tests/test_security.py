@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from conftest import ROOT, copy_fleet, eventually, running_worker, settings_for
+from conftest import ROOT, copy_fleet, eventually, identities, running_worker, settings_for
 from helpers.http_stub import http_stub
 from maintenance_agent import client_ops
 from maintenance_agent.connection import connect
+from maintenance_agent.core import identity
+from maintenance_agent.identity import Signer
 from maintenance_agent.models.workflow import ApprovalRequest, Phase
 from maintenance_agent.workflows import InfrastructureMaintenanceWorkflow
 
@@ -140,9 +142,12 @@ async def test_encrypted_payloads_are_unreadable_without_the_key(client: Client,
 
 async def test_a_raw_client_cannot_bypass_approvers_or_four_eyes(client: Client, tmp_path: Path) -> None:
     # The policy lives in the worker's settings; the client that starts the run asks for none at all.
+    keys = identities(tmp_path / "keys", "alice", "Admin.User", "mallory")
     worker_settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"auth-{uuid.uuid4().hex[:6]}",
-                                   approvers="alice,Admin.User", require_distinct_approver=True)
-    lax = worker_settings.model_copy(update={"approvers": (), "require_distinct_approver": False})
+                                   approvers="alice,Admin.User", require_distinct_approver=True,
+                                   approver_keys_dir=tmp_path / "keys")
+    lax = worker_settings.model_copy(update={"approvers": (), "require_distinct_approver": False,
+                                             "approver_keys_dir": None, "approver_key_file": keys["Admin.User"]})
     async with running_worker(client, worker_settings):
         wid = await client_ops.start_run(client, lax)
         auto = await client_ops.start_run(client, lax, auto_approve=True)  # the starter approving their own run
@@ -157,8 +162,21 @@ async def test_a_raw_client_cannot_bypass_approvers_or_four_eyes(client: Client,
                 await handle.execute_update(InfrastructureMaintenanceWorkflow.decide, ApprovalRequest(approver=approver))
             assert reason in str(err.value.cause)
         assert (await client_ops.get_status(client, wid)).decision is None
-        await handle.execute_update(InfrastructureMaintenanceWorkflow.decide,
-                                    ApprovalRequest(approve=False, approver="alice"))
+        alice = Signer.from_file("alice", keys["alice"])
+        with pytest.raises(WorkflowUpdateFailedError) as err:  # the name alone
+            await handle.execute_update(InfrastructureMaintenanceWorkflow.decide,
+                                        ApprovalRequest(approve=False, approver="alice"))
+        assert "must prove who they are" in str(err.value.cause)
+        run_id = (await handle.describe()).run_id
+        fields = identity.decision_fields(wid, run_id, "alice", False, None, None)
+        for forged in (Signer.from_file("mallory", keys["mallory"]).prove(identity.DECIDE, fields),  # wrong key
+                       alice.prove(identity.DECIDE, {**fields, "run_id": "another-run"})):  # another run's
+            with pytest.raises(WorkflowUpdateFailedError) as err:
+                await handle.execute_update(InfrastructureMaintenanceWorkflow.decide,
+                                            ApprovalRequest(approve=False, approver="alice", proof=forged))
+            assert "does not match 'alice'" in str(err.value.cause)
+        await handle.execute_update(InfrastructureMaintenanceWorkflow.decide, ApprovalRequest(
+            approve=False, approver="alice", proof=alice.prove(identity.DECIDE, fields)))
         assert (await client_ops.result(client, wid)).phase is Phase.REJECTED
-        await client_ops.decide(client, auto, ApprovalRequest(approve=False, approver="alice"))
+        await client_ops.decide(client, auto, ApprovalRequest(approve=False, approver="alice"), signed_by=alice)
         assert (await client_ops.result(client, auto)).phase is Phase.REJECTED

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client
 
-from conftest import copy_fleet, eventually, running_worker, settings_for
+from conftest import ROOT, copy_fleet, eventually, identities, running_worker, settings_for
 from maintenance_agent import client_ops
+from maintenance_agent.core import identity
+from maintenance_agent.identity import Signer
 from maintenance_agent.models.fleet import HEALTH_FILE, INVENTORY_FILE
 from maintenance_agent.models.workflow import ApprovalRequest, Phase
 from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
@@ -77,17 +82,22 @@ def _raw_input(started_by: str = "raw.client", **extra: Any) -> dict[str, Any]:
 
 async def _raw_run(client: Client, settings, workflow_id: str, payload: dict[str, Any]):  # noqa: ANN001, ANN202
     """Start a run as a raw client would; (result, None) or (None, the failure's message)."""
+    async with running_worker(client, settings):
+        return await _raw_start(client, settings, workflow_id, payload)
+
+
+async def _raw_start(client: Client, settings, workflow_id: str, payload: dict[str, Any]):  # noqa: ANN001, ANN202
+    """`_raw_run` with the worker already running."""
     from temporalio.client import WorkflowFailureError
 
     # The directories the worker has anyway, as older clients sent them (ignored by today's worker).
     payload = {"data_dir": str(settings.data_dir), "reports_dir": str(settings.reports_dir), **payload}
-    async with running_worker(client, settings):
-        handle = await client.start_workflow("InfrastructureMaintenanceWorkflow", payload, id=workflow_id,
-                                             task_queue=settings.task_queue)
-        try:
-            return await asyncio.wait_for(handle.result(), timeout=120), None
-        except WorkflowFailureError as exc:
-            return None, str(exc.cause)
+    handle = await client.start_workflow("InfrastructureMaintenanceWorkflow", payload, id=workflow_id,
+                                         task_queue=settings.task_queue)
+    try:
+        return await asyncio.wait_for(handle.result(), timeout=120), None
+    except WorkflowFailureError as exc:
+        return None, str(exc.cause)
 
 
 def _files_under(root: Path) -> set[str]:
@@ -310,3 +320,112 @@ async def test_disruptive_operations_at_one_site_never_overlap_across_runs(clien
             assert next_start >= end, f"{site}: {run} and {next_run} operated at once"
     assert not (settings.data_dir / STATE_DIRNAME / "leases.json").exists() or \
         json.loads((settings.data_dir / STATE_DIRNAME / "leases.json").read_text()) == {}, "every lease released"
+
+
+# ------------------------------------------------------------------------------------------------
+# identities are proven, not claimed
+
+
+def _signed_world(tmp: Path):  # noqa: ANN202
+    """A worker with APPROVERS=alice,bob and the four-eyes rule, the keys of alice, bob and mallory,
+    and alice's client (USER_NAME alice, her key)."""
+    keys = identities(tmp / "keys", "alice", "bob", "mallory")
+    worker = _settings(tmp, approvers="alice,bob", require_distinct_approver=True, approver_keys_dir=tmp / "keys")
+    alice = worker.model_copy(update={"user_name": "alice", "approver_key_file": keys["alice"]})
+    return worker, alice, {user: Signer.from_file(user, path) for user, path in keys.items()}, keys
+
+
+async def test_a_decision_needs_the_approver_s_own_fresh_signature(client: Client, tmp_path: Path) -> None:
+    """Before: with APPROVERS=alice,bob and the four-eyes rule, a raw update "approver": "bob" approved
+    alice's run, and USER_NAME=bob approve_monitoring_agent.py worked for anyone."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from maintenance_agent.workflows import InfrastructureMaintenanceWorkflow
+
+    worker, alice_client, sign, keys = _signed_world(tmp_path)
+    async with running_worker(client, worker):
+        wid = await client_ops.start_run(client, alice_client)
+        other = await client_ops.start_run(client, alice_client)
+        for run in (wid, other):
+            await eventually(lambda r=run: client_ops.get_status(client, r), lambda s: s.phase is Phase.PENDING_APPROVAL,
+                             what="pending")
+        handle = client.get_workflow_handle(wid)
+        run_id, other_run_id = (await handle.describe()).run_id, (await client.get_workflow_handle(other).describe()).run_id
+        fields = identity.decision_fields(wid, run_id, "bob", True, None, None)
+        forged = {
+            "a name alone": (None, "must prove who they are"),
+            "alice's key, bob's name": (sign["alice"].prove(identity.DECIDE, fields), "does not match 'bob'"),
+            "another run's signature": (sign["bob"].prove(identity.DECIDE, {**fields, "run_id": other_run_id}),
+                                        "does not match 'bob'"),
+            "other action ids than signed": (sign["bob"].prove(identity.DECIDE, {**fields, "action_ids": ["A1"]}),
+                                             "does not match 'bob'"),
+            "a signature 10 minutes old": (sign["bob"].prove(identity.DECIDE, fields,
+                                                             at=datetime.now(UTC) - timedelta(minutes=10)),
+                                           "more than 5 minutes"),
+        }
+        for case, (proof, reason) in forged.items():
+            with pytest.raises(WorkflowUpdateFailedError) as err:
+                await handle.execute_update(InfrastructureMaintenanceWorkflow.decide,
+                                            ApprovalRequest(approver="bob", proof=proof))
+            assert reason in str(err.value.cause), case
+        assert (await client_ops.get_status(client, wid)).decision is None, "nothing forged reached the run"
+
+        # The scripts: bob's name without bob's key, and alice's key under bob's name.
+        env = {**os.environ, "TEMPORAL_ADDRESS": client.service_client.config.target_host, "EMBEDDED_TEMPORAL": "never",
+               "TEMPORAL_TASK_QUEUE": worker.task_queue, "USER_NAME": "bob", "ENV_FILE": os.devnull,
+               "DATA_DIR": str(worker.data_dir), "REPORTS_DIR": str(worker.reports_dir)}
+        approve = [sys.executable, str(ROOT / "approve_monitoring_agent.py"), "--workflow-id", wid]
+        for extra, reason in (({}, "must prove who they are"),
+                              ({"APPROVER_KEY_FILE": str(keys["alice"])}, "does not match 'bob'")):
+            proc = await asyncio.to_thread(subprocess.run, approve, env={**env, **extra}, capture_output=True,
+                                           text=True, timeout=120)
+            assert proc.returncode == 2 and reason in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+            assert len(proc.stderr.strip().splitlines()) == 1
+
+        proc = await asyncio.to_thread(subprocess.run, approve, env={**env, "APPROVER_KEY_FILE": str(keys["bob"])},
+                                       capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        result = await client_ops.result(client, wid)
+        assert result.decision.by == "bob" and result.decision.signed
+        with pytest.raises(client_ops.OperationError, match="REQUIRE_DISTINCT_APPROVER"):
+            await client_ops.decide(client, other, ApprovalRequest(approver="alice"), signed_by=sign["alice"])
+        await client_ops.decide(client, other, ApprovalRequest(approve=False, approver="bob"), signed_by=sign["bob"])
+
+
+async def test_nobody_starts_or_auto_approves_in_someone_else_s_name(client: Client, tmp_path: Path) -> None:
+    worker, alice_client, sign, _keys = _signed_world(tmp_path)
+    worker = worker.model_copy(update={"require_distinct_approver": False})  # alice may approve her own runs
+    alice_client = alice_client.model_copy(update={"require_distinct_approver": False})
+    fields = lambda wid: identity.start_fields(wid, "alice", True, False)  # noqa: E731
+    async with running_worker(client, worker):
+        for case, proof in (("unsigned", None), ("mallory's signature", lambda wid: sign["mallory"].prove(
+                identity.START, fields(wid)))):
+            wid = f"infra-raw-{uuid.uuid4().hex[:8]}"
+            payload = _raw_input("alice", start_proof=proof(wid).model_dump(mode="json") if proof else None)
+            result, error = await _raw_start(client, worker, wid, payload)
+            assert result is None and "refusing to run for 'alice'" in error, case
+            assert _mine(worker.data_dir, wid) == [], f"{case}: nothing was applied"
+        # A routine run "from a proactive agent" that is not one: no parent, no signature.
+        plan = {"artifact_dir": "nowhere", "action_ids": ["A1"], "as_of": "2026-11-01T12:00:00Z"}
+        result, error = await _raw_start(client, worker, f"infra-raw-{uuid.uuid4().hex[:8]}",
+                                         _raw_input("alice", source_plan=plan))
+        assert result is None and "must prove who they are" in error
+
+        # The real thing: alice's signed proactive agent (its runs act for her), and her signed start.
+        unsigned_agent = alice_client.model_copy(update={"approver_key_file": None})
+        await client_ops.start_proactive(client, unsigned_agent, interval_minutes=600)
+        failed = await eventually(lambda: _describe(client, client_ops.proactive_workflow_id("alice")),
+                                  lambda d: d.close_time is not None, timeout=60, what="the unsigned agent to fail")
+        assert failed.status.name == "FAILED"
+        await client_ops.start_proactive(client, alice_client, interval_minutes=600)
+        status = await eventually(lambda: client_ops.proactive_status(client, "alice"),
+                                  lambda s: s.cycle == 1 and s.last_cycle is not None and s.phase.value ==
+                                  "WAITING-FOR-NEXT-CYCLE", timeout=120, what="a signed agent's first cycle")
+        assert status.starter_verified and status.last_cycle.error is None
+        assert status.last_cycle.routine_outcomes.succeeded > 0, "its routine run acted for alice (its parent vouched)"
+        await client_ops.stop_proactive(client, "alice")
+        for run in status.open_approvals:
+            await client.get_workflow_handle(run.workflow_id).terminate("test over")
+        wid = await client_ops.start_run(client, alice_client, auto_approve=True)
+        done = await client_ops.result(client, wid)
+        assert done.phase is Phase.COMPLETED and done.decision.kind.value == "auto_approved" and done.decision.signed

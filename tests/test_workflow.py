@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from conftest import THIRD_PARTY, copy_fleet, eventually, running_worker, settings_for
+from conftest import THIRD_PARTY, copy_fleet, eventually, identities, running_worker, settings_for
 from maintenance_agent import client_ops
 from maintenance_agent.datagen import generate_fleet, write_fleet
+from maintenance_agent.identity import Signer
 from maintenance_agent.models.fleet import HEALTH_FILE, INVENTORY_FILE
 from maintenance_agent.models.workflow import ApprovalRequest, Phase
 from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
@@ -23,17 +24,29 @@ def _queue(tmp_path: Path) -> str:
     return f"wf-tests-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:12]}"
 
 
+USERS = ("Admin.User", "alice", "bob", "second.person")
+
+
 @pytest.fixture
 async def worker(client: Client, tmp_path: Path):  # noqa: ANN201
-    settings = settings_for(tmp_path, task_queue=_queue(tmp_path), data_dir=tmp_path / "data")
+    """A worker for this test's fleet, holding the public keys of USERS (decisions are signed where a
+    run has APPROVERS or the four-eyes rule)."""
+    identities(tmp_path / "keys", *USERS)
+    settings = settings_for(tmp_path, task_queue=_queue(tmp_path), data_dir=tmp_path / "data",
+                            approver_keys_dir=tmp_path / "keys")
     async with running_worker(client, settings):
         yield
 
 
 def _settings(tmp_path: Path, data: Path | None = None, **overrides: Any):  # noqa: ANN202
+    """The client's settings: USER_NAME (Admin.User) signs its starts with its own key."""
     assert data is None or data == tmp_path / "data", "the worker's DATA_DIR is tmp_path/data"
     return settings_for(tmp_path, task_queue=_queue(tmp_path), data_dir=data or copy_fleet(tmp_path / "data"),
-                        **overrides)
+                        approver_key_file=tmp_path / "private-keys" / "Admin.User.key", **overrides)
+
+
+def _as(tmp_path: Path, user: str) -> Signer:
+    return Signer.from_file(user, tmp_path / "private-keys" / f"{user}.key")
 
 
 def _digests(data: Path) -> dict[str, str]:
@@ -160,16 +173,21 @@ async def test_bad_decisions_are_refused_before_history(client: Client, worker, 
         (ApprovalRequest(approver="   "), "must not be empty"),
     ]
     for request, fragment in cases:
+        signer = _as(tmp_path, request.approver) if request.approver in USERS else None
         with pytest.raises(client_ops.OperationError, match=fragment):
-            await client_ops.decide(client, wid, request)
+            await client_ops.decide(client, wid, request, signed_by=signer)
+    with pytest.raises(client_ops.OperationError, match="must prove who they are"):
+        await client_ops.decide(client, wid, ApprovalRequest(approver="alice"))  # a name alone is not enough
     history = await client.get_workflow_handle(wid).fetch_history()
     assert not [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
     assert (await client_ops.get_status(client, wid)).phase is Phase.PENDING_APPROVAL
-    await client_ops.decide(client, wid, ApprovalRequest(action_ids=["A1"], approver="alice"))
+    await client_ops.decide(client, wid, ApprovalRequest(action_ids=["A1"], approver="alice"),
+                            signed_by=_as(tmp_path, "alice"))
     with pytest.raises(client_ops.OperationError, match="already been decided"):
-        await client_ops.decide(client, wid, ApprovalRequest(approver="bob"))
+        await client_ops.decide(client, wid, ApprovalRequest(approver="bob"), signed_by=_as(tmp_path, "bob"))
     result = await client_ops.result(client, wid)
     assert result.phase is Phase.COMPLETED and result.decision and result.decision.by == "alice"
+    assert result.decision.signed
     with pytest.raises(client_ops.OperationError):
         await client_ops.decide(client, wid, ApprovalRequest(approver="bob"))  # late: the run is closed
     with pytest.raises(client_ops.OperationError, match="already finished"):
@@ -181,8 +199,10 @@ async def test_four_eyes_rule_refuses_the_starter(client: Client, worker, tmp_pa
     wid = await client_ops.start_run(client, settings, require_distinct_approver=True)
     await _wait_phase(client, wid, Phase.PENDING_APPROVAL)
     with pytest.raises(client_ops.OperationError, match="REQUIRE_DISTINCT_APPROVER"):
-        await client_ops.decide(client, wid, ApprovalRequest(approver=settings.user_name))
-    await client_ops.decide(client, wid, ApprovalRequest(approve=False, approver="second.person"))
+        await client_ops.decide(client, wid, ApprovalRequest(approver=settings.user_name),
+                                signed_by=_as(tmp_path, settings.user_name))
+    await client_ops.decide(client, wid, ApprovalRequest(approve=False, approver="second.person"),
+                            signed_by=_as(tmp_path, "second.person"))
     assert (await client_ops.result(client, wid)).phase is Phase.REJECTED
 
 

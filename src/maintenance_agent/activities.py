@@ -59,7 +59,9 @@ from .models.workflow import (
     OpenApproval,
     OpenChildrenInput,
     OutcomeCounts,
+    ParentCheckInput,
     PlanInput,
+    ProactiveStatus,
     PlanResult,
     ReportInput,
     ReportRef,
@@ -112,9 +114,10 @@ class MaintenanceActivities:
 
     def __init__(self, hooks: TestHooks | None = None, *, data_dir: Path, reports_dir: Path,
                  client: Client | None = None, notify_url: str | None = None, llm: LlmSettings | None = None,
-                 policy: ApprovalPolicy | None = None) -> None:
+                 policy: ApprovalPolicy | None = None, keys_dir: Path | None = None) -> None:
         self._client = client
         self._policy = policy or ApprovalPolicy()
+        self._keys_dir = keys_dir
         self._notify_url = notify_url
         self._llm = llm
         self._store = FleetStore(Path(data_dir).resolve())
@@ -158,8 +161,32 @@ class MaintenanceActivities:
     @activity.defn
     def approval_policy(self) -> ApprovalPolicy:
         """The approval policy of this worker's settings (`APPROVERS`, `REQUIRE_DISTINCT_APPROVER`):
-        what a run enforces, whatever the client that started it asked for."""
-        return self._policy
+        what a run enforces, whatever the client that started it asked for; with the public keys of
+        `APPROVER_KEYS_DIR`, read afresh so a key added there counts for the next run."""
+        from .identity import KeyFileError
+
+        try:
+            return worker_approval_policy(self._policy, self._keys_dir)
+        except KeyFileError as exc:
+            raise _non_retryable(exc, "KeyFileError") from None
+
+    @activity.defn
+    async def verify_parent_agent(self, inp: ParentCheckInput) -> bool:
+        """Whether this parent is a proactive agent that acts for `started_by` because they signed its
+        start (a run an agent started carries no signature of its own)."""
+        if self._client is None:
+            return False
+        handle = self._client.get_workflow_handle(inp.workflow_id, run_id=inp.run_id)
+        try:
+            desc = await handle.describe()
+            if desc.workflow_type != "ProactiveMaintenanceWorkflow":
+                return False
+            status = await handle.query("status", result_type=ProactiveStatus)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return status.starter_verified and status.started_by == inp.started_by
 
     # -- detect / analyze / plan ---------------------------------------------------------------
     @activity.defn
@@ -699,6 +726,16 @@ def _stale_reason(tx: Transaction, inp: ExecuteActionInput, now: datetime) -> st
                 f"run ({recent.workflow_id or recent.run_id}) at {recent.at:%Y-%m-%d %H:%M:%S} UTC and is not repeated "
                 f"within {rules.repeat_hold_minutes:g} min ({recent.detail})")
     return actions.precheck(action, tx.device(action.equipment_id))
+
+
+def worker_approval_policy(policy: ApprovalPolicy, keys_dir: Path | None) -> ApprovalPolicy:
+    """The worker's policy with its public keys. Proof is required wherever a name decides something
+    (APPROVERS or the four-eyes rule); without keys nobody could act, which the worker refuses at start."""
+    from .identity import load_public_keys
+
+    keys = load_public_keys(keys_dir) if keys_dir is not None else {}
+    return policy.model_copy(update={
+        "keys": keys, "require_proof": bool(policy.approvers) or policy.require_distinct_approver})
 
 
 def _breaker(inp: ExecuteActionInput, problems: int) -> ActionResult | None:

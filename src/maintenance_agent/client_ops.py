@@ -35,7 +35,9 @@ from . import artifacts
 from .config import Settings
 from .core.report import Report
 from .store import FleetStore
+from .core import identity
 from .core.approval import auto_approval_refusal
+from .identity import KeyFileError, Signer
 from .core.detect import analysis_time, detect
 from .core.rules import load_rules
 from .models.core import Finding, HealthState, Severity
@@ -108,6 +110,16 @@ def _start_options(settings: Settings, options: dict[str, Any]) -> dict[str, Any
             "max_failures": settings.max_failures, **options}
 
 
+def signer(settings: Settings) -> Signer | None:
+    """USER_NAME's signer when APPROVER_KEY_FILE is set (what proves who starts and decides)."""
+    if settings.approver_key_file is None:
+        return None
+    try:
+        return Signer.from_file(settings.user_name, settings.approver_key_file)
+    except KeyFileError as exc:
+        raise OperationError(str(exc)) from None
+
+
 def run_input(settings: Settings, **options: Any) -> MaintenanceInput:
     """The start input of a run, from settings and per-run options."""
     options.setdefault("advisor", settings.llm_enabled)
@@ -115,9 +127,12 @@ def run_input(settings: Settings, **options: Any) -> MaintenanceInput:
 
 
 async def start_run(client: Client, settings: Settings, **options: Any) -> str:
-    """Start a maintenance run; returns its workflow id immediately."""
+    """Start a maintenance run; returns its workflow id immediately. Signed with APPROVER_KEY_FILE, if set."""
     inp = run_input(settings, **options)
     workflow_id = run_workflow_id(settings.user_name)
+    if (me := signer(settings)) is not None:
+        inp.start_proof = me.prove(identity.START, identity.start_fields(
+            workflow_id, inp.started_by, inp.auto_approve, inp.dry_run))
     try:
         # A run's id names its report folder and its ledger entries: never reuse one.
         await client.start_workflow(
@@ -282,11 +297,17 @@ async def get_report(client: Client, workflow_id: str) -> Report:
 
 
 async def decide(client: Client, workflow_id: str, request: ApprovalRequest, *,
-                 patience_seconds: float = 120.0) -> ApprovalResult:
-    """Send an approval or rejection; the workflow validates it before anything is recorded.
+                 patience_seconds: float = 120.0, signed_by: Signer | None = None) -> ApprovalResult:
+    """Send an approval or rejection; the workflow validates it before anything is recorded. With
+    `signed_by`, the decision is signed for this run of the workflow (the approver is the signer).
 
     A busy worker or server is retried for up to `patience_seconds` with the same update id, so a
     decision that did land is never applied twice: Temporal returns the first outcome again."""
+    if signed_by is not None:
+        _, desc = await _run_handle(client, workflow_id)
+        request = request.model_copy(update={"approver": signed_by.user})
+        request.proof = signed_by.prove(identity.DECIDE, identity.decision_fields(
+            workflow_id, desc.run_id, signed_by.user, request.approve, request.action_ids, request.comment))
     update_id = f"decide-{uuid.uuid4()}"
     return await retry_busy(lambda: _guard(workflow_id, _handle(client, workflow_id).execute_update(
         InfrastructureMaintenanceWorkflow.decide, request, id=update_id)), patience_seconds)
@@ -378,6 +399,9 @@ async def start_proactive(client: Client, settings: Settings, *, interval_minute
     inp = ProactiveInput(**_start_options(settings, {
         "interval_seconds": interval_minutes * 60, "auto_execute_routine": auto_execute_routine,
         "callback_url": callback_url, **options}))
+    if (me := signer(settings)) is not None:
+        inp.start_proof = me.prove(identity.START_AGENT, identity.agent_fields(
+            workflow_id, inp.started_by, inp.auto_execute_routine))
     try:
         # USE_EXISTING: two clients starting at once still end up with one agent.
         await client.start_workflow(ProactiveMaintenanceWorkflow.run, inp, id=workflow_id,

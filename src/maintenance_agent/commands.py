@@ -135,7 +135,7 @@ async def approve_command(settings: Settings, args: argparse.Namespace) -> int:
         ids = [i.strip() for i in args.actions.split(",") if i.strip()]
     request = ApprovalRequest(approve=not args.reject, action_ids=ids, approver=settings.user_name,
                               comment=args.comment)
-    outcome = await client_ops.decide(client, args.workflow_id, request)
+    outcome = await client_ops.decide(client, args.workflow_id, request, signed_by=client_ops.signer(settings))
     if args.json:
         print(outcome.model_dump_json(indent=2))
     else:

@@ -71,6 +71,8 @@ ENV_VARS: dict[str, str] = {
     "LLM_PROMPT_TOKEN_BUDGET": "llm_prompt_token_budget",
     "APPROVERS": "approvers",
     "REQUIRE_DISTINCT_APPROVER": "require_distinct_approver",
+    "APPROVER_KEYS_DIR": "approver_keys_dir",
+    "APPROVER_KEY_FILE": "approver_key_file",
     "APPROVAL_TIMEOUT_HOURS": "approval_timeout_hours",
     "MAX_FAILURES": "max_failures",
     "RULES_FILE": "rules_file",
@@ -107,6 +109,8 @@ class Settings(BaseModel):
     llm_prompt_token_budget: int = Field(default=8000, ge=1000, le=1_000_000)
     approvers: tuple[str, ...] = ()
     require_distinct_approver: bool = False
+    approver_keys_dir: Path | None = None
+    approver_key_file: Path | None = None
     approval_timeout_hours: float = Field(default=12.0, gt=0, le=24 * 365)
     max_failures: int = Field(default=10, ge=1, le=1_000_000)
     rules_file: Path | None = None
@@ -186,7 +190,8 @@ def _resolve_path(value: str) -> Path:
 
 
 SECRET_FIELDS = {"api_key", "llm_key", "notify_webhook_url", "mcp_http_token", "payload_key"}
-_PATH_FIELDS = {"tls_cert", "tls_key", "tls_ca", "state_dir", "data_dir", "reports_dir", "rules_file"}
+_PATH_FIELDS = {"tls_cert", "tls_key", "tls_ca", "state_dir", "data_dir", "reports_dir", "rules_file",
+                "approver_keys_dir", "approver_key_file"}
 
 
 def read_environment(
@@ -248,6 +253,9 @@ def load_settings(
             f"{var}={shown!s} is invalid: {error['msg'].removeprefix('Value error, ')}. "
             f"Fix it in the environment or .env (see .env.example)."
         ) from None
+    if settings.approver_keys_dir is not None and not settings.approver_keys_dir.is_dir():
+        raise ConfigError(f"APPROVER_KEYS_DIR={settings.approver_keys_dir} is not a directory; point it at a folder "
+                          f"of <user>.pub public keys, or leave it empty.")
     if settings.payload_key is not None and len(settings.payload_key.get_secret_value()) < 16:
         raise ConfigError("TEMPORAL_PAYLOAD_KEY is too short; use at least 16 random characters "
                           "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
@@ -258,7 +266,9 @@ def load_settings(
     for var, path, kind in (("TEMPORAL_TLS_CERT", settings.tls_cert, "a readable PEM file"),
                             ("TEMPORAL_TLS_KEY", settings.tls_key, "a readable PEM file"),
                             ("TEMPORAL_TLS_CA", settings.tls_ca, "a readable PEM file"),
-                            ("RULES_FILE", settings.rules_file, "a readable JSON rules file, or leave it empty for the defaults")):
+                            ("RULES_FILE", settings.rules_file, "a readable JSON rules file, or leave it empty for the defaults"),
+                            ("APPROVER_KEY_FILE", settings.approver_key_file,
+                             "your private key (python -m maintenance_agent.identity keygen), or leave it empty")):
         if path is not None and not path.is_file():
             raise ConfigError(f"{var}={path} does not exist; point it at {kind}.")
     return settings

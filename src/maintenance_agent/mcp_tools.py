@@ -214,17 +214,12 @@ def _next_step(status: RunStatus) -> str:
 
 
 def _approver(settings: Settings, requested: str | None) -> str:
-    """USER_NAME of this server, unless the client names someone APPROVERS allows. Under the four-eyes
-    rule the chat cannot vouch for a second person: they approve from their own client."""
+    """USER_NAME of this server: a chat cannot vouch for anyone else (the server holds, and signs
+    with, its own user's key only), so another person decides from their own client."""
     if requested is None or requested == settings.user_name:
         return settings.user_name
-    if settings.require_distinct_approver:
-        raise ToolError(f"with REQUIRE_DISTINCT_APPROVER on, this server approves only as {settings.user_name}; "
-                        f"{requested!r} approves from their own client (their own USER_NAME)")
-    if requested in settings.approvers:
-        return requested
-    raise ToolError(f"approver {requested!r} is not allowed from this server; leave approver empty to act as "
-                    f"{settings.user_name}, or list {requested!r} in APPROVERS")
+    raise ToolError(f"approver {requested!r} is not allowed from this server: it decides only as {settings.user_name} "
+                    f"(with {settings.user_name}'s key); {requested!r} decides from their own client")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -325,14 +320,15 @@ async def approve_maintenance_actions(
                           Field(max_length=10_000, description="Ids to approve, e.g. ['A1', 'A4']. Omit to "
                                 "approve every planned action.")] = None,
     comment: Annotated[str | None, Field(max_length=2000, description="Why (recorded with the decision).")] = None,
-    approver: Annotated[str | None, Field(max_length=200, description="Approve as this user (must be in APPROVERS); "
-                                          "default: the server's USER_NAME.")] = None,
+    approver: Annotated[str | None, Field(max_length=200, description="Leave empty: the server approves as its own "
+                                          "USER_NAME (signed with that user's key); anyone else is refused.")] = None,
 ) -> DecisionOut:
     """Approve all or some actions of a run waiting in PENDING-APPROVAL; the approved ones are then executed."""
     settings = _settings(ctx)
     client = await _agent(ctx).client()
     result = await _call(ops().decide(client, workflow_id, ApprovalRequest(
-        approve=True, action_ids=action_ids, approver=_approver(settings, approver), comment=comment)))
+        approve=True, action_ids=action_ids, approver=_approver(settings, approver), comment=comment),
+        signed_by=await _call(asyncio.to_thread(ops().signer, settings))))
     return DecisionOut(workflow_id=workflow_id, decision=result.decision, approved=result.approved,
                        not_approved=result.skipped,
                        next_step=f"Executing; poll get_maintenance_status('{workflow_id}') and then read the report.")
@@ -343,14 +339,15 @@ async def reject_maintenance_plan(
     ctx: Context,
     workflow_id: WorkflowId,
     reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why the plan is rejected (recorded).")],
-    approver: Annotated[str | None, Field(max_length=200, description="Reject as this user (must be in APPROVERS); "
-                                          "default: the server's USER_NAME.")] = None,
+    approver: Annotated[str | None, Field(max_length=200, description="Leave empty: the server rejects as its own "
+                                          "USER_NAME (signed with that user's key); anyone else is refused.")] = None,
 ) -> DecisionOut:
     """Reject the whole plan of a run waiting in PENDING-APPROVAL; nothing is executed."""
     settings = _settings(ctx)
     client = await _agent(ctx).client()
     result = await _call(ops().decide(client, workflow_id, ApprovalRequest(
-        approve=False, approver=_approver(settings, approver), comment=reason)))
+        approve=False, approver=_approver(settings, approver), comment=reason),
+        signed_by=await _call(asyncio.to_thread(ops().signer, settings))))
     return DecisionOut(workflow_id=workflow_id, decision=result.decision, approved=0, not_approved=result.skipped,
                        next_step=f"Rejected; the run ends REJECTED. Its report: get_maintenance_report('{workflow_id}').")
 

@@ -14,12 +14,14 @@ from typing import NoReturn
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from .activities import MaintenanceActivities, TestHooks
+from .activities import MaintenanceActivities, TestHooks, worker_approval_policy
 from .client_ops import approval_policy
 from .config import ConfigError, LlmSettings, Settings, load_settings
 from .connection import TemporalUnavailable, connect
 from .embedded import embedded_worker_identity, exit_now
+from .identity import KeyFileError
 from .workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWorkflow, SiteExecutionWorkflow
 
 log = logging.getLogger(__name__)
@@ -32,25 +34,38 @@ the SDK's default of 100, a burst of 1,000 approvals left tasks queued inside th
 10 s timeout. Tasks beyond this wait on the server, where no timeout runs; add workers to go faster."""
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox, with `cryptography` passed through: the update validator verifies Ed25519
+    signatures, and a native extension must not be imported a second time inside the sandbox (it aborts
+    the process). Every worker and replayer uses this runner."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography"))
+
+
 def activity_list(acts: MaintenanceActivities) -> list:
     return [
         acts.detect_fleet, acts.analyze_findings, acts.plan_maintenance, acts.advise, acts.load_plan, acts.load_actions,
         acts.execute_action, acts.compact_store, acts.write_report, acts.notify, acts.list_open_approvals,
-        acts.approval_policy, acts.still_open, acts.claim_run, acts.run_progress,
+        acts.approval_policy, acts.still_open, acts.claim_run, acts.run_progress, acts.verify_parent_agent,
     ]
 
 
 def build_worker(client: Client, settings: Settings, *, identity: str | None = None,
                  hooks: TestHooks | None = None) -> Worker:
     """A worker for the agent's task queue (the same one in production, the CLI and the tests)."""
+    policy = worker_approval_policy(approval_policy(settings), settings.approver_keys_dir)
+    if policy.require_proof and not policy.keys:
+        raise ConfigError("APPROVERS or REQUIRE_DISTINCT_APPROVER is set, so starts and decisions must be signed, "
+                          "but no public key is there to check them: set APPROVER_KEYS_DIR to a folder of <user>.pub "
+                          "keys (`python -m maintenance_agent.identity keygen --user NAME`)")
     acts = MaintenanceActivities(
         hooks, data_dir=settings.data_dir, reports_dir=settings.reports_dir, client=client,
-        llm=LlmSettings.from_settings(settings), policy=approval_policy(settings),
+        llm=LlmSettings.from_settings(settings), policy=approval_policy(settings), keys_dir=settings.approver_keys_dir,
         notify_url=settings.notify_webhook_url.get_secret_value() if settings.notify_webhook_url else None)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=activity_list(acts),
         activity_executor=ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES, thread_name_prefix="activity"),
         max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
@@ -90,7 +105,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         settings = load_settings()
         identity = embedded_worker_identity(os.getpid()) if args.embedded else None
         asyncio.run(run_worker(settings, identity=identity))
-    except (ConfigError, TemporalUnavailable, ValueError) as exc:
+    except (ConfigError, TemporalUnavailable, ValueError, KeyFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         exit_now(2)
     exit_now(0)

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     from .activities import MaintenanceActivities
     from .core.approval import ApprovalRejected, auto_approval_refusal, check_decision, effective_policy
+    from .core import identity
     from .core.ids import unsafe_user, unsafe_workflow_id
     from .models.core import ActionResult, Outcome, PlannedAction
     from .models.workflow import (
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalResult,
         ChildOutcome,
         ClaimRunInput,
+        ParentCheckInput,
         CompactInput,
         CycleSummary,
         Decision,
@@ -100,6 +102,7 @@ async def run_step(fn: Callable[..., Awaitable], arg: object, summary: str):  # 
 WORKER_POLICY_PATCH = "worker-approval-policy"
 FORGET_CLOSED_APPROVALS_PATCH = "forget-closed-approvals"
 RUN_LEDGER_PATCH = "ledger-per-run"
+AGENT_PROOF_PATCH = "agent-proves-its-starter"
 """Ledger keyed by the run (not the reusable workflow id), run folder claimed, fleet-wide circuit breaker
 in the ledger, progress read from it."""
 """Patch markers: histories recorded before these steps existed replay without them."""
@@ -132,6 +135,30 @@ def refuse_unsafe_names(workflow_id: str, started_by: str) -> None:
             raise ApplicationError(f"refusing to run: the {what} {value[:80]!r} is not a safe name ({problem}); "
                                    f"start the run with the scripts, the MCP server or a safe id",
                                    type="UnsafeName", non_retryable=True)
+
+
+class NotProven(Exception):
+    """Who started the run could not be proven where the worker requires proof."""
+
+
+async def prove_starter(inp: MaintenanceInput, workflow_id: str, policy: ApprovalPolicy) -> None:
+    """Raise `NotProven` unless the run's starter signed its start, or it was started by a proactive
+    agent whose own start they signed (the server, not the client, says who the parent is)."""
+    info = workflow.info()
+    if inp.start_proof is None and info.parent is not None:
+        verified = await run_step(MaintenanceActivities.verify_parent_agent,
+                                  ParentCheckInput(workflow_id=info.parent.workflow_id, run_id=info.parent.run_id,
+                                                   started_by=inp.started_by),
+                                  "is the parent a proactive agent its starter signed for?")
+        if not verified:
+            raise NotProven(f"refusing to run for {inp.started_by!r}: the run was started by "
+                            f"{info.parent.workflow_id}, which is not a proactive agent whose start they signed")
+        return
+    problem = identity.refusal(inp.started_by, identity.START,
+                               identity.start_fields(workflow_id, inp.started_by, inp.auto_approve, inp.dry_run),
+                               inp.start_proof, policy.keys, now=info.workflow_start_time)
+    if problem:
+        raise NotProven(f"refusing to run for {inp.started_by!r}: {problem}")
 
 
 def cause_message(err: BaseException) -> str:
@@ -245,6 +272,7 @@ class InfrastructureMaintenanceWorkflow:
         # What the validator enforces: the client's request until the worker's policy is in (first step).
         self._policy = requested_policy(inp)
         self._auto_refused: str | None = None
+        self._nonces: set[str] = set()
 
     # -- the run ---------------------------------------------------------------------------------
     @workflow.run
@@ -262,6 +290,8 @@ class InfrastructureMaintenanceWorkflow:
                 raise ApplicationError(cause_message(err), type="WorkflowIdReused", non_retryable=True) from None
         try:
             self._policy = await worker_policy(inp)
+            if self._policy.require_proof:
+                await prove_starter(inp, self._wid, self._policy)
             await self._assess(inp)
             assert self._plan is not None
             if self._plan.total == 0:
@@ -272,7 +302,7 @@ class InfrastructureMaintenanceWorkflow:
                 return await self._finish(Phase.REJECTED if self._decision.kind is DecisionKind.REJECTED else Phase.EXPIRED)
             await self._execute(inp)
             return await self._finish(Phase.COMPLETED)
-        except (ActivityError, ChildWorkflowError) as err:
+        except (ActivityError, ChildWorkflowError, NotProven) as err:
             self._error = cause_message(err)
             workflow.logger.error("maintenance run failed: %s", self._error)
             await self._finish(Phase.FAILED)
@@ -346,7 +376,8 @@ class InfrastructureMaintenanceWorkflow:
                 self._approved_ids = [i for i in self._plan_ids if i not in self._llm_ids]
                 comment += f"; {len(self._llm_ids)} LLM-proposed action(s) left for a human decision"
             self._decision = Decision(kind=DecisionKind.AUTO_APPROVED, by=inp.started_by, at=workflow.now(),
-                                      action_ids=self._approved_ids or [], comment=comment)
+                                      action_ids=self._approved_ids or [], comment=comment,
+                                      signed=self._policy.require_proof)  # its starter's proof was checked
             return
         self._deadline = workflow.now() + timedelta(seconds=inp.approval_timeout_seconds)
         refused = f"auto-approve refused: {self._auto_refused}; " if self._auto_refused else ""
@@ -540,16 +571,21 @@ class InfrastructureMaintenanceWorkflow:
         """Approve all or some planned actions, or reject the plan (recorded with who and when)."""
         assert self._plan is not None
         approver = request.approver.strip()
+        signed = request.proof is not None and self._policy.require_proof
+        if request.proof is not None:
+            self._nonces.add(request.proof.nonce)
         if not request.approve:
-            self._decision = Decision(kind=DecisionKind.REJECTED, by=approver, at=workflow.now(), comment=request.comment)
+            self._decision = Decision(kind=DecisionKind.REJECTED, by=approver, at=workflow.now(), comment=request.comment,
+                                      signed=signed)
             return ApprovalResult(decision=self._decision, approved=0, skipped=self._plan.total)
         if request.action_ids is None or set(request.action_ids) == self._pending_ids:
-            self._decision = Decision(kind=DecisionKind.APPROVED, by=approver, at=workflow.now(), comment=request.comment)
+            self._decision = Decision(kind=DecisionKind.APPROVED, by=approver, at=workflow.now(), comment=request.comment,
+                                      signed=signed)
             return ApprovalResult(decision=self._decision, approved=self._plan.total, skipped=0)
         chosen = set(request.action_ids)
         self._approved_ids = [i for i in self._plan_ids if i in chosen]
         self._decision = Decision(kind=DecisionKind.PARTIALLY_APPROVED, by=approver, at=workflow.now(),
-                                  action_ids=self._approved_ids, comment=request.comment)
+                                  action_ids=self._approved_ids, comment=request.comment, signed=signed)
         return ApprovalResult(decision=self._decision, approved=len(self._approved_ids),
                               skipped=self._plan.total - len(self._approved_ids))
 
@@ -562,6 +598,15 @@ class InfrastructureMaintenanceWorkflow:
                            require_distinct_approver=self._policy.require_distinct_approver)
         except ApprovalRejected as exc:
             raise ApplicationError(str(exc), type="ApprovalRejected", non_retryable=True) from None
+        if self._policy.require_proof:
+            approver = request.approver.strip()
+            problem = identity.refusal(
+                approver, identity.DECIDE,
+                identity.decision_fields(self._wid, workflow.info().run_id, approver, request.approve,
+                                         request.action_ids, request.comment),
+                request.proof, self._policy.keys, now=workflow.now(), used_nonces=self._nonces)
+            if problem:
+                raise ApplicationError(f"decision refused: {problem}", type="ApprovalRejected", non_retryable=True)
 
     # -- queries ---------------------------------------------------------------------------------
     @workflow.query
@@ -705,10 +750,13 @@ class ProactiveMaintenanceWorkflow:
         self._last: CycleSummary | None = inp.last_cycle
         self._next_at: datetime | None = None
         self._last_end: datetime | None = None
+        self._starter_verified = False
 
     @workflow.run
     async def run(self, inp: ProactiveInput) -> CycleSummary | None:
         refuse_unsafe_names(self._wid, inp.started_by)
+        if workflow.patched(AGENT_PROOF_PATCH):
+            await self._prove_starter(inp)
         if inp.cycle == 0 and not inp.open_approvals:
             # A previous incarnation of this agent may have left approvals open: do not repeat them.
             for found in await workflow.execute_activity_method(
@@ -734,6 +782,23 @@ class ProactiveMaintenanceWorkflow:
         self._set_phase(ProactivePhase.STOPPED, f"stopped after {self._cycle} cycle(s)")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._last
+
+    async def _prove_starter(self, inp: ProactiveInput) -> None:
+        """Where the worker requires proof, the agent acts for its starter only if they signed its start
+        (checked by the first run; a continued run is made by the agent itself, so it keeps the result)."""
+        if inp.starter_verified and workflow.info().continued_run_id is not None:
+            self._starter_verified = True
+            return
+        policy = await worker_policy(inp)
+        if not policy.require_proof:
+            return
+        problem = identity.refusal(inp.started_by, identity.START_AGENT,
+                                   identity.agent_fields(self._wid, inp.started_by, inp.auto_execute_routine),
+                                   inp.start_proof, policy.keys, now=workflow.info().workflow_start_time)
+        if problem:
+            raise ApplicationError(f"refusing to act for {inp.started_by!r}: {problem}", type="NotProven",
+                                   non_retryable=True)
+        self._starter_verified = True
 
     # -- timing ---------------------------------------------------------------------------------
     async def _wait_for_next_cycle(self) -> None:
@@ -766,7 +831,7 @@ class ProactiveMaintenanceWorkflow:
         return self._input.model_copy(update={
             "cycle": self._cycle, "open_approvals": list(self._open.values()), "last_cycle": self._last,
             "paused": self._paused, "interval_seconds": self._interval, "trigger_pending": self._trigger,
-            "continue_as_new_count": self._input.continue_as_new_count + 1,
+            "continue_as_new_count": self._input.continue_as_new_count + 1, "starter_verified": self._starter_verified,
         })
 
     # -- one cycle -------------------------------------------------------------------------------
@@ -970,6 +1035,7 @@ class ProactiveMaintenanceWorkflow:
             paused=self._paused, stop_requested=self._stop, next_cycle_at=self._next_at, last_cycle=self._last,
             open_approvals=sorted(self._open.values(), key=lambda o: o.workflow_id),
             run_id=workflow.info().run_id, continued_as_new=self._input.continue_as_new_count,
+            starter_verified=self._starter_verified,
         )
 
 

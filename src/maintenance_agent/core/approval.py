@@ -20,8 +20,11 @@ def effective_policy(requested: ApprovalPolicy, worker: ApprovalPolicy) -> Appro
     """The policy a run enforces. The worker's settings are authoritative: a client that starts a run
     can add restrictions but never lift the worker's. `APPROVERS` set on the worker wins over the
     client's list; the four-eyes rule holds if either side asks for it."""
-    return ApprovalPolicy(approvers=list(worker.approvers or requested.approvers),
-                          require_distinct_approver=worker.require_distinct_approver or requested.require_distinct_approver)
+    approvers = list(worker.approvers or requested.approvers)
+    four_eyes = worker.require_distinct_approver or requested.require_distinct_approver
+    # Keys are only ever the worker's: a client cannot bring the public key its own signature checks against.
+    return ApprovalPolicy(approvers=approvers, require_distinct_approver=four_eyes, keys=dict(worker.keys),
+                          require_proof=worker.require_proof or bool(approvers) or four_eyes)
 
 
 def auto_approval_refusal(started_by: str, policy: ApprovalPolicy) -> str | None:

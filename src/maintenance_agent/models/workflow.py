@@ -76,6 +76,8 @@ class Decision(BaseModel):
     at: datetime
     action_ids: list[str] = Field(default_factory=list)
     comment: str | None = None
+    signed: bool = False
+    """The decider proved who they are: signed with their key (where the worker requires it)."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -92,14 +94,28 @@ class PlanRef(BaseModel):
 
 
 class ApprovalPolicy(BaseModel):
-    """Who may approve: `APPROVERS` (empty: anyone) and the four-eyes rule."""
+    """Who may approve: `APPROVERS` (empty: anyone) and the four-eyes rule; and how they prove it."""
 
     approvers: list[str] = Field(default_factory=list)
     require_distinct_approver: bool = False
+    keys: dict[str, str] = Field(default_factory=dict)
+    """user -> Ed25519 public key (OpenSSH text), from the worker's APPROVER_KEYS_DIR (public, not secret)."""
+    require_proof: bool = False
+    """Starts and decisions must be signed (the worker has APPROVERS or the four-eyes rule)."""
+
+
+class Proof(BaseModel):
+    """A signature over what someone does (see core/identity.py): made with their private key."""
+
+    signed_at: datetime
+    nonce: str = Field(min_length=16, max_length=64)
+    signature: str = Field(max_length=200)
 
 
 class MaintenanceInput(BaseModel):
     started_by: str
+    start_proof: Proof | None = None
+    """The starter's signature over this start (needed where the worker requires proof)."""
     as_of: datetime | None = None
     auto_approve: bool = False
     dry_run: bool = False
@@ -325,6 +341,12 @@ class ReportInput(BaseModel):
     advisor_note: str | None = None
 
 
+class ParentCheckInput(BaseModel):
+    workflow_id: str
+    run_id: str
+    started_by: str
+
+
 class ClaimRunInput(BaseModel):
     report_dir: str
     run_id: str
@@ -381,6 +403,8 @@ class ApprovalRequest(BaseModel):
     action_ids: list[str] | None = None
     approver: str
     comment: str | None = None
+    proof: Proof | None = None
+    """The approver's signature over this decision for this run (needed where the worker requires proof)."""
 
 
 class ApprovalResult(BaseModel):
@@ -511,6 +535,7 @@ class CycleSummary(BaseModel):
 
 class ProactiveInput(BaseModel):
     started_by: str
+    start_proof: Proof | None = None
     interval_seconds: float = Field(15 * 60, ge=MIN_INTERVAL_MINUTES * 60, le=MAX_INTERVAL_MINUTES * 60)
     auto_execute_routine: bool = True
     trigger_pending: bool = False
@@ -532,6 +557,8 @@ class ProactiveInput(BaseModel):
     last_cycle: CycleSummary | None = None
     paused: bool = False
     continue_as_new_count: int = 0
+    starter_verified: bool = False
+    """The first run checked `start_proof`; trusted only in a continued run (one the agent made itself)."""
 
 
 class ProactiveStatus(BaseModel):
@@ -548,6 +575,8 @@ class ProactiveStatus(BaseModel):
     open_approvals: list[OpenApproval] = Field(default_factory=list)
     run_id: str = ""
     continued_as_new: int = 0
+    starter_verified: bool = False
+    """Its starter proved who they are (signed start), so its routine and approval runs may act for them."""
 
 
 class SetIntervalRequest(BaseModel):
