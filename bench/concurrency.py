@@ -38,7 +38,7 @@ async def measure(runs: int) -> dict:
 
     from maintenance_agent import client_ops
     from maintenance_agent.config import load_settings
-    from maintenance_agent.embedded import SERVER_PID, WORKER_PID, _read_json, ensure_running, stop
+    from maintenance_agent.embedded import SERVER_PID, _read_json, ensure_running, stop, worker_record_path
     from maintenance_agent.models.workflow import ApprovalRequest, Phase
 
     work = scratch("concurrency")
@@ -50,7 +50,7 @@ async def measure(runs: int) -> dict:
     try:
         client, _ = await ensure_running(settings)
         rss = PeakRss({"server": int(_read_json(settings.state_dir / SERVER_PID)["pid"]),
-                       "worker": int(_read_json(settings.state_dir / WORKER_PID)["pid"])})
+                       "worker": int(_read_json(worker_record_path(settings))["pid"])})
         started = time.perf_counter()
         gate = asyncio.Semaphore(100)
 

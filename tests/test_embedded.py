@@ -12,11 +12,11 @@ from conftest import copy_fleet, free_port
 from maintenance_agent import client_ops, embedded
 from maintenance_agent.config import load_settings
 from maintenance_agent.connection import TemporalUnavailable
-from maintenance_agent.embedded import SERVER_PID, WORKER_PID, ensure_running, port_open, stop
+from maintenance_agent.embedded import SERVER_PID, ensure_running, port_open, stop, worker_record_path
 from maintenance_agent.models.workflow import Phase
 
 
-def _pid(state: Path, name: str) -> int:
+def _pid(state: Path, name: str | Path) -> int:
     import json
 
     return int(json.loads((state / name).read_text())["pid"])
@@ -46,9 +46,10 @@ async def test_server_and_worker_start_are_reused_replaced_and_stop(embedded_env
     settings, state, code = embedded_env
     assert not port_open("127.0.0.1", settings.temporal_port)
 
-    client, status = await ensure_running(settings)
+    first = settings.model_copy(update={"llm_timeout_seconds": 7.0})  # a setting only the worker reads
+    client, status = await ensure_running(first)
     assert status.server_started and status.worker_started
-    server_pid, worker_pid = _pid(state, SERVER_PID), _pid(state, WORKER_PID)
+    server_pid, worker_pid = _pid(state, SERVER_PID), _pid(state, worker_record_path(settings))
     assert psutil.pid_exists(server_pid) and psutil.pid_exists(worker_pid)
     assert (state / "temporal.db").exists(), "history is kept in SQLite under the state directory"
 
@@ -59,13 +60,15 @@ async def test_server_and_worker_start_are_reused_replaced_and_stop(embedded_env
 
     _client, again = await ensure_running(settings)
     assert not again.server_started and not again.worker_started
-    assert (_pid(state, SERVER_PID), _pid(state, WORKER_PID)) == (server_pid, worker_pid)
+    assert (_pid(state, SERVER_PID), _pid(state, worker_record_path(settings))) == (server_pid, worker_pid)
 
     (code / "core" / "rules.py").write_text((code / "core" / "rules.py").read_text() + "\n# changed\n")
     _client, replaced = await ensure_running(settings)
     assert replaced.worker_started and replaced.worker_replaced and not replaced.server_started
-    new_worker = _pid(state, WORKER_PID)
+    new_worker = _pid(state, worker_record_path(settings))
     assert new_worker != worker_pid and not psutil.pid_exists(worker_pid)
+    assert psutil.Process(new_worker).environ()["LLM_TIMEOUT_SECONDS"] == "7.0", \
+        "new code restarts the worker with the settings it had, not with the script's"
     assert _pid(state, SERVER_PID) == server_pid
 
     stopped = stop(settings)
@@ -99,16 +102,19 @@ async def test_remote_address_never_starts_anything(tmp_path: Path) -> None:
     assert not (tmp_path / "state").exists()
 
 
-def test_worker_fingerprint_tracks_only_what_the_worker_reads(tmp_path: Path) -> None:
-    from maintenance_agent.embedded import code_fingerprint
+def test_the_settings_digest_names_what_the_worker_reads_and_hides_secrets(tmp_path: Path) -> None:
+    from maintenance_agent.embedded import settings_digest
 
-    base = load_settings(environ={}, data_dir=tmp_path / "a")
-    assert code_fingerprint(base) == code_fingerprint(load_settings(environ={"DATA_DIR": str(tmp_path / "a"),
-                                                                            "USER_NAME": "x"}))
-    # the worker owns its DATA_DIR and REPORTS_DIR
-    assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"DATA_DIR": str(tmp_path / "b")}))
-    assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"LLM_MODEL": "openai/x"}))
-    # the worker enforces the approval policy, so a changed policy needs a new worker
-    assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"APPROVERS": "a,b"}))
-    assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"REQUIRE_DISTINCT_APPROVER": "true"}))
-    assert code_fingerprint(base) != code_fingerprint(load_settings(environ={"TEMPORAL_TASK_QUEUE": "other"}))
+    base = settings_digest(load_settings(environ={}, data_dir=tmp_path / "a"))
+    same = settings_digest(load_settings(environ={"DATA_DIR": str(tmp_path / "a"), "USER_NAME": "x"}))
+    assert base == same, "USER_NAME is the script's, not the worker's"
+
+    def differs(**env: str) -> list[str]:
+        other = settings_digest(load_settings(environ={"DATA_DIR": str(tmp_path / "a"), **env}))
+        return sorted(var for var in base if base[var] != other[var])
+
+    assert differs(DATA_DIR=str(tmp_path / "b")) == ["DATA_DIR"]
+    assert differs(APPROVERS="a,b", REQUIRE_DISTINCT_APPROVER="true") == ["APPROVERS", "REQUIRE_DISTINCT_APPROVER"]
+    assert differs(TEMPORAL_PAYLOAD_KEY="a-secret-of-16-chars+") == ["TEMPORAL_PAYLOAD_KEY"]
+    assert "a-secret-of-16-chars+" not in str(settings_digest(load_settings(
+        environ={"TEMPORAL_PAYLOAD_KEY": "a-secret-of-16-chars+"})))

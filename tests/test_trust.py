@@ -429,3 +429,82 @@ async def test_nobody_starts_or_auto_approves_in_someone_else_s_name(client: Cli
         wid = await client_ops.start_run(client, alice_client, auto_approve=True)
         done = await client_ops.result(client, wid)
         assert done.phase is Phase.COMPLETED and done.decision.kind.value == "auto_approved" and done.decision.signed
+
+
+# ------------------------------------------------------------------------------------------------
+# embedded mode: the worker's settings are the policy; one state folder, one server
+
+
+def _script(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd="/", env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _embedded_env(tmp: Path) -> dict[str, str]:
+    from conftest import free_port
+
+    return {"TEMPORAL_ADDRESS": f"localhost:{free_port()}", "TEMPORAL_UI_PORT": str(free_port()),
+            "TEMPORAL_STATE_DIR": str(tmp / "state"), "EMBEDDED_TEMPORAL": "auto", "ENV_FILE": os.devnull,
+            "DATA_DIR": str(copy_fleet(tmp / "data")), "REPORTS_DIR": str(tmp / "reports"),
+            "TEMPORAL_TASK_QUEUE": f"emb-{uuid.uuid4().hex[:6]}", "USER_NAME": "ops.one"}
+
+
+def _worker_pids(state: Path) -> set[int]:
+    return {json.loads(p.read_text())["pid"] for p in state.glob("worker*.json")}
+
+
+def test_a_script_s_settings_never_replace_the_running_worker(tmp_path: Path) -> None:
+    """Before: any script with other APPROVERS, keys or LLM settings (even a read-only query) replaced the
+    shared worker; a keyless query replaced a keyed one, then died on 'Unknown payload encoding'."""
+    env = {**_embedded_env(tmp_path), "TEMPORAL_PAYLOAD_KEY": "the-workers-own-payload-key"}
+    try:
+        run = _script([str(ROOT / "run_monitoring_agent.py"), "--no-wait", "--json"], env)
+        assert run.returncode == 0, run.stderr
+        wid = json.loads(run.stdout)["workflow_id"]
+        worker = _worker_pids(tmp_path / "state")
+        assert len(worker) == 1
+        identities(tmp_path / "keys", "someone.else")
+        for extra, named in (({"APPROVERS": "someone.else", "APPROVER_KEYS_DIR": str(tmp_path / "keys")}, "APPROVERS"),
+                             ({"LLM_MODEL": "openai/other"}, "LLM_MODEL"),
+                             ({"TEMPORAL_PAYLOAD_KEY": ""}, "TEMPORAL_PAYLOAD_KEY")):
+            query = _script([str(ROOT / "query_monitoring_agent.py"), "--list"], {**env, **extra})
+            assert "Traceback" not in query.stderr and named in query.stderr, query.stderr
+            assert "keeps its own" in query.stderr and _worker_pids(tmp_path / "state") == worker
+        keyless = _script([str(ROOT / "query_monitoring_agent.py"), "--workflow-id", wid],
+                          {**env, "TEMPORAL_PAYLOAD_KEY": ""})
+        assert keyless.returncode == 2 and "Traceback" not in keyless.stderr, keyless.stderr
+        assert "encrypted (TEMPORAL_PAYLOAD_KEY)" in keyless.stderr.strip().splitlines()[-1]
+        nope = _script([str(ROOT / "query_monitoring_agent.py"), "--list"], {**env, "TEMPORAL_NAMESPACE": "nope"})
+        assert nope.returncode == 2 and "Traceback" not in nope.stderr
+        assert nope.stderr.strip().splitlines() == [nope.stderr.strip()] and "namespace 'nope' does not exist" in nope.stderr
+        assert _worker_pids(tmp_path / "state") == worker, "a wrong namespace started or replaced nothing"
+        status = _script([str(ROOT / "query_monitoring_agent.py"), "--workflow-id", wid, "--json"], env)
+        assert status.returncode == 0, "the worker still serves the run it started"
+    finally:
+        _script(["-m", "maintenance_agent.embedded", "stop"], env)
+
+
+def test_one_state_folder_runs_one_server(tmp_path: Path) -> None:
+    """Before: a second address with the same state folder overwrote server.pid, quoted the old server's
+    log in its error, and afterwards `status` said "not running" and `stop` could not stop it."""
+    from conftest import free_port
+
+    env = _embedded_env(tmp_path)
+    try:
+        first = _script(["-m", "maintenance_agent.embedded", "start"], env)
+        assert first.returncode == 0, first.stderr
+        record = (tmp_path / "state" / "server.pid").read_text()
+        other = _script([str(ROOT / "query_monitoring_agent.py"), "--list"],
+                        {**env, "TEMPORAL_ADDRESS": f"localhost:{free_port()}"})
+        assert other.returncode == 2 and "Traceback" not in other.stderr
+        assert other.stderr.strip().splitlines() == [other.stderr.strip()]
+        assert f"already serves Temporal at {env['TEMPORAL_ADDRESS']}" in other.stderr
+        assert (tmp_path / "state" / "server.pid").read_text() == record
+        status = _script(["-m", "maintenance_agent.embedded", "status"], env)
+        assert "server: running" in status.stderr and "worker: running" in status.stderr
+    finally:
+        stop = _script(["-m", "maintenance_agent.embedded", "stop"], env)
+    assert "Temporal dev server" in stop.stderr
+    from maintenance_agent.embedded import port_open
+
+    assert not port_open("127.0.0.1", int(env["TEMPORAL_ADDRESS"].rpartition(":")[2]))

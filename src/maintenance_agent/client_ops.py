@@ -180,6 +180,15 @@ async def _guard(workflow_id: str, call: Awaitable[Any]) -> Any:
         raise OperationError(_failure_text(exc)) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise Busy(f"{workflow_id} did not confirm the decision in time; try again shortly") from None
+    except KeyError as exc:
+        if "payload encoding" not in str(exc):
+            raise
+        raise OperationError(f"{workflow_id}'s data are encrypted (TEMPORAL_PAYLOAD_KEY) and this client has no key; "
+                             f"set the same TEMPORAL_PAYLOAD_KEY as the worker's") from None
+    except ValueError as exc:
+        if "TEMPORAL_PAYLOAD_KEY" not in str(exc) and "failed authentication" not in str(exc):
+            raise
+        raise OperationError(f"{workflow_id}'s data cannot be read: {exc}") from None
 
 
 def _failure_text(exc: BaseException) -> str:
@@ -430,12 +439,10 @@ def _agent(client: Client, user: str) -> WorkflowHandle:
 async def proactive_status(client: Client, user: str) -> ProactiveStatus:
     workflow_id = proactive_workflow_id(user)
     try:
-        return await _agent(client, user).query(ProactiveMaintenanceWorkflow.status)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise RunNotFound(f"no proactive agent for {user} ({workflow_id}); start one with "
-                              f"`run_monitoring_agent_proactive.py`") from None
-        raise OperationError(f"Temporal refused the request: {exc.message}") from None
+        return await _guard(workflow_id, _agent(client, user).query(ProactiveMaintenanceWorkflow.status))
+    except RunNotFound:
+        raise RunNotFound(f"no proactive agent for {user} ({workflow_id}); start one with "
+                          f"`run_monitoring_agent_proactive.py`") from None
 
 
 async def _signal_agent(client: Client, user: str, signal: Any) -> ProactiveStatus:

