@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Run one DAPER maintenance pass over the fleet: detect, analyze, plan, approve, execute, report.
 
-Exit codes: 0 completed (or nothing to do), 1 the run failed, was rejected or expired, or an action
-failed; 2 usage, configuration or connection error.
+Exit codes: 0 completed cleanly (or nothing to do); 1 the run failed, was rejected or expired, or
+completed with problems (an action failed, was rolled back or did not run); 2 usage, configuration
+or connection error.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.dry_run and args.reset_data:
+        parser.error("--dry-run never changes the fleet and --reset-data would rewrite it: use one or the other")
     from maintenance_agent import cli  # heavy imports only after --help had its chance
 
     as_of = None

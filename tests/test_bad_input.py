@@ -39,6 +39,7 @@ CORPUS: list[tuple[str, str, Any, str]] = [
     ("data", "directory-instead-of-file", ("dir", INVENTORY_FILE), "cannot be read"),
     ("cli", "as-of-not-a-date", ["run_monitoring_agent.py", "--as-of", "next tuesday"], "--as-of"),
     ("cli", "unknown-flag", ["run_monitoring_agent.py", "--yolo"], "unrecognized arguments"),
+    ("cli", "dry-run-with-reset", ["run_monitoring_agent.py", "--dry-run", "--reset-data"], "use one or the other"),
     ("cli", "approve-without-id", ["approve_monitoring_agent.py"], "--workflow-id"),
     ("cli", "approve-empty-actions", ["approve_monitoring_agent.py", "--workflow-id", "x", "--actions", ","],
      "--actions is empty"),

@@ -72,7 +72,7 @@ async def test_proactive_agent_never_executes_unapproved_risky_actions(client: C
     for settings, status in zip(fleets, statuses, strict=True):
         cycle = status.last_cycle
         assert cycle and cycle.error is None
-        cycle_dir = Path(settings.reports_dir) / status.workflow_id / "cycle-00001"
+        cycle_dir = Path(settings.reports_dir) / cycle.artifact_dir
         plan = {a.id: a for a in artifacts.read(cycle_dir, artifacts.PLAN, artifacts.PlanArtifact).actions}
         risky_planned += sum(1 for a in plan.values() if a.risk is not Risk.LOW)
         audit = settings.data_dir / STATE_DIRNAME / AUDIT_FILE

@@ -508,3 +508,54 @@ def test_one_state_folder_runs_one_server(tmp_path: Path) -> None:
     from maintenance_agent.embedded import port_open
 
     assert not port_open("127.0.0.1", int(env["TEMPORAL_ADDRESS"].rpartition(":")[2]))
+
+
+# ------------------------------------------------------------------------------------------------
+# a restarted proactive agent
+
+
+async def test_a_restarted_agent_keeps_every_report_and_proposes_nothing_twice(client: Client, tmp_path: Path) -> None:
+    """Before: each incarnation counted cycles from 1 and overwrote cycle-00001, so older approval runs
+    reported other actions, and actions awaiting approval were proposed again (in three runs at once)."""
+    from maintenance_agent import artifacts
+    from maintenance_agent.models.workflow import ProactivePhase
+
+    settings = _settings(tmp_path)
+    agent_id = client_ops.proactive_workflow_id(settings.user_name)
+
+    def plan_of(artifact_dir: str) -> list:
+        return artifacts.read(settings.reports_dir / artifact_dir, artifacts.PLAN, artifacts.PlanArtifact).actions
+
+    async with running_worker(client, settings):
+        await client_ops.start_proactive(client, settings, interval_minutes=600)
+        first = await eventually(lambda: client_ops.proactive_status(client, settings.user_name),
+                                 lambda s: s.cycle == 1 and s.phase is ProactivePhase.WAITING and s.open_approvals,
+                                 timeout=120, what="the first incarnation's cycle 1")
+        waiting = first.open_approvals[0]
+        plan_file = settings.reports_dir / waiting.artifact_dir / artifacts.PLAN
+        plan_before = plan_file.read_bytes()
+        awaiting = {(a.equipment_id, a.action) for a in plan_of(waiting.artifact_dir) if not a.routine}
+        await client_ops.stop_proactive(client, settings.user_name)
+        await eventually(lambda: _describe(client, agent_id), lambda d: d.close_time is not None, what="the agent to stop")
+
+        await client_ops.start_proactive(client, settings, interval_minutes=600)  # a new incarnation
+        second = await eventually(lambda: client_ops.proactive_status(client, settings.user_name),
+                                  lambda s: s.run_id != first.run_id and s.cycle == 1 and s.phase is ProactivePhase.WAITING,
+                                  timeout=120, what="the second incarnation's cycle 1")
+        assert second.last_cycle.artifact_dir != first.last_cycle.artifact_dir
+        assert plan_file.read_bytes() == plan_before, "the earlier incarnation's plan is untouched"
+        assert waiting.workflow_id in {o.workflow_id for o in second.open_approvals}, "it knows the open run"
+        for run in second.open_approvals:
+            if run.workflow_id != waiting.workflow_id:
+                proposed = {(a.equipment_id, a.action) for a in plan_of(run.artifact_dir) if not a.routine}
+                assert proposed.isdisjoint(awaiting), f"proposed again: {sorted(proposed & awaiting)}"
+        assert second.last_cycle.excluded_pending >= len(awaiting)
+
+        await client_ops.decide(client, waiting.workflow_id, ApprovalRequest(approver="ops.lead"))
+        done = await client_ops.result(client, waiting.workflow_id)
+        reported = {(a["equipment_id"], a["action"]) for a in _report(done)["actions"]}
+        assert reported == awaiting, "the old approval run reports exactly what it proposed"
+        await client_ops.stop_proactive(client, settings.user_name)
+        for run in second.open_approvals:
+            if run.workflow_id != waiting.workflow_id:
+                await client.get_workflow_handle(run.workflow_id).terminate("test over")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time
@@ -59,11 +61,20 @@ async def connect_for_cli(settings: Settings) -> Client:
     return client
 
 
+def _exit_at_once(_signum: int, _frame: object) -> None:
+    """Ctrl-C: say how to carry on, and leave now. Nothing a script holds needs cleaning up (what it
+    changes is atomic or lives in Temporal), so it does not wait, as asyncio's graceful shutdown
+    would, for in-flight calls to a busy server or worker, its tasks and its executor threads."""
+    os.write(2, (interrupt_hint + "\n").encode())
+    os._exit(130)
+
+
 def run(main: Callable[[Settings], Awaitable[int]]) -> NoReturn:
     """Load settings and run `main`, turning expected errors into one line and exit code 2."""
     from .client_ops import OperationError
     from .store import FleetDataError, StoreBusy
 
+    signal.signal(signal.SIGINT, _exit_at_once)
     try:
         settings = load_settings()
         code = asyncio.run(main(settings))

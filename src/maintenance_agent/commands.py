@@ -16,6 +16,7 @@ from rich.table import Table
 from . import client_ops
 from .cli import EXIT_OK, EXIT_RUN_FAILED, CliError, connect_for_cli, err
 from .config import Settings
+from .core.report import with_problems
 from .core.rules import load_rules
 from .models.workflow import ApprovalRequest, MaintenanceResult, Phase, RunStatus
 from .store import FleetStore
@@ -62,7 +63,9 @@ def print_plan(status: RunStatus, plan_actions: list, total: int, workflow_id: s
 
 
 def exit_code(result: MaintenanceResult) -> int:
-    if result.phase in (Phase.FAILED, Phase.REJECTED, Phase.EXPIRED) or result.outcomes.failed:
+    """1 unless the run did all it was asked cleanly: failed, rejected, expired, or completed with
+    problems (an action failed, was rolled back or did not run), as its summary line says."""
+    if result.phase in (Phase.FAILED, Phase.REJECTED, Phase.EXPIRED) or with_problems(result.outcomes):
         return EXIT_RUN_FAILED
     return EXIT_OK
 

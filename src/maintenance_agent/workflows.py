@@ -840,8 +840,10 @@ class ProactiveMaintenanceWorkflow:
         self._cycle += 1
         n = self._cycle
         started = workflow.now()
-        cycle_dir = f"{self._wid}/cycle-{n:05d}"
-        summary = CycleSummary(cycle=n, started_at=started, finished_at=started)
+        # Each incarnation of the agent (a start, not a continue-as-new) counts its cycles from 1: its own
+        # folder keeps it from overwriting the plans that earlier incarnations' approval runs still use.
+        cycle_dir = f"{self._wid}/{workflow.info().first_execution_run_id}/cycle-{n:05d}"
+        summary = CycleSummary(cycle=n, started_at=started, finished_at=started, artifact_dir=cycle_dir)
         try:
             self._set_phase(ProactivePhase.MONITORING, f"cycle {n}: detecting")
             detect = await run_step(MaintenanceActivities.detect_fleet,

@@ -104,6 +104,11 @@ class Report(BaseModel):
     halted: bool = False
 
 
+def with_problems(counts: OutcomeCounts) -> bool:
+    """An action failed, was rolled back or did not run: the run is COMPLETED WITH PROBLEMS (exit 1)."""
+    return bool(counts.problems or counts.not_run)
+
+
 def summarize(phase: Phase, planned: int, approved: int, counts: OutcomeCounts, *, dry_run: bool,
               findings: int, devices: int, decision: Decision | None, error: str | None,
               halted: bool = False) -> str:
@@ -123,7 +128,7 @@ def summarize(phase: Phase, planned: int, approved: int, counts: OutcomeCounts, 
                      ("not run", counts.not_run), ("skipped (not approved)", counts.skipped_unapproved)):
         if n:
             parts.append(f"{n} {label}")
-    verdict = "COMPLETED" if not counts.problems and not counts.not_run else "COMPLETED WITH PROBLEMS"
+    verdict = "COMPLETED WITH PROBLEMS" if with_problems(counts) else "COMPLETED"
     tail = "; circuit breaker stopped execution" if halted and counts.not_run else ""
     return f"{prefix}{verdict}: {planned} action(s) planned, {approved} approved; {', '.join(parts)}{tail}"
 

@@ -515,6 +515,8 @@ class CycleSummary(BaseModel):
     cycle: int
     started_at: datetime
     finished_at: datetime
+    artifact_dir: str | None = None
+    """The cycle's folder (detection, analysis, plan), relative to the worker's REPORTS_DIR."""
     as_of: datetime | None = None
     findings: int = 0
     findings_by_severity: dict[str, int] = Field(default_factory=dict)
