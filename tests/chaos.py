@@ -7,9 +7,14 @@ Each trial, on a freshly generated fleet and a real dev server with a SQLite fil
   restarted;
 - runs B and C wait for approval while the dev server itself is SIGKILLed and restarted;
 - B then gets a random subset approved, C is rejected;
+- runs D and E, both auto-approved, execute at the same time on the same fleet;
+- a proactive agent runs a cycle, is stopped with its approval run still open, and is started
+  again (a new incarnation that counts its cycles from 1 again);
 - the worker injects failures into 30 % of action attempts, before or after the commit.
 Afterwards: every run reached its expected outcome, every approved action was applied exactly once
-(ledger, report and data agree), every data file is valid, and no committed change was lost.
+(ledger, report and data agree), no repair was tried on a device by two runs (whoever planned
+it), the restarted agent proposed nothing still awaiting approval and left the earlier plan as it
+was, every data file is valid, and no committed change was lost.
 """
 
 from __future__ import annotations
@@ -37,10 +42,12 @@ from maintenance_agent.config import Settings, load_settings, settings_environme
 from maintenance_agent.connection import TemporalUnavailable, connect  # noqa: E402
 from maintenance_agent.datagen import generate_fleet, write_fleet  # noqa: E402
 from maintenance_agent.embedded import port_open, server_command  # noqa: E402
+from maintenance_agent.models.core import DISRUPTIVE_ACTIONS  # noqa: E402
 from maintenance_agent.models.fleet import FLEET_FILES  # noqa: E402
 from maintenance_agent.models.workflow import ApprovalRequest, Phase  # noqa: E402
 from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME, FleetStore  # noqa: E402
 
+DISRUPTIVE = {a.value for a in DISRUPTIVE_ACTIONS}
 FAULT_RATE = 0.3
 ACTION_DELAY_MS = 40
 
@@ -57,6 +64,11 @@ class Stats:
     duplicate_applications: int = 0
     lost_updates: int = 0
     invalid_files: int = 0
+    concurrent_runs: int = 0
+    agent_restarts: int = 0
+    repeated_disruptive: int = 0
+    report_ledger_mismatches: int = 0
+    repeated_proposals: int = 0
     problems: list[str] = field(default_factory=list)
 
     def table(self) -> str:
@@ -64,7 +76,12 @@ class Stats:
                 ("dev server restarts", self.server_restarts), ("injected faults", self.injected_faults),
                 ("runs started", self.runs_started), ("runs completed as expected", self.runs_as_expected),
                 ("actions applied", self.actions_applied),
+                ("concurrent auto-approved runs", self.concurrent_runs),
+                ("proactive agent restarts", self.agent_restarts),
                 ("duplicate applications (must be 0)", self.duplicate_applications),
+                ("repeated disruptive attempts (must be 0)", self.repeated_disruptive),
+                ("report/ledger mismatches (must be 0)", self.report_ledger_mismatches),
+                ("proposals repeated after a restart (must be 0)", self.repeated_proposals),
                 ("lost updates (must be 0)", self.lost_updates), ("invalid data files (must be 0)", self.invalid_files)]
         width = max(len(r[0]) for r in rows)
         return "\n".join(f"{name.ljust(width)}  {value:>8,}" for name, value in rows)
@@ -72,7 +89,8 @@ class Stats:
     @property
     def ok(self) -> bool:
         return (not self.problems and self.duplicate_applications == 0 and self.lost_updates == 0
-                and self.invalid_files == 0 and self.runs_as_expected == self.runs_started)
+                and self.invalid_files == 0 and self.repeated_disruptive == 0 and self.report_ledger_mismatches == 0
+                and self.repeated_proposals == 0 and self.runs_as_expected == self.runs_started)
 
 
 class Cluster:
@@ -184,36 +202,116 @@ async def trial(index: int, cluster: Cluster, stats: Stats, rng: random.Random) 
     await client_ops.decide(client, run_c, ApprovalRequest(approve=False, approver="chaos.approver"))
 
     expected = {run_a: Phase.COMPLETED, run_b: Phase.COMPLETED, run_c: Phase.REJECTED}
-    results = {}
-    for run, phase in expected.items():
-        result = await asyncio.wait_for(client_ops.result(client, run), timeout=600)
-        results[run] = result
-        if result.phase is phase:
-            stats.runs_as_expected += 1
-        else:
-            stats.problems.append(f"trial {index}: {run} ended {result.phase.value}, expected {phase.value}")
+    for run, result in (await _awaited(client, [run_a, run_b, run_c])).items():
+        _expect(stats, index, run, result.phase, expected[run])
+    # Two auto-approved runs at once on the fleet A and B just worked on (faults still injected).
+    concurrent = [await client_ops.start_run(client, settings, auto_approve=True) for _ in range(2)]
+    stats.runs_started += 2
+    stats.concurrent_runs += 2
+    for run, result in (await _awaited(client, concurrent)).items():
+        _expect(stats, index, run, result.phase, Phase.COMPLETED)
+        expected[run] = Phase.COMPLETED
+    agent_runs = await _restarted_agent(index, client, settings, stats)
+    results = await _awaited(client, list(expected) + agent_runs)
 
     # Exactly once: ledger, report and data agree. The files are read as the runs left them (each run
     # writes its changes into them at its end); nothing is compacted here first.
     ledger = _ledger(data)
-    for run in (run_a, run_b, run_c):
+    for run in results:
         mine = [e for e in ledger if e.get("workflow_id") == run]
         counts = Counter(e["action_id"] for e in mine)
         stats.duplicate_applications += sum(n - 1 for n in counts.values())
         stats.actions_applied += sum(1 for e in mine if e["outcome"] == "succeeded")
-        report = json.loads(Path(results[run].report.json_path).read_text())
-        approved = {a["id"] for a in report["actions"] if a["approved"]}
-        if set(counts) != approved:
-            stats.problems.append(f"trial {index}: {run}: approved {len(approved)} actions, ledger has {len(counts)}")
-        for action in report["actions"]:
-            recorded = next((e["outcome"] for e in mine if e["action_id"] == action["id"]), None)
-            if recorded is not None and recorded != action["outcome"]:
-                stats.problems.append(f"trial {index}: {action['id']} reported {action['outcome']}, ledger {recorded}")
+        stats.report_ledger_mismatches += _mismatches(index, run, results[run], mine, stats)
+    # Runs planned against the same state never both try a disruptive repair on a device: the later one
+    # finds it stale (changed since planning, or just failed or rolled back by the other).
+    for planned_together in ({run_a, run_b, run_c}, set(concurrent)):
+        tried = Counter((e["equipment_id"], e["action"]) for e in ledger if e.get("workflow_id") in planned_together
+                        and e.get("action") in DISRUPTIVE and e["outcome"] != "stale")
+        repeated = sorted(key for key, n in tried.items() if n > 1)
+        stats.repeated_disruptive += len(repeated)
+        if repeated:
+            stats.problems.append(f"trial {index}: disruptive repairs tried twice: {repeated[:5]}")
     for name in FLEET_FILES:
         try:
             json.loads((data / name).read_text())
         except (OSError, ValueError):
             stats.invalid_files += 1
+    _check_no_lost_update(index, data, ledger, stats)
+    stats.trials += 1
+
+
+async def _awaited(client, runs: list[str]) -> dict:  # noqa: ANN001
+    return {run: await asyncio.wait_for(client_ops.result(client, run), timeout=600) for run in runs}
+
+
+def _expect(stats: Stats, index: int, run: str, phase: Phase, expected: Phase) -> None:
+    if phase is expected:
+        stats.runs_as_expected += 1
+    else:
+        stats.problems.append(f"trial {index}: {run} ended {phase.value}, expected {expected.value}")
+
+
+def _mismatches(index: int, run: str, result, mine: list[dict], stats: Stats) -> int:  # noqa: ANN001
+    """Actions whose report disagrees with the ledger: approved but absent from it (or the reverse),
+    or recorded with another outcome."""
+    report = json.loads(Path(result.report.json_path).read_text())
+    recorded = {e["action_id"]: e["outcome"] for e in mine}
+    ran = {a["id"]: a["outcome"] for a in report["actions"] if a["approved"] and a["outcome"] != "not_run"}
+    wrong = sorted(set(recorded) ^ set(ran)) + sorted(i for i in set(recorded) & set(ran) if recorded[i] != ran[i])
+    if wrong:
+        stats.problems.append(f"trial {index}: {run}: report and ledger disagree on {wrong[:5]}")
+    return len(wrong)
+
+
+async def _restarted_agent(index: int, client, settings: Settings, stats: Stats) -> list[str]:  # noqa: ANN001
+    """Run the proactive agent for a cycle, stop it with its approval run open, start it again; return
+    the runs it started (their reports are checked with the rest)."""
+    from maintenance_agent import artifacts
+    from maintenance_agent.models.workflow import ProactivePhase
+
+    user = settings.user_name
+
+    def plan_keys(artifact_dir: str) -> set[tuple[str, str]]:
+        actions = artifacts.read(settings.reports_dir / artifact_dir, artifacts.PLAN, artifacts.PlanArtifact).actions
+        return {(a.equipment_id, a.action.value) for a in actions if not a.routine}
+
+    await client_ops.start_proactive(client, settings, interval_minutes=600)
+    stats.runs_started += 1
+    first = await eventually(lambda: client_ops.proactive_status(client, user),
+                             lambda s: s.cycle == 1 and s.phase is ProactivePhase.WAITING, timeout=300, what="cycle 1")
+    waiting = {o.workflow_id: o for o in first.open_approvals}
+    pending = set().union(*(plan_keys(o.artifact_dir) for o in waiting.values())) if waiting else set()
+    plans_before = {o.workflow_id: (settings.reports_dir / o.artifact_dir / artifacts.PLAN).read_bytes()
+                    for o in waiting.values()}
+    await client_ops.stop_proactive(client, user)
+    await eventually(lambda: client.get_workflow_handle(client_ops.proactive_workflow_id(user)).describe(),
+                     lambda d: d.close_time is not None, timeout=300, what="the agent to stop")
+    await client_ops.start_proactive(client, settings, interval_minutes=600)
+    stats.agent_restarts += 1
+    second = await eventually(lambda: client_ops.proactive_status(client, user),
+                              lambda s: s.run_id != first.run_id and s.cycle == 1 and s.phase is ProactivePhase.WAITING,
+                              timeout=300, what="the new incarnation's cycle 1")
+    for run in second.open_approvals:
+        if run.workflow_id not in waiting:
+            again = plan_keys(run.artifact_dir) & pending
+            stats.repeated_proposals += len(again)
+            if again:
+                stats.problems.append(f"trial {index}: proposed again after the restart: {sorted(again)[:5]}")
+    for workflow_id, before in plans_before.items():
+        if (settings.reports_dir / waiting[workflow_id].artifact_dir / artifacts.PLAN).read_bytes() != before:
+            stats.problems.append(f"trial {index}: the restarted agent overwrote the plan of {workflow_id}")
+    await client_ops.stop_proactive(client, user)
+    stats.runs_as_expected += 1
+    for run in {o.workflow_id for o in first.open_approvals + second.open_approvals}:
+        await client_ops.decide(client, run, ApprovalRequest(approve=False, approver="chaos.approver"))
+    return [r for r in (first.last_cycle.routine_run, second.last_cycle.routine_run) if r] + sorted(
+        {o.workflow_id for o in first.open_approvals + second.open_approvals})
+
+
+def _check_no_lost_update(index: int, data: Path, ledger: list[dict], stats: Stats) -> None:
+    """Every device holds the state of the last change committed to it, in the files and in a fresh
+    load, and each change started from the state the one before it left."""
     on_disk = {d["id"]: d for d in json.loads((data / FLEET_FILES[0]).read_text())["infrastructure_inventory"]}
     fleet = FleetStore(data).load()
     applied = [e for e in sorted(ledger, key=lambda e: e["seq"]) if e["outcome"] == "succeeded"]
@@ -230,7 +328,6 @@ async def trial(index: int, cluster: Cluster, stats: Stats, rng: random.Random) 
             stats.lost_updates += 1
             stats.problems.append(f"trial {index}: change {entry['seq']} to {eid} did not start from change before it")
         previous[eid] = entry["after"]["inventory"]
-    stats.trials += 1
 
 
 async def run(trials: int, seed: int, work: Path) -> Stats:
