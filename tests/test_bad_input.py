@@ -11,9 +11,11 @@ import copy
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,10 @@ from hypothesis import HealthCheck, given, settings as hyp_settings, strategies 
 from mcp import Client, StdioServerParameters
 from temporalio.client import Client as TemporalClient
 
-from conftest import PRISTINE, ROOT, copy_fleet, eventually, free_port, running_worker, settings_for
+from conftest import PRISTINE, ROOT, copy_fleet, eventually, free_port, identities, running_worker, settings_for
 from maintenance_agent import client_ops
+from maintenance_agent.core import identity
+from maintenance_agent.identity import Signer
 from maintenance_agent.models.fleet import FLEET_FILES, HEALTH_FILE, INVENTORY_FILE
 from maintenance_agent.models.workflow import ApprovalRequest, Phase
 from maintenance_agent.store import FleetDataError, FleetStore
@@ -96,6 +100,16 @@ CORPUS: list[tuple[str, str, Any, str]] = [
     ("approval-late", "late-decision", ApprovalRequest(approver="ops"), "already"),
     ("approval-late", "duplicate-decision", ApprovalRequest(approve=False, approver="first.op"), "already"),
     ("approval-late", "after-expiry", ApprovalRequest(approver="ops"), "already"),
+    # Where the worker requires proof (APPROVERS alice,bob and the four-eyes rule; the run is alice's):
+    # (approver named, who signs or how the signature is spoiled)
+    ("approval-proof", "unsigned", ("bob", None), "must prove who they are"),
+    ("approval-proof", "another-persons-key", ("bob", "alice"), "does not match 'bob'"),
+    ("approval-proof", "signed-for-another-run", ("bob", "other-run"), "does not match 'bob'"),
+    ("approval-proof", "signed-for-other-ids", ("bob", "other-ids"), "does not match 'bob'"),
+    ("approval-proof", "signed-long-ago", ("bob", "stale"), "more than 5 minutes"),
+    ("approval-proof", "garbage-signature", ("bob", "garbage"), "does not match 'bob'"),
+    ("approval-proof", "no-key-on-the-worker", ("bob", "no-key"), "no public key for 'bob'"),
+    ("approval-proof", "the-starter-signs", ("alice", "alice"), "REQUIRE_DISTINCT_APPROVER"),
 ]
 
 
@@ -109,7 +123,7 @@ def _digest(directory: Path) -> dict[str, str]:
 
 def test_the_corpus_is_big_and_varied() -> None:
     assert len(CORPUS) >= 40
-    assert {c[0] for c in CORPUS} == {"data", "cli", "env", "mcp", "approval", "approval-late"}
+    assert {c[0] for c in CORPUS} == {"data", "cli", "env", "mcp", "approval", "approval-late", "approval-proof"}
     assert len({(c[0], c[1]) for c in CORPUS}) == len(CORPUS), "case ids are unique"
 
 
@@ -221,6 +235,69 @@ async def test_approval_cases(client: TemporalClient, pending_run: dict, case: s
     if run == pending_run["pending"]:
         status = await client_ops.get_status(client, run)
         assert status.phase is Phase.PENDING_APPROVAL and status.decision is None, "the run is untouched"
+
+
+@pytest.fixture(scope="module")
+async def signed_pending_run(client: TemporalClient, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    tmp = tmp_path_factory.mktemp("bad-proofs")
+    keys = identities(tmp / "keys", "alice", "bob")
+    settings = settings_for(tmp, data_dir=copy_fleet(tmp / "data"), task_queue=f"proof-{uuid.uuid4().hex[:8]}",
+                            approvers="alice,bob", require_distinct_approver=True, approver_keys_dir=tmp / "keys",
+                            user_name="alice", approver_key_file=keys["alice"])
+    # A second worker on its own queue holds no key for bob: it stands for a worker missing his .pub.
+    (tmp / "keys-without-bob").mkdir()
+    shutil.copyfile(tmp / "keys" / "alice.pub", tmp / "keys-without-bob" / "alice.pub")
+    no_bob = settings.model_copy(update={"task_queue": f"proof-{uuid.uuid4().hex[:8]}",
+                                         "approver_keys_dir": tmp / "keys-without-bob"})
+    async with running_worker(client, settings), running_worker(client, no_bob):
+        runs = {"pending": await client_ops.start_run(client, settings), "other": await client_ops.start_run(client, settings),
+                "no-key": await client_ops.start_run(client, no_bob)}
+        for run in runs.values():
+            await eventually(lambda r=run: client_ops.get_status(client, r), lambda s: s.phase is Phase.PENDING_APPROVAL,
+                             what="pending")
+        yield {**runs, "settings": settings, "signers": {u: Signer.from_file(u, k) for u, k in keys.items()}}
+        for run in runs.values():
+            await client.get_workflow_handle(run).terminate("test over")
+
+
+@pytest.mark.parametrize("case,value,fragment", _ids("approval-proof"), ids=[c[0] for c in _ids("approval-proof")])
+async def test_forged_and_unsigned_decisions(client: TemporalClient, signed_pending_run: dict, case: str, value: tuple,
+                                            fragment: str) -> None:
+    approver, how = value
+    run = signed_pending_run["no-key" if how == "no-key" else "pending"]
+    handle = client.get_workflow_handle(run)
+    run_id = (await handle.describe()).run_id
+    other_run_id = (await client.get_workflow_handle(signed_pending_run["other"]).describe()).run_id
+    signers = signed_pending_run["signers"]
+    fields = identity.decision_fields(run, run_id, approver, True, None, None)
+    proof = {
+        None: None,
+        "alice": signers["alice"].prove(identity.DECIDE, fields),
+        "other-run": signers["bob"].prove(identity.DECIDE, {**fields, "run_id": other_run_id}),
+        "other-ids": signers["bob"].prove(identity.DECIDE, {**fields, "action_ids": ["A1"]}),
+        "stale": signers["bob"].prove(identity.DECIDE, fields, at=datetime.now(UTC) - timedelta(hours=1)),
+        "garbage": signers["bob"].prove(identity.DECIDE, fields).model_copy(update={"signature": "AAAA" * 22}),
+        "no-key": signers["bob"].prove(identity.DECIDE, fields),
+    }[how]
+    before = _digest(signed_pending_run["settings"].data_dir)
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from maintenance_agent.workflows import InfrastructureMaintenanceWorkflow
+
+    with pytest.raises(WorkflowUpdateFailedError) as err:  # a raw client, straight to Temporal
+        await handle.execute_update(InfrastructureMaintenanceWorkflow.decide,
+                                    ApprovalRequest(approver=approver, proof=proof))
+    message = _failure(err.value)
+    assert fragment in message and "\n" not in message and len(message) < 400, message
+    assert _digest(signed_pending_run["settings"].data_dir) == before
+    status = await client_ops.get_status(client, run)
+    assert status.phase is Phase.PENDING_APPROVAL and status.decision is None, "the run is untouched"
+
+
+def _failure(exc: BaseException) -> str:
+    while getattr(exc, "cause", None) is not None:
+        exc = exc.cause
+    return getattr(exc, "message", str(exc))
 
 
 async def test_mcp_cases(client: TemporalClient, temporal_address: str, tmp_path: Path) -> None:

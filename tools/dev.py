@@ -5,7 +5,7 @@
     python3 tools/dev.py test     # install into .venv/ and run the whole test suite
 
 Other commands: install, worker, server, stop, status, bench [--quick], chaos [--trials N], assets,
-record-histories. `install` creates `.venv/` and installs exactly what poetry.lock pins, through its
+record-histories, keygen --user NAME [--out DIR], repair-audit [DATA_DIR]. `install` creates `.venv/` and installs exactly what poetry.lock pins, through its
 hashed export `requirements-dev.lock.txt` (`pip --require-hashes`; Poetry is not needed); it is
 skipped when nothing it depends on changed since the last install.
 """
@@ -68,6 +68,8 @@ COMMANDS = {
     "chaos": lambda *a: in_venv("tests/chaos.py", *(a or ("--trials", "20"))),
     "assets": lambda *a: in_venv("tools/make_assets.py", *a),
     "record-histories": lambda *a: in_venv("tests/record_histories.py", *a),
+    "keygen": lambda *a: in_venv("-m", "maintenance_agent.identity", "keygen", *a),
+    "repair-audit": lambda *a: in_venv("-m", "maintenance_agent.store", "repair-audit", *a),
 }
 
 
