@@ -3,7 +3,9 @@
 
 Run it after a deliberate, compatible change to the workflows; the replay tests then prove that
 histories recorded by the old code still replay on the new code (re-record only when the change is
-meant to break compatibility, e.g. behind a new workflow version).
+meant to break compatibility, e.g. behind a new workflow version). `--prefix v2_` records beside the
+existing histories instead of over them, so the new code paths (behind `workflow.patched`) are
+replayed too while the old histories keep proving the old paths.
 """
 
 from __future__ import annotations
@@ -17,19 +19,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import copy_fleet, eventually, running_worker, settings_for, tool  # noqa: E402
+from conftest import copy_fleet, eventually, identities, running_worker, settings_for, tool  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from maintenance_agent import client_ops  # noqa: E402
 from maintenance_agent.connection import data_converter  # noqa: E402
 from maintenance_agent.datagen import generate_fleet, write_fleet  # noqa: E402
+from maintenance_agent.identity import Signer  # noqa: E402
 from maintenance_agent.models.fleet import HEALTH_FILE  # noqa: E402
 from maintenance_agent.models.workflow import ApprovalRequest, Phase  # noqa: E402
 
 OUT = Path(__file__).parent / "histories"
 
 
-async def record() -> None:
+async def record(prefix: str = "") -> None:
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=tool("temporal"), data_converter=data_converter(),
                                                 dev_server_log_level="error")
     work = Path(tempfile.mkdtemp(prefix="histories-"))
@@ -56,7 +59,7 @@ async def record() -> None:
         async def save(name: str, workflow_id: str) -> None:
             history = await client.get_workflow_handle(workflow_id).fetch_history()
             doc = {"workflow_id": workflow_id, **json.loads(history.to_json())}
-            (OUT / f"{name}.json").write_text(json.dumps(doc))
+            (OUT / f"{prefix}{name}.json").write_text(json.dumps(doc))
             print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)
 
         await scenario("auto_approved", auto_approve=True)
@@ -89,8 +92,26 @@ async def record() -> None:
             await client.get_workflow_handle(wid).result()
             await save("proactive_agent", wid)
             await save("proactive_approval_child", status.open_approvals[0].workflow_id)
+
+        # Signed: APPROVERS and the four-eyes rule on the worker; the start and the decision carry proofs.
+        tmp = work / "signed"
+        keys = identities(tmp / "keys", "rec.starter", "rec.approver")
+        settings = settings_for(tmp, data_dir=copy_fleet(tmp / "data"), task_queue="rec-signed", user_name="rec.starter",
+                                approvers="rec.approver", require_distinct_approver=True,
+                                approver_keys_dir=tmp / "keys", approver_key_file=keys["rec.starter"])
+        async with running_worker(client, settings):
+            wid = await client_ops.start_run(client, settings, max_failures=100_000)
+            await eventually(lambda: client_ops.get_status(client, wid), lambda s: s.phase is Phase.PENDING_APPROVAL)
+            await client_ops.decide(client, wid, ApprovalRequest(action_ids=["A1", "A2"], approver="rec.approver"),
+                                    signed_by=Signer.from_file("rec.approver", keys["rec.approver"]))
+            await client_ops.result(client, wid)
+        await save("signed_four_eyes", wid)
     shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Record workflow histories for the replay tests.")
+    parser.add_argument("--prefix", default="", help="name the files <prefix><scenario>.json (default: over the old)")
+    asyncio.run(record(parser.parse_args().prefix))
