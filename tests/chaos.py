@@ -49,6 +49,7 @@ from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME, FleetStore  # noq
 
 DISRUPTIVE = {a.value for a in DISRUPTIVE_ACTIONS}
 FAULT_RATE = 0.3
+OPERATION_MS = 30
 ACTION_DELAY_MS = 40
 
 
@@ -137,6 +138,9 @@ class Cluster:
         env = {**os.environ, **settings_environment(self.settings), "ENV_FILE": os.devnull,
                "MAINTENANCE_AGENT_TEST_FAULT_RATE": str(FAULT_RATE),
                "MAINTENANCE_AGENT_TEST_ACTION_DELAY_MS": str(ACTION_DELAY_MS),
+               # Disruptive operations take time, holding their site and device leases (and some are
+               # killed while they hold them).
+               "MAINTENANCE_AGENT_TEST_OPERATION_MS": str(OPERATION_MS),
                "MAINTENANCE_AGENT_TEST_FAULT_LOG": str(self.fault_log)}
         log = open(self.work / "worker.log", "ab")
         self.worker = subprocess.Popen([sys.executable, "-m", "maintenance_agent.worker"], env=env, cwd=ROOT,
@@ -276,6 +280,7 @@ async def _restarted_agent(index: int, client, settings: Settings, stats: Stats)
         actions = artifacts.read(settings.reports_dir / artifact_dir, artifacts.PLAN, artifacts.PlanArtifact).actions
         return {(a.equipment_id, a.action.value) for a in actions if not a.routine}
 
+    problems_before = len(stats.problems)
     await client_ops.start_proactive(client, settings, interval_minutes=600)
     stats.runs_started += 1
     first = await eventually(lambda: client_ops.proactive_status(client, user),
@@ -302,7 +307,11 @@ async def _restarted_agent(index: int, client, settings: Settings, stats: Stats)
         if (settings.reports_dir / waiting[workflow_id].artifact_dir / artifacts.PLAN).read_bytes() != before:
             stats.problems.append(f"trial {index}: the restarted agent overwrote the plan of {workflow_id}")
     await client_ops.stop_proactive(client, user)
-    stats.runs_as_expected += 1
+    errors = [c.error for c in (first.last_cycle, second.last_cycle) if c.error]
+    for error in errors:
+        stats.problems.append(f"trial {index}: an agent cycle failed: {error}")
+    if not errors and len(stats.problems) == problems_before:
+        stats.runs_as_expected += 1
     for run in {o.workflow_id for o in first.open_approvals + second.open_approvals}:
         await client_ops.decide(client, run, ApprovalRequest(approve=False, approver="chaos.approver"))
     return [r for r in (first.last_cycle.routine_run, second.last_cycle.routine_run) if r] + sorted(

@@ -58,7 +58,10 @@ TOO_MANY = [f"A{i}" for i in range(1, MAX_IDS_PER_DECISION + 2)]
 REJECTIONS: list[tuple[str, ApprovalRequest, dict[str, Any], str]] = [
     ("empty-approver", req(""), {}, "approver must not be empty; pass your user name as the approver"),
     ("whitespace-approver", req(" \t\n "), {}, "approver must not be empty; pass your user name as the approver"),
-    ("approver-too-long", req("b" * (MAX_APPROVER_CHARS + 1)), {}, "approver name is longer than 200 characters; shorten it"),
+    ("approver-too-long", req("b" * (MAX_APPROVER_CHARS + 1)), {},
+     f"approver name is longer than {MAX_APPROVER_CHARS} characters; shorten it"),
+    ("approver-unsafe", req("../root"), {}, "approver '../root' is not a safe user name (it may only hold letters, "
+     "digits, '.', '_', '-' and '@', starting with a letter or digit); pass your user name"),
     ("comment-too-long", req(comment="x" * (MAX_COMMENT_CHARS + 1)), {},
      "comment is longer than 2000 characters; shorten it"),
     ("already-decided", req(), {"decided": True},

@@ -19,6 +19,8 @@ def test_there_are_enough_recorded_scenarios() -> None:
     names = {p.stem for p in HISTORIES}
     assert {"auto_approved", "partial_approval", "rejected", "failed", "site_child", "proactive_agent",
             "proactive_approval_child"} <= names
+    # waiting for approval under APPROVERS and the four-eyes rule when workers were upgraded to signed decisions
+    assert "pending_four_eyes_before_proofs" in names
     # recorded after the ledger-per-run, agent-proof and signed-decision changes (their patched paths)
     assert {"v2_auto_approved", "v2_large_plan_site_children", "v2_site_child", "v2_proactive_agent",
             "v2_proactive_approval_child", "v2_signed_four_eyes"} <= names

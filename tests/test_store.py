@@ -139,6 +139,10 @@ MALFORMED: list[tuple[str, str, Any, list[str]]] = [
      ["record #3", "EQ-10003", "uptime_days", "64-bit range"]),
     ("huge-integer-in-unknown-field", INVENTORY_FILE, lambda d: _inv(d)[3].__setitem__("asset_tag", 10**30),
      ["EQ-10004", "asset_tag", "64-bit range"]),
+    # Just past 2**63 the float branch used to take it (9.223372036854776e+18) and write another number back.
+    ("integer-just-past-64-bits", HEALTH_FILE,
+     lambda d: _hm(d)[4]["recent_readings"][0].__setitem__("latency_ms", 2**63 + 500),
+     ["EQ-10005", "recent_readings[0].latency_ms", "64-bit range"]),
 ]
 
 

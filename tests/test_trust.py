@@ -396,7 +396,9 @@ async def test_nobody_starts_or_auto_approves_in_someone_else_s_name(client: Cli
     worker, alice_client, sign, _keys = _signed_world(tmp_path)
     worker = worker.model_copy(update={"require_distinct_approver": False})  # alice may approve her own runs
     alice_client = alice_client.model_copy(update={"require_distinct_approver": False})
-    fields = lambda wid: identity.start_fields(wid, "alice", True, False)  # noqa: E731
+    from maintenance_agent.models.workflow import MaintenanceInput
+
+    fields = lambda wid: identity.start_fields(wid, MaintenanceInput(started_by="alice", auto_approve=True))  # noqa: E731
     async with running_worker(client, worker):
         for case, proof in (("unsigned", None), ("mallory's signature", lambda wid: sign["mallory"].prove(
                 identity.START, fields(wid)))):
@@ -559,3 +561,123 @@ async def test_a_restarted_agent_keeps_every_report_and_proposes_nothing_twice(c
         for run in second.open_approvals:
             if run.workflow_id != waiting.workflow_id:
                 await client.get_workflow_handle(run.workflow_id).terminate("test over")
+
+
+async def test_a_site_child_started_by_anyone_but_its_approved_run_executes_nothing(client: Client, tmp_path: Path) -> None:
+    """A raw client (or someone else's workflow, even one named like ours) starting SiteExecutionWorkflow
+    with a pending plan once committed 9 actions, a hardware replacement among them, as 'approved by bob'."""
+    from temporalio.client import WorkflowFailureError
+    from temporalio.worker import Worker
+
+    from helpers.rogue import Impostor, RogueParent
+    from maintenance_agent import artifacts
+
+    settings = _settings(tmp_path)
+    async with running_worker(client, settings):
+        wid = await client_ops.start_run(client, settings)
+        await eventually(lambda: client_ops.get_status(client, wid), lambda s: s.phase is Phase.PENDING_APPROVAL,
+                         what="a pending plan")
+        plan = artifacts.read(settings.reports_dir / wid, artifacts.PLAN, artifacts.PlanArtifact).actions
+        site = max({a.site for a in plan}, key=lambda s: sum(a.site == s for a in plan))
+        ledger_key = (await client.get_workflow_handle(wid).describe()).run_id
+        payload = {"run_id": ledger_key, "workflow_id": wid, "artifact_dir": wid, "report_dir": wid, "site": site,
+                   "action_ids": [a.id for a in plan if a.site == site], "as_of": "2026-11-01T12:00:00Z",
+                   "actor": "mallory", "approved_by": "bob", "parent_workflow_id": wid, "max_failures": 1000}
+
+        direct = await client.start_workflow("SiteExecutionWorkflow", payload, id=f"{wid}/site-forged",
+                                             task_queue=settings.task_queue)
+        with pytest.raises(WorkflowFailureError) as err:
+            await asyncio.wait_for(direct.result(), timeout=120)
+        assert "not started by a maintenance run" in str(err.value.cause)
+
+        rogue_queue = f"rogue-{uuid.uuid4().hex[:6]}"
+        async with Worker(client, task_queue=rogue_queue, workflows=[RogueParent, Impostor]):
+            for parent in ("RogueParent", "InfrastructureMaintenanceWorkflow"):
+                answer = await client.execute_workflow(
+                    parent, args=[payload, settings.task_queue, f"{wid}/site-{parent}"],
+                    id=f"rogue-{parent}-{uuid.uuid4().hex[:6]}", task_queue=rogue_queue)
+                assert answer.startswith("refused:") and "not a running maintenance run of this task queue" in answer
+
+        assert _mine(settings.data_dir, wid) == [], "nothing was executed"
+        assert (await client_ops.get_status(client, wid)).phase is Phase.PENDING_APPROVAL
+        await client.get_workflow_handle(wid).terminate("test over")
+
+
+async def test_a_signed_start_copied_from_history_starts_nothing_else(client: Client, tmp_path: Path) -> None:
+    """Before: alice's agent start proof, taken from workflow history, restarted her agent with another
+    interval, callback and circuit breaker, as her, within the 5-minute window."""
+    from maintenance_agent.models.workflow import ProactiveInput
+
+    worker, alice_client, _sign, _keys = _signed_world(tmp_path)
+    agent_id = client_ops.proactive_workflow_id("alice")
+    async with running_worker(client, worker):
+        await client_ops.start_proactive(client, alice_client, interval_minutes=600, auto_execute_routine=False)
+        await eventually(lambda: client_ops.proactive_status(client, "alice"), lambda s: s.starter_verified,
+                         timeout=60, what="alice's signed agent")
+        history = await client.get_workflow_handle(agent_id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        signed = ProactiveInput.model_validate_json(started.input.payloads[0].data)  # what anyone with access sees
+        await client_ops.stop_proactive(client, "alice")
+        await eventually(lambda: _describe(client, agent_id), lambda d: d.close_time is not None, what="stopped")
+        for case, forged in (
+                ("other settings", signed.model_copy(update={"interval_seconds": 60, "max_failures": 100_000,
+                                                             "callback_url": "http://127.0.0.1:9/steal"})),
+                ("the very same start", signed)):
+            handle = await client.start_workflow("ProactiveMaintenanceWorkflow", forged, id=agent_id,
+                                                 task_queue=worker.task_queue)
+            described = await eventually(lambda: _describe(client, agent_id), lambda d: d.close_time is not None
+                                         and d.run_id == handle.result_run_id, timeout=60, what=f"{case}: refused")
+            assert described.status.name == "FAILED", case
+            history = await handle.fetch_history()
+            failure = history.events[-1].workflow_execution_failed_event_attributes.failure.message
+            expected = "does not match 'alice'" if case == "other settings" else "already used once"
+            assert expected in failure, (case, failure)
+
+
+def test_reset_data_never_resets_a_fleet_the_worker_does_not_use(tmp_path: Path) -> None:
+    """With a background worker started for another DATA_DIR, --reset-data reset the script's copy while
+    the run worked on the worker's."""
+    env = _embedded_env(tmp_path)
+    other = copy_fleet(tmp_path / "other")
+    health = other / "health_metrics.json"
+    health.write_text(health.read_text().replace('"latency_ms": ', '"latency_ms": 1.0, "was": ', 1))
+    before = health.read_bytes()
+    try:
+        first = _script(["-m", "maintenance_agent.embedded", "start"], env)
+        assert first.returncode == 0, first.stderr
+        reset = _script([str(ROOT / "run_monitoring_agent.py"), "--reset-data", "--auto-approve"],
+                        {**env, "DATA_DIR": str(other)})
+        assert reset.returncode == 2 and "Traceback" not in reset.stderr
+        assert f"works on DATA_DIR={env['DATA_DIR']}, not {other}" in reset.stderr.strip().splitlines()[-1]
+        assert health.read_bytes() == before, "the script's fleet was not reset"
+        assert f"DATA_DIR ({env['DATA_DIR']})" in reset.stderr, "the note shows the worker's fleet"
+    finally:
+        _script(["-m", "maintenance_agent.embedded", "stop"], env)
+
+
+async def test_a_forged_child_finished_signal_makes_the_agent_forget_nothing(client: Client, tmp_path: Path) -> None:
+    from maintenance_agent.models.workflow import ChildOutcome, ProactivePhase
+    from maintenance_agent.workflows import ProactiveMaintenanceWorkflow
+
+    settings = _settings(tmp_path)
+    user = settings.user_name
+    async with running_worker(client, settings):
+        await client_ops.start_proactive(client, settings, interval_minutes=600)
+        first = await eventually(lambda: client_ops.proactive_status(client, user),
+                                 lambda s: s.cycle == 1 and s.phase is ProactivePhase.WAITING and s.open_approvals,
+                                 timeout=120, what="cycle 1 with a run awaiting approval")
+        waiting = first.open_approvals[0].workflow_id
+        await client.get_workflow_handle(client_ops.proactive_workflow_id(user)).signal(
+            ProactiveMaintenanceWorkflow.child_finished, ChildOutcome(workflow_id=waiting, phase=Phase.REJECTED,
+                                                                       summary="forged"))
+        await client_ops.trigger_proactive(client, user)
+        second = await eventually(lambda: client_ops.proactive_status(client, user),
+                                  lambda s: s.cycle == 2 and s.phase is ProactivePhase.WAITING, timeout=120,
+                                  what="cycle 2")
+        assert waiting in {o.workflow_id for o in second.open_approvals}, "the agent asked the server, not the signal"
+        assert second.last_cycle.approval_run is None and second.last_cycle.excluded_pending > 0, \
+            "nothing awaiting approval was proposed again"
+        await client_ops.decide(client, waiting, ApprovalRequest(approve=False, approver="ops.lead"))
+        await eventually(lambda: client_ops.proactive_status(client, user), lambda s: not s.open_approvals,
+                         what="the really finished run to be forgotten")
+        await client_ops.stop_proactive(client, user)

@@ -11,6 +11,7 @@ user must fix (a malformed data file, a plan that no longer exists) are raised a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -18,8 +19,9 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,6 +51,7 @@ from .models.workflow import (
     ApprovalPolicy,
     ClaimRunInput,
     CompactInput,
+    GiveUpInput,
     DetectInput,
     DetectResult,
     ExecuteActionInput,
@@ -58,6 +61,7 @@ from .models.workflow import (
     NotifyResult,
     OpenApproval,
     OpenChildrenInput,
+    GrantCheckInput,
     OutcomeCounts,
     ParentCheckInput,
     PlanInput,
@@ -67,6 +71,7 @@ from .models.workflow import (
     ReportRef,
     RunProgressInput,
     StillOpenInput,
+    UseProofInput,
 )
 from .store import ChangeRecord, FleetDataError, FleetStore, StoreBusy, Transaction, atomic_write_bytes
 
@@ -75,6 +80,17 @@ log = logging.getLogger(__name__)
 
 def _non_retryable(exc: Exception, kind: str) -> ApplicationError:
     return ApplicationError(str(exc), type=kind, non_retryable=True)
+
+
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
+    """Bad fleet data fails the activity for good; a busy store is retried."""
+    try:
+        yield
+    except FleetDataError as exc:
+        raise _non_retryable(exc, "FleetDataError") from None
+    except StoreBusy as exc:
+        raise ApplicationError(str(exc), type="StoreBusy") from None
 
 
 @dataclass(frozen=True)
@@ -174,31 +190,46 @@ class MaintenanceActivities:
     async def verify_parent_agent(self, inp: ParentCheckInput) -> bool:
         """Whether this parent is a proactive agent that acts for `started_by` because they signed its
         start (a run an agent started carries no signature of its own)."""
-        if self._client is None:
+        # The agent may have stopped since it started this run: a closed agent still answers its query.
+        handle = await self._ours(inp.workflow_id, inp.run_id, "ProactiveMaintenanceWorkflow", running=False)
+        if handle is None:
             return False
-        handle = self._client.get_workflow_handle(inp.workflow_id, run_id=inp.run_id)
+        status = await handle.query("status", result_type=ProactiveStatus)
+        return status.starter_verified and status.started_by == inp.started_by
+
+    @activity.defn
+    async def check_site_grant(self, inp: GrantCheckInput) -> str | None:
+        """Why the parent does not authorize this site batch, or None: the parent must be a maintenance
+        run on this task queue (so its answer comes from our code) that is executing exactly this."""
+        handle = await self._ours(inp.parent_workflow_id, inp.parent_run_id, "InfrastructureMaintenanceWorkflow")
+        if handle is None:
+            return f"{inp.parent_workflow_id} is not a running maintenance run of this task queue"
+        answer = await handle.query("grant", inp.request)
+        return None if answer is None else str(answer)
+
+    async def _ours(self, workflow_id: str, run_id: str, workflow_type: str, *, running: bool = True):  # noqa: ANN202
+        """A handle on this workflow if it is of `workflow_type`, on this worker's task queue (a workflow
+        of the same name on another queue runs someone else's code) and, if asked, running; else None."""
+        if self._client is None:
+            return None
+        handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
         try:
             desc = await handle.describe()
-            if desc.workflow_type != "ProactiveMaintenanceWorkflow":
-                return False
-            status = await handle.query("status", result_type=ProactiveStatus)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                return False
+                return None
             raise
-        return status.starter_verified and status.started_by == inp.started_by
+        ours = (desc.workflow_type == workflow_type and desc.task_queue == activity.info().task_queue
+                and (desc.status == WorkflowExecutionStatus.RUNNING or not running))
+        return handle if ours else None
 
     # -- detect / analyze / plan ---------------------------------------------------------------
     @activity.defn
     def detect_fleet(self, inp: DetectInput) -> DetectResult:
         """Load and validate the fleet, run every rule, store the findings as an artifact."""
         store = self.store()
-        try:
+        with _store_errors():
             fleet = store.snapshot()
-        except FleetDataError as exc:
-            raise _non_retryable(exc, "FleetDataError") from None
-        except StoreBusy as exc:
-            raise ApplicationError(str(exc), type="StoreBusy") from None
         activity.heartbeat("loaded")
         # The clock is read here, in the activity; the rules only ever see the time they are given.
         frame = time_frame(fleet.inventory.values(), fleet.health.values(), datetime.now(UTC), inp.rules.future_tolerance)
@@ -371,18 +402,19 @@ class MaintenanceActivities:
         instead while it runs outside the lock, so other runs start no disruptive work there meanwhile."""
         action = inp.action
         seconds = self._hooks.operation_ms / 1000 if action.disruptive else 0.0
-        try:
+        with _store_errors():
             if not seconds:
                 with store.transaction() as tx:
                     early, record = self._gate(tx, inp)
                     return early or self._apply_and_commit(tx, inp, record)
             holder = f"{inp.run_id}/{action.id}"
-            early, record = self._lease(store, inp, holder, ttl_seconds=seconds + LEASE_MARGIN_SECONDS)
+            leases = [f"site:{action.site}", f"device:{action.equipment_id}"]
+            early, record = self._lease(store, inp, holder, leases)
             if early is not None:
                 return early
             try:
                 started = datetime.now(UTC)
-                self._operate(seconds)
+                self._operate(store, seconds, holder, leases)
                 with store.transaction() as tx:  # the leases kept every other disruptive operation away
                     record = record.model_copy(update={
                         "at": datetime.now(UTC), "result": {**record.result, "operation_started_at": started.isoformat()}})
@@ -390,20 +422,13 @@ class MaintenanceActivities:
             finally:
                 with store.transaction() as tx:
                     tx.release_leases(holder, now=time.time())
-        except FleetDataError as exc:
-            raise _non_retryable(exc, "FleetDataError") from None
-        except StoreBusy as exc:
-            raise ApplicationError(str(exc), type="StoreBusy") from None
 
     def _gate(self, tx: Transaction, inp: ExecuteActionInput) -> tuple[ActionResult | None, ChangeRecord]:
         """Whatever stops the action before it touches the device, recorded; else None and its record.
         Already done (this run's ledger), the circuit breaker, the same repair just failed on this
         device in another run, or the device no longer as planned (its guard)."""
         action = inp.action
-        record = ChangeRecord(
-            at=datetime.now(UTC), actor=inp.actor, run_id=inp.run_id, workflow_id=inp.workflow_id or None,
-            action_id=action.id, action=action.action.value, equipment_id=action.equipment_id, site=action.site,
-            outcome="", result={"approved_by": inp.approved_by})
+        record = _change_record(inp)
         prior = tx.ledger_entry(inp.run_id, action.id)
         if prior is not None:
             return _result_from_ledger(action, prior, attempts=activity.info().attempt), record
@@ -438,20 +463,18 @@ class MaintenanceActivities:
             "before": state, "after": after, "result": {**record.result, "changes": changes}}))
         return _result(action, Outcome.SUCCEEDED, committed.detail, committed.seq, changes)
 
-    def _lease(self, store: FleetStore, inp: ExecuteActionInput, holder: str, *,
-               ttl_seconds: float) -> tuple[ActionResult | None, ChangeRecord]:
+    def _lease(self, store: FleetStore, inp: ExecuteActionInput, holder: str,
+               leases: list[str]) -> tuple[ActionResult | None, ChangeRecord]:
         """Take the site and device leases (waiting, heartbeating, while another run holds one), unless
         the action is stopped first: (early result, None) or (None, its record). The gate runs again
         after each wait, so an operation another run just finished on the device makes this one stale."""
-        action = inp.action
         deadline = time.monotonic() + LEASE_WAIT_SECONDS
         while True:
             with store.transaction() as tx:
                 early, record = self._gate(tx, inp)
                 if early is not None:
                     return early, record
-                busy = tx.take_leases([f"site:{action.site}", f"device:{action.equipment_id}"], holder,
-                                      ttl_seconds=ttl_seconds, now=time.time())
+                busy = tx.take_leases(leases, holder, ttl_seconds=LEASE_TTL_SECONDS, now=time.time())
             if busy is None:
                 return None, record
             if time.monotonic() > deadline:
@@ -460,11 +483,17 @@ class MaintenanceActivities:
             time.sleep(LEASE_POLL_SECONDS)
 
     @staticmethod
-    def _operate(seconds: float) -> None:
-        """The operation on the device (the simulator's take no time; `operation_ms` lends them some)."""
+    def _operate(store: FleetStore, seconds: float, holder: str, leases: list[str]) -> None:
+        """The operation on the device (the simulator's take no time; `operation_ms` lends them some),
+        heartbeating, and renewing its leases while it lasts (a dead worker's leases then lapse soon)."""
         deadline = time.monotonic() + seconds
+        renew_at = time.monotonic() + LEASE_RENEW_SECONDS
         while (left := deadline - time.monotonic()) > 0:
             activity.heartbeat("operating")
+            if time.monotonic() >= renew_at:
+                with store.transaction() as tx:
+                    tx.take_leases(leases, holder, ttl_seconds=LEASE_TTL_SECONDS, now=time.time())
+                renew_at = time.monotonic() + LEASE_RENEW_SECONDS
             time.sleep(min(left, 0.5))
 
     def _simulate(self, store: FleetStore, inp: ExecuteActionInput) -> ActionResult:
@@ -502,6 +531,28 @@ class MaintenanceActivities:
             return tally.problems(report_dir)
 
     @activity.defn
+    def record_give_up(self, inp: GiveUpInput) -> ActionResult:
+        """An action's attempts all failed: record it as failed in the ledger (what the breaker and the
+        report read), unless an attempt did commit an outcome, which is then returned instead."""
+        run, action = inp.action, inp.action.action
+        with _store_errors(), self.store().transaction() as tx:
+            prior = tx.ledger_entry(run.run_id, action.id)
+            if prior is not None:  # an attempt did commit: the ledger has the truth
+                return _result_from_ledger(action, prior)
+            committed = tx.commit(_change_record(run).model_copy(update={
+                "outcome": Outcome.FAILED.value, "detail": inp.detail}))
+            return _result(action, Outcome.FAILED, inp.detail, committed.seq)
+
+    @activity.defn
+    def use_proof(self, inp: UseProofInput) -> bool:
+        """A signed start is used once: False if another run already used this one."""
+        from .core.identity import WINDOW
+
+        with _store_errors():
+            return self.store().use_proof(inp.nonce, inp.used_by, keep_until=inp.signed_at + 2 * WINDOW,
+                                          now=datetime.now(UTC))
+
+    @activity.defn
     def claim_run(self, inp: ClaimRunInput) -> None:
         """Make the report folder this run's: a second run under a reused workflow id must not report,
         or build on, what the first one did."""
@@ -534,12 +585,8 @@ class MaintenanceActivities:
     @activity.defn
     def compact_store(self, inp: CompactInput) -> int:
         """Write every committed change into the JSON files (large fleets defer this to run end)."""
-        try:
+        with _store_errors():
             return self.store().compact()
-        except FleetDataError as exc:
-            raise _non_retryable(exc, "FleetDataError") from None
-        except StoreBusy as exc:
-            raise ApplicationError(str(exc), type="StoreBusy") from None
 
     # -- report ------------------------------------------------------------------------------
     @activity.defn
@@ -602,16 +649,27 @@ class MaintenanceActivities:
         if self._client is None:
             return list(inp.workflow_ids)
         running = []
+        deadline = time.monotonic() + inp.settle_seconds
         for workflow_id in inp.workflow_ids:
-            try:
-                desc = await self._client.get_workflow_handle(workflow_id).describe()
-            except RPCError as exc:
-                if exc.status == RPCStatusCode.NOT_FOUND:  # gone (retention): certainly not open
-                    continue
-                raise
-            if desc.status == WorkflowExecutionStatus.RUNNING:
-                running.append(workflow_id)
+            while await self._running(workflow_id):
+                # A run that said it finished closes right after its signal; one that keeps running
+                # past the deadline sent a forged (or early) signal and stays open.
+                if workflow_id not in inp.said_finished or time.monotonic() >= deadline:
+                    running.append(workflow_id)
+                    break
+                activity.heartbeat(workflow_id)
+                await asyncio.sleep(0.2)
         return running
+
+    async def _running(self, workflow_id: str) -> bool:
+        assert self._client is not None
+        try:
+            desc = await self._client.get_workflow_handle(workflow_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:  # gone (retention): certainly not open
+                return False
+            raise
+        return desc.status == WorkflowExecutionStatus.RUNNING
 
     @activity.defn
     async def list_open_approvals(self, inp: OpenChildrenInput) -> list[OpenApproval]:
@@ -657,8 +715,9 @@ class MaintenanceActivities:
             raise _non_retryable(exc, "ArtifactError") from None
 
 
-LEASE_MARGIN_SECONDS = 60.0
-"""A lease outlives its operation's expected length by this much (a dead worker's lease then expires)."""
+LEASE_TTL_SECONDS = 30.0
+LEASE_RENEW_SECONDS = 5.0
+"""A lease lapses 30 s after it was last taken or renewed; an operation renews its own every 5 s."""
 LEASE_WAIT_SECONDS = 60.0
 LEASE_POLL_SECONDS = 0.1
 RUN_MARKER = "run.json"
@@ -715,16 +774,24 @@ def _select(plan: artifacts.PlanArtifact, ids: list[str], where: str) -> list[Pl
     return chosen
 
 
+def _change_record(inp: ExecuteActionInput) -> ChangeRecord:
+    """The ledger line for this action of this run, its outcome still to be filled in."""
+    action = inp.action
+    return ChangeRecord(at=datetime.now(UTC), actor=inp.actor, run_id=inp.run_id, workflow_id=inp.workflow_id or None,
+                        action_id=action.id, action=action.action.value, equipment_id=action.equipment_id,
+                        site=action.site, outcome="", result={"approved_by": inp.approved_by})
+
+
 def _stale_reason(tx: Transaction, inp: ExecuteActionInput, now: datetime) -> str | None:
     """Why the action must not run any more: the same repair failed or was rolled back on this device
     by another run within `repeat_hold_minutes`, or the device is no longer as planned (its guard)."""
     action, rules = inp.action, inp.rules
-    recent = tx.recent_problem(action.equipment_id, action.action.value, other_than=inp.run_id,
-                               since=now - timedelta(minutes=rules.repeat_hold_minutes))
+    hold = rules.repeat_hold
+    recent = tx.recent_problem(action.equipment_id, action.action.value, other_than=inp.run_id, since=now - hold)
     if recent is not None:
         return (f"{action.action.value} on {action.equipment_id} was {recent.outcome.replace('_', ' ')} by another "
                 f"run ({recent.workflow_id or recent.run_id}) at {recent.at:%Y-%m-%d %H:%M:%S} UTC and is not repeated "
-                f"within {rules.repeat_hold_minutes:g} min ({recent.detail})")
+                f"within {hold.total_seconds() / 60:g} min ({recent.detail})")
     return actions.precheck(action, tx.device(action.equipment_id))
 
 

@@ -131,8 +131,7 @@ async def start_run(client: Client, settings: Settings, **options: Any) -> str:
     inp = run_input(settings, **options)
     workflow_id = run_workflow_id(settings.user_name)
     if (me := signer(settings)) is not None:
-        inp.start_proof = me.prove(identity.START, identity.start_fields(
-            workflow_id, inp.started_by, inp.auto_approve, inp.dry_run))
+        inp.start_proof = me.prove(identity.START, identity.start_fields(workflow_id, inp))
     try:
         # A run's id names its report folder and its ledger entries: never reuse one.
         await client.start_workflow(
@@ -409,8 +408,7 @@ async def start_proactive(client: Client, settings: Settings, *, interval_minute
         "interval_seconds": interval_minutes * 60, "auto_execute_routine": auto_execute_routine,
         "callback_url": callback_url, **options}))
     if (me := signer(settings)) is not None:
-        inp.start_proof = me.prove(identity.START_AGENT, identity.agent_fields(
-            workflow_id, inp.started_by, inp.auto_execute_routine))
+        inp.start_proof = me.prove(identity.START_AGENT, identity.start_fields(workflow_id, inp))
     try:
         # USE_EXISTING: two clients starting at once still end up with one agent.
         await client.start_workflow(ProactiveMaintenanceWorkflow.run, inp, id=workflow_id,

@@ -34,6 +34,17 @@ def reset_fleet(settings: Settings) -> None:
     err(f"Restored the default fleet into {settings.data_dir}.")
 
 
+def refuse_reset_of_another_fleet(settings: Settings) -> None:
+    """--reset-data resets this script's DATA_DIR; the run works on the worker's. Where those differ
+    (a background worker started with other settings), resetting would change the wrong fleet."""
+    from .embedded import worker_differences
+
+    if "DATA_DIR" in (differing := worker_differences(settings)):
+        raise CliError(f"the background worker works on DATA_DIR={differing['DATA_DIR']}, not {settings.data_dir}: "
+                       f"--reset-data would reset a fleet the run does not use; `make stop` to restart the worker "
+                       f"with yours, or use its DATA_DIR")
+
+
 def script(name: str) -> str:
     """The command line that runs a sibling script with this environment's Python."""
     python, path = Path(sys.executable), PROJECT_DIR / name
@@ -89,6 +100,7 @@ async def run_command(settings: Settings, args: argparse.Namespace, as_of: datet
     rules = load_rules(settings.rules_file)
     client = await connect_for_cli(settings)
     if args.reset_data:  # only once the run can start: a bad setting or no server leaves the data alone
+        refuse_reset_of_another_fleet(settings)
         reset_fleet(settings)
     workflow_id = await client_ops.start_run(
         client, settings, auto_approve=args.auto_approve, dry_run=args.dry_run, as_of=as_of, rules=rules)
@@ -224,6 +236,7 @@ async def proactive_command(settings: Settings, args: argparse.Namespace) -> int
                 stdout.print("Stopping after the current cycle; open approval runs keep waiting for a decision.")
         return EXIT_OK
     if args.reset_data:
+        refuse_reset_of_another_fleet(settings)
         reset_fleet(settings)
     interval = args.interval_minutes if args.interval_minutes is not None else 15.0
     workflow_id, already = await client_ops.start_proactive(

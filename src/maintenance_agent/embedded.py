@@ -181,12 +181,15 @@ def server_command(settings: Settings) -> list[str]:
 
 
 async def start_server(settings: Settings) -> int:
-    """Start the dev server detached; wait until it answers. Returns its PID. It is recorded only
-    once it answers; one that fails to start is stopped again, so nothing is left orphaned."""
+    """Start the dev server detached; wait until it answers. Returns its PID. It is recorded at once
+    (so `status` and `stop` know it even if this script is interrupted meanwhile); one that fails to
+    start is stopped and forgotten again."""
     log_path = settings.state_dir / "server.log"
     with contextlib.suppress(FileNotFoundError):  # this server's log only: an error quotes no other
         log_path.replace(log_path.with_suffix(".log.1"))
     proc = _spawn_detached(server_command(settings), log_path)
+    record = settings.state_dir / SERVER_PID
+    record.write_text(json.dumps({"pid": proc.pid, "address": settings.temporal_address}))
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     try:
         while time.monotonic() < deadline:
@@ -195,18 +198,16 @@ async def start_server(settings: Settings) -> int:
                 with contextlib.suppress(TemporalUnavailable, RPCError):
                     client = await connect(settings, timeout_seconds=2)
                     await client.workflow_service.get_system_info(GetSystemInfoRequest())
-                    (settings.state_dir / SERVER_PID).write_text(
-                        json.dumps({"pid": proc.pid, "address": settings.temporal_address}))
                     return proc.pid
             await asyncio.sleep(0.1)
+        raise EmbeddedError(
+            f"the local Temporal dev server did not become ready within {SERVER_START_TIMEOUT:.0f} s; "
+            f"see {log_path}")
     except BaseException:
         _terminate(proc.pid, "start-dev")
+        with contextlib.suppress(FileNotFoundError):
+            record.unlink()
         raise
-    _terminate(proc.pid, "start-dev")
-    raise EmbeddedError(
-        f"the local Temporal dev server did not become ready within {SERVER_START_TIMEOUT:.0f} s; "
-        f"see {log_path}"
-    )
 
 
 def running_server(settings: Settings) -> dict | None:
@@ -277,11 +278,23 @@ def start_worker(settings: Settings, *, environment: dict[str, str] | None = Non
     being replaced for new code had), whatever the environment of the process starting it."""
     env = environment or {**os.environ, **settings_environment(settings), "ENV_FILE": os.devnull}
     proc = _spawn_detached(worker_command(), settings.state_dir / "worker.log", cwd=settings.state_dir, env=env)
+    own = load_settings(env)
     worker_record_path(settings).write_text(json.dumps({
-        "pid": proc.pid, "code": code_fingerprint(), "settings": settings_digest(load_settings(env)),
+        "pid": proc.pid, "code": code_fingerprint(), "settings": settings_digest(own),
+        "paths": {"DATA_DIR": str(own.data_dir), "REPORTS_DIR": str(own.reports_dir)},
         "task_queue": settings.task_queue, "address": settings.temporal_address,
         "namespace": settings.temporal_namespace}))
     return proc
+
+
+def worker_differences(settings: Settings) -> dict[str, str | None]:
+    """Worker-read settings in which this script differs from the running background worker of its
+    queue: variable -> the worker's value where it may be shown (paths), else None."""
+    record = _read_json(worker_record_path(settings))
+    if not record or not _process_alive(int(record.get("pid", 0)), "maintenance_agent.worker"):
+        return {}
+    theirs, paths = record.get("settings", {}), record.get("paths", {})
+    return {var: paths.get(var) for var, digest in settings_digest(settings).items() if theirs.get(var, digest) != digest}
 
 
 async def _wait_for_poller(client: Client, settings: Settings, identity: str, proc: subprocess.Popen) -> None:
@@ -311,11 +324,10 @@ async def ensure_worker(client: Client, settings: Settings) -> EmbeddedStatus:
     if record and _process_alive(int(record.get("pid", 0)), "maintenance_agent.worker"):
         pid = int(record["pid"])
         if record.get("code") == code_fingerprint():
-            differing = sorted(var for var, digest in settings_digest(settings).items()
-                               if record.get("settings", {}).get(var, digest) != digest)
-            if differing:
-                _say(f"Note: the background worker (pid {pid}) runs with another {', '.join(differing)} than "
-                     f"this script's settings; it keeps its own (they decide). `make stop` restarts it with yours.")
+            if differing := worker_differences(settings):
+                shown = ", ".join(f"{var} ({value})" if value else var for var, value in sorted(differing.items()))
+                _say(f"Note: the background worker (pid {pid}) runs with another {shown} than this script's "
+                     f"settings; it keeps its own (they decide). `make stop` restarts it with yours.")
             return EmbeddedStatus()
         _say("The code changed since the background worker started: replacing it (with the settings it had).")
         with contextlib.suppress(psutil.Error):

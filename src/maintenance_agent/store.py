@@ -8,6 +8,7 @@ Layout of a data directory::
     .agent/compacted.json  how much of the log the JSON files already contain (seq + byte offset)
     .agent/health_state.json  each device's health state at the previous run
     .agent/leases.json     which run holds a site or device for an operation in progress (see Transaction)
+    .agent/used_proofs.json  signed starts already used, until they are too old to be accepted anyway
 
 A change is committed by appending one line to `audit.jsonl` under the lock; that single append is
 the commit point, so a crash either keeps the whole change or none of it, and the same line is the
@@ -41,7 +42,7 @@ from .models.core import Outcome
 from .perf import gc_paused, keep_out_of_gc
 from .strict_json import DuplicateKey, find_duplicate_key, json_key_count
 from .models.fleet import (
-    INT64_MAX,
+    FLOAT_LIMIT,
     DeviceState,
     FLEET_FILES,
     HEALTH_FILE,
@@ -62,6 +63,7 @@ AUDIT_FILE = "audit.jsonl"
 MARK_FILE = "compacted.json"
 HEALTH_STATE_FILE = "health_state.json"
 LEASES_FILE = "leases.json"
+USED_PROOFS_FILE = "used_proofs.json"
 LOCK_FILE = "store.lock"
 LOCK_TIMEOUT_SECONDS = 120.0
 
@@ -190,7 +192,7 @@ def _describe_error(error: dict[str, Any]) -> str:
         return str(error["ctx"]["error"])
     if kind == "finite_number":
         return "is not a finite number (NaN, Infinity or beyond ±1.8e308), so it cannot be written back"
-    if kind in {"less_than_equal", "greater_than_equal"} and abs(error["ctx"].get("le", error["ctx"].get("ge", 0))) >= INT64_MAX:
+    if kind in {"less_than_equal", "greater_than_equal"} and abs(error["ctx"].get("le", error["ctx"].get("ge", 0))) >= FLOAT_LIMIT:
         return "is beyond the 64-bit range, so it cannot be written back"
     if kind in {"int_type", "float_type"}:
         return f"must be a number, got {_short(value)}"
@@ -703,6 +705,23 @@ class FleetStore:
             if change.run_id == run_id and change.action_id:
                 found.setdefault(change.action_id, change)
         return sorted(found.values(), key=lambda c: c.seq)
+
+    # -- single-use proofs -------------------------------------------------------------------
+    def use_proof(self, nonce: str, used_by: str, *, keep_until: datetime, now: datetime) -> bool:
+        """Record that `used_by` uses the signed request with this nonce: False if another already did
+        (a signature copied from workflow history). Entries go once no signature that old is accepted."""
+        path = self.state_dir / USED_PROOFS_FILE
+        with self.locked():
+            try:
+                used = orjson.loads(path.read_bytes())
+            except (FileNotFoundError, orjson.JSONDecodeError):
+                used = {}
+            used = {n: u for n, u in used.items() if datetime.fromisoformat(u["until"]) > now}
+            if nonce in used:
+                return used[nonce]["by"] == used_by  # a retry of the same run goes on
+            used[nonce] = {"by": used_by, "until": keep_until.isoformat()}
+            atomic_write_bytes(path, orjson.dumps(used))
+            return True
 
     # -- health states -----------------------------------------------------------------------
     def read_health_states(self) -> dict[str, str]:

@@ -35,6 +35,10 @@ with workflow.unsafe.imports_passed_through():
         ApprovalResult,
         ChildOutcome,
         ClaimRunInput,
+        GiveUpInput,
+        UseProofInput,
+        GrantCheckInput,
+        GrantRequest,
         ParentCheckInput,
         CompactInput,
         CycleSummary,
@@ -103,6 +107,10 @@ WORKER_POLICY_PATCH = "worker-approval-policy"
 FORGET_CLOSED_APPROVALS_PATCH = "forget-closed-approvals"
 RUN_LEDGER_PATCH = "ledger-per-run"
 AGENT_PROOF_PATCH = "agent-proves-its-starter"
+STARTER_PROOF_PATCH = "run-proves-its-starter"
+"""Runs recorded before starts and decisions were signed keep the rules they started under."""
+SITE_GRANT_PATCH = "site-child-asks-its-parent"
+CONFIRM_FINISHED_PATCH = "agent-confirms-finished-runs"
 """Ledger keyed by the run (not the reusable workflow id), run folder claimed, fleet-wide circuit breaker
 in the ledger, progress read from it."""
 """Patch markers: histories recorded before these steps existed replay without them."""
@@ -141,11 +149,13 @@ class NotProven(Exception):
     """Who started the run could not be proven where the worker requires proof."""
 
 
-async def prove_starter(inp: MaintenanceInput, workflow_id: str, policy: ApprovalPolicy) -> None:
-    """Raise `NotProven` unless the run's starter signed its start, or it was started by a proactive
-    agent whose own start they signed (the server, not the client, says who the parent is)."""
+async def prove_starter(inp: MaintenanceInput | ProactiveInput, workflow_id: str, policy: ApprovalPolicy,
+                        purpose: str) -> None:
+    """Raise `NotProven` unless the starter signed this very start, once (a proof copied from history
+    is refused by the worker's store of used proofs), or a proactive agent whose own start they signed
+    started the run (the server, not the client, says who the parent is)."""
     info = workflow.info()
-    if inp.start_proof is None and info.parent is not None:
+    if inp.start_proof is None and info.parent is not None and isinstance(inp, MaintenanceInput):
         verified = await run_step(MaintenanceActivities.verify_parent_agent,
                                   ParentCheckInput(workflow_id=info.parent.workflow_id, run_id=info.parent.run_id,
                                                    started_by=inp.started_by),
@@ -154,9 +164,14 @@ async def prove_starter(inp: MaintenanceInput, workflow_id: str, policy: Approva
             raise NotProven(f"refusing to run for {inp.started_by!r}: the run was started by "
                             f"{info.parent.workflow_id}, which is not a proactive agent whose start they signed")
         return
-    problem = identity.refusal(inp.started_by, identity.START,
-                               identity.start_fields(workflow_id, inp.started_by, inp.auto_approve, inp.dry_run),
+    problem = identity.refusal(inp.started_by, purpose, identity.start_fields(workflow_id, inp),
                                inp.start_proof, policy.keys, now=info.workflow_start_time)
+    if problem is None and inp.start_proof is not None:
+        first_use = await run_step(MaintenanceActivities.use_proof,
+                                   UseProofInput(nonce=inp.start_proof.nonce, signed_at=inp.start_proof.signed_at,
+                                                 used_by=f"{workflow_id}@{info.first_execution_run_id}"),
+                                   "is this signed start used for the first time?")
+        problem = None if first_use else "this signed start was already used once; sign a new one"
     if problem:
         raise NotProven(f"refusing to run for {inp.started_by!r}: {problem}")
 
@@ -173,8 +188,11 @@ class ActionRunner:
     """Runs actions for one or more sites with the safety rules; shared by both workflows."""
 
     def __init__(self, make_input: Callable[[PlannedAction], ExecuteActionInput], max_failures: int,
-                 on_result: Callable[[ActionResult], None], failures: int = 0) -> None:
+                 on_result: Callable[[ActionResult], None], failures: int = 0, *, ledger_give_ups: bool = False) -> None:
         self._make_input = make_input
+        self._ledger_give_ups = ledger_give_ups
+        """Record an action that gave up after its retries in the ledger (runs since the ledger breaker),
+        so the fleet-wide breaker and the report count it too."""
         self.max_failures = max_failures
         self.failures = failures
         self.halted = failures >= max_failures
@@ -219,6 +237,8 @@ class ActionRunner:
             result = ActionResult(action_id=action.id, equipment_id=action.equipment_id, site=action.site,
                                   action=action.action, outcome=Outcome.FAILED,
                                   detail=f"gave up after retries: {cause_message(err)}")
+            if self._ledger_give_ups:
+                result = await self._record_give_up(action, result)
         if result.circuit_breaker:
             self.halted = True
         elif result.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK):
@@ -226,6 +246,21 @@ class ActionRunner:
             if self.failures >= self.max_failures:
                 self.halted = True
         self._on_result(result)
+
+
+    async def _record_give_up(self, action: PlannedAction, failed: ActionResult) -> ActionResult:
+        """The ledger's outcome for an action whose every attempt failed: `failed`, now recorded there,
+        or what an attempt did commit after all. If the store cannot be reached either, `failed`."""
+        inp = self._make_input(action)
+        if inp.dry_run:
+            return failed
+        try:
+            return await workflow.execute_activity_method(
+                MaintenanceActivities.record_give_up, GiveUpInput(action=inp, detail=failed.detail),
+                start_to_close_timeout=timedelta(seconds=60), retry_policy=STEP_RETRY,
+                summary=f"{action.id}: record that it gave up")
+        except ActivityError:
+            return failed
 
 
 def _not_run(action: PlannedAction, detail: str) -> ActionResult:
@@ -273,6 +308,7 @@ class InfrastructureMaintenanceWorkflow:
         self._policy = requested_policy(inp)
         self._auto_refused: str | None = None
         self._nonces: set[str] = set()
+        self._proof_required = False
 
     # -- the run ---------------------------------------------------------------------------------
     @workflow.run
@@ -290,8 +326,9 @@ class InfrastructureMaintenanceWorkflow:
                 raise ApplicationError(cause_message(err), type="WorkflowIdReused", non_retryable=True) from None
         try:
             self._policy = await worker_policy(inp)
-            if self._policy.require_proof:
-                await prove_starter(inp, self._wid, self._policy)
+            self._proof_required = self._policy.require_proof and workflow.patched(STARTER_PROOF_PATCH)
+            if self._proof_required:
+                await prove_starter(inp, self._wid, self._policy, identity.START)
             await self._assess(inp)
             assert self._plan is not None
             if self._plan.total == 0:
@@ -377,7 +414,7 @@ class InfrastructureMaintenanceWorkflow:
                 comment += f"; {len(self._llm_ids)} LLM-proposed action(s) left for a human decision"
             self._decision = Decision(kind=DecisionKind.AUTO_APPROVED, by=inp.started_by, at=workflow.now(),
                                       action_ids=self._approved_ids or [], comment=comment,
-                                      signed=self._policy.require_proof)  # its starter's proof was checked
+                                      signed=self._proof_required)  # its starter's proof was checked
             return
         self._deadline = workflow.now() + timedelta(seconds=inp.approval_timeout_seconds)
         refused = f"auto-approve refused: {self._auto_refused}; " if self._auto_refused else ""
@@ -398,7 +435,8 @@ class InfrastructureMaintenanceWorkflow:
         self._set_phase(Phase.EXECUTING, f"executing {len(approved)} approved action(s)"
                                          + (" (dry run: simulated)" if inp.dry_run else ""))
         if len(self._plan_ids) <= INLINE_LIMIT and len(self._actions) == len(self._plan_ids):
-            runner = ActionRunner(self._action_input, inp.max_failures, self._record)
+            runner = ActionRunner(self._action_input, inp.max_failures, self._record,
+                                  ledger_give_ups=self._ledger_key != self._wid)
             chosen = set(approved)
             await runner.run_sites([self._actions[i] for i in self._plan_ids if i in chosen])
             self._halted = runner.halted
@@ -571,7 +609,7 @@ class InfrastructureMaintenanceWorkflow:
         """Approve all or some planned actions, or reject the plan (recorded with who and when)."""
         assert self._plan is not None
         approver = request.approver.strip()
-        signed = request.proof is not None and self._policy.require_proof
+        signed = request.proof is not None and self._proof_required
         if request.proof is not None:
             self._nonces.add(request.proof.nonce)
         if not request.approve:
@@ -598,7 +636,7 @@ class InfrastructureMaintenanceWorkflow:
                            require_distinct_approver=self._policy.require_distinct_approver)
         except ApprovalRejected as exc:
             raise ApplicationError(str(exc), type="ApprovalRejected", non_retryable=True) from None
-        if self._policy.require_proof:
+        if self._proof_required:
             approver = request.approver.strip()
             problem = identity.refusal(
                 approver, identity.DECIDE,
@@ -666,6 +704,23 @@ class InfrastructureMaintenanceWorkflow:
     def report(self) -> ReportRef | None:
         return self._report
 
+    @workflow.query
+    def grant(self, request: GrantRequest) -> str | None:
+        """Why this run does not authorize a site child to execute `request` now, or None if it does
+        (a site child asks before it runs anything: a client could start one with any input)."""
+        decision = self._decision
+        if self._phase is not Phase.EXECUTING:
+            return f"the run is {self._phase.value}, not executing"
+        if decision is None or decision.kind not in (DecisionKind.APPROVED, DecisionKind.PARTIALLY_APPROVED,
+                                                     DecisionKind.AUTO_APPROVED):
+            return "the run has no approved plan"
+        if (request.run_id, request.artifact_dir, request.approved_by, request.dry_run) != (
+                self._ledger_key, self._artifact_dir, decision.by, self._input.dry_run):
+            return "the batch is not this run's (ledger, plan, approver or dry run differ)"
+        approved = set(self._approved_ids) if self._approved_ids is not None else set(self._plan_ids)
+        extra = [i for i in request.action_ids if i not in approved]
+        return f"action(s) {', '.join(extra[:5])} were not approved" if extra else None
+
 
 @workflow.defn
 class SiteExecutionWorkflow:
@@ -679,6 +734,8 @@ class SiteExecutionWorkflow:
     @workflow.run
     async def run(self, inp: SiteBatchInput) -> SiteBatchResult:
         self._legacy = legacy = not workflow.patched(RUN_LEDGER_PATCH)
+        if workflow.info().continued_run_id is None and workflow.patched(SITE_GRANT_PATCH):
+            await self._ask_parent(inp)  # a continued run's input was made by this workflow itself
         counts = inp.counts.model_copy()
         self._halt = (self._halt and legacy) or inp.halted
         parent = workflow.get_external_workflow_handle(inp.parent_workflow_id)
@@ -689,7 +746,8 @@ class SiteExecutionWorkflow:
                                       as_of=inp.as_of, actor=inp.actor, approved_by=inp.approved_by,
                                       dry_run=inp.dry_run, rules=inp.rules, max_failures=inp.max_failures)
 
-        runner = self._runner = ActionRunner(make_input, inp.max_failures, lambda r: counts.add(r.outcome))
+        runner = self._runner = ActionRunner(make_input, inp.max_failures, lambda r: counts.add(r.outcome),
+                                             ledger_give_ups=not legacy)
         runner.halted = runner.halted or self._halt
         batch = inp.action_ids[inp.cursor:inp.cursor + BATCH_SIZE]
         if runner.halted:
@@ -712,6 +770,22 @@ class SiteExecutionWorkflow:
                 "cursor": cursor, "counts": counts, "halted": runner.halted or self._halt,
                 "max_failures": max(1, inp.max_failures - runner.failures) if legacy else inp.max_failures}))
         return SiteBatchResult(site=inp.site, counts=counts, halted=runner.halted)
+
+    @staticmethod
+    async def _ask_parent(inp: SiteBatchInput) -> None:
+        """Run nothing unless the server-given parent is a maintenance run on this task queue that
+        approved exactly this batch: otherwise any client could start a site child with a plan of
+        its choosing and no approval."""
+        parent = workflow.info().parent
+        request = GrantRequest(run_id=inp.run_id, artifact_dir=inp.artifact_dir, action_ids=inp.action_ids,
+                               approved_by=inp.approved_by, dry_run=inp.dry_run)
+        refusal = "it was not started by a maintenance run" if parent is None else await run_step(
+            MaintenanceActivities.check_site_grant,
+            GrantCheckInput(parent_workflow_id=parent.workflow_id, parent_run_id=parent.run_id, request=request),
+            "does the parent run approve this batch?")
+        if refusal:
+            raise ApplicationError(f"refusing to execute {len(inp.action_ids)} action(s) at {inp.site}: {refusal}",
+                                   type="NotAuthorized", non_retryable=True)
 
     @workflow.signal
     def halt(self) -> None:
@@ -751,10 +825,13 @@ class ProactiveMaintenanceWorkflow:
         self._next_at: datetime | None = None
         self._last_end: datetime | None = None
         self._starter_verified = False
+        self._confirm_finished = False
+        self._recheck_open = False
 
     @workflow.run
     async def run(self, inp: ProactiveInput) -> CycleSummary | None:
         refuse_unsafe_names(self._wid, inp.started_by)
+        self._confirm_finished = workflow.patched(CONFIRM_FINISHED_PATCH)
         if workflow.patched(AGENT_PROOF_PATCH):
             await self._prove_starter(inp)
         if inp.cycle == 0 and not inp.open_approvals:
@@ -792,12 +869,11 @@ class ProactiveMaintenanceWorkflow:
         policy = await worker_policy(inp)
         if not policy.require_proof:
             return
-        problem = identity.refusal(inp.started_by, identity.START_AGENT,
-                                   identity.agent_fields(self._wid, inp.started_by, inp.auto_execute_routine),
-                                   inp.start_proof, policy.keys, now=workflow.info().workflow_start_time)
-        if problem:
-            raise ApplicationError(f"refusing to act for {inp.started_by!r}: {problem}", type="NotProven",
-                                   non_retryable=True)
+        try:
+            await prove_starter(inp, self._wid, policy, identity.START_AGENT)
+        except NotProven as exc:
+            raise ApplicationError(str(exc).replace("refusing to run", "refusing to act"), type="NotProven",
+                                   non_retryable=True) from None
         self._starter_verified = True
 
     # -- timing ---------------------------------------------------------------------------------
@@ -818,10 +894,14 @@ class ProactiveMaintenanceWorkflow:
             self._set_phase(ProactivePhase.WAITING, f"next cycle at {self._next_at.isoformat(timespec='seconds')}")
             self._wake = False
             try:
-                await workflow.wait_condition(lambda: self._wake or self._stop or self._trigger or self._paused,
-                                              timeout=timedelta(seconds=remaining), timeout_summary="next cycle")
+                await workflow.wait_condition(
+                    lambda: self._wake or self._stop or self._trigger or self._paused or self._recheck_open,
+                    timeout=timedelta(seconds=remaining), timeout_summary="next cycle")
             except TimeoutError:
                 return
+            if self._recheck_open:
+                self._recheck_open = False
+                await self._forget_closed_approvals()
 
     def _should_continue_as_new(self, cycles_this_run: int) -> bool:
         limit = self._input.continue_as_new_after_cycles
@@ -920,11 +1000,14 @@ class ProactiveMaintenanceWorkflow:
         if not self._open or not workflow.patched(FORGET_CLOSED_APPROVALS_PATCH):
             return
         running = set(await workflow.execute_activity_method(
-            MaintenanceActivities.still_open, StillOpenInput(workflow_ids=sorted(self._open)),
+            MaintenanceActivities.still_open,
+            StillOpenInput(workflow_ids=sorted(self._open), said_finished=sorted(set(self._open) & set(self._finished))),
             start_to_close_timeout=timedelta(seconds=60), retry_policy=STEP_RETRY,
             summary=f"which of {len(self._open)} approval run(s) are still open"))
         for workflow_id in [w for w in self._open if w not in running]:
             del self._open[workflow_id]
+        for workflow_id in running:  # said it was over but is still running: not believed (nor waited on) again
+            self._finished.pop(workflow_id, None)
 
     async def _propose(self, n: int, cycle_dir: str, ids: list[str], as_of: datetime, *, includes_routine: bool) -> str:
         """Start the approval run and let it wait on its own: the next cycles keep going."""
@@ -936,10 +1019,11 @@ class ProactiveMaintenanceWorkflow:
             memo={"cycle": n, "artifact_dir": cycle_dir, "actions": len(ids), "kind": "approval",
                   "by": self._input.started_by, "includes_routine": includes_routine},
         )
-        if handle.id not in self._finished:  # it may already have finished (and told us) meanwhile
+        if handle.id not in self._finished or self._confirm_finished:  # it may have finished (and said so) already
             self._open[handle.id] = OpenApproval(workflow_id=handle.id, cycle=n, artifact_dir=cycle_dir,
                                                  actions=len(ids), started_at=workflow.now(),
                                                  includes_routine=includes_routine)
+            self._recheck_open = self._recheck_open or handle.id in self._finished
         return handle.id
 
     async def _maybe_notify(self, summary: CycleSummary, plan: PlanResult) -> None:
@@ -1025,9 +1109,14 @@ class ProactiveMaintenanceWorkflow:
 
     @workflow.signal
     def child_finished(self, outcome: ChildOutcome) -> None:
-        """An approval run this agent started is over (decided, expired or failed)."""
+        """An approval run this agent started says it is over (decided, expired or failed). Any client
+        can send this, so it is taken as a hint: the agent asks the server before it forgets the run
+        (else a forged signal would make it propose the run's actions again)."""
         self._finished[outcome.workflow_id] = outcome
-        self._open.pop(outcome.workflow_id, None)
+        if self._confirm_finished:
+            self._recheck_open = True
+        else:  # histories recorded before: the run was forgotten at once
+            self._open.pop(outcome.workflow_id, None)
 
     @workflow.query
     def status(self) -> ProactiveStatus:

@@ -6,10 +6,11 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 
 from ..models.workflow import ApprovalPolicy, ApprovalRequest, Phase
+from .ids import MAX_USER_CHARS, unsafe_user
 
 MAX_IDS_PER_DECISION = 10_000
 MAX_COMMENT_CHARS = 2_000
-MAX_APPROVER_CHARS = 200
+MAX_APPROVER_CHARS = MAX_USER_CHARS
 
 
 class ApprovalRejected(ValueError):
@@ -55,6 +56,8 @@ def check_decision(
         raise ApprovalRejected("approver must not be empty; pass your user name as the approver")
     if len(approver) > MAX_APPROVER_CHARS:
         raise ApprovalRejected(f"approver name is longer than {MAX_APPROVER_CHARS} characters; shorten it")
+    if problem := unsafe_user(approver):
+        raise ApprovalRejected(f"approver {approver[:40]!r} is not a safe user name ({problem}); pass your user name")
     if request.comment is not None and len(request.comment) > MAX_COMMENT_CHARS:
         raise ApprovalRejected(f"comment is longer than {MAX_COMMENT_CHARS} characters; shorten it")
     if decided:

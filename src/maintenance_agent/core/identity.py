@@ -6,14 +6,16 @@ the workflow verifies the signature against the public keys the worker holds
 (`APPROVER_KEYS_DIR`). The signed message binds the action to one workflow (and, for decisions,
 one run of it), to its exact content (approve or reject, which action ids, the comment) and to a
 time: a proof is accepted only within `WINDOW` of when the server received the request, and
-never twice. Verification is deterministic, so it runs inside the workflow's update validator
-and replays the same.
+never twice (a decision's nonce within its run; a start's in the worker's store, since a start
+proof could otherwise be copied from history). Verification is deterministic, so it runs inside
+the workflow's update validator and replays the same.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -22,6 +24,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key, load_ssh_public_key
+from pydantic import BaseModel
 
 from ..models.workflow import Proof
 
@@ -45,12 +48,12 @@ def decision_fields(workflow_id: str, run_id: str, approver: str, approve: bool,
             "action_ids": action_ids, "comment": comment}
 
 
-def start_fields(workflow_id: str, started_by: str, auto_approve: bool, dry_run: bool) -> dict[str, Any]:
-    return {"workflow_id": workflow_id, "started_by": started_by, "auto_approve": auto_approve, "dry_run": dry_run}
-
-
-def agent_fields(workflow_id: str, started_by: str, auto_execute_routine: bool) -> dict[str, Any]:
-    return {"workflow_id": workflow_id, "started_by": started_by, "auto_execute_routine": auto_execute_routine}
+def start_fields(workflow_id: str, start_input: BaseModel) -> dict[str, Any]:
+    """A start binds the workflow id and every field of its input (auto-approve, rules, circuit
+    breaker, callback, …): a signature taken from history cannot start anything else."""
+    content = start_input.model_dump(mode="json", exclude={"start_proof"})
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return {"workflow_id": workflow_id, "started_by": content.get("started_by"), "input_sha256": digest}
 
 
 def public_key(text: str) -> Ed25519PublicKey:

@@ -11,6 +11,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
+REPEAT_HOLD_FLOOR_MINUTES = 60.0
+
+
 class MetricThreshold(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -54,15 +57,21 @@ class Rules(BaseModel):
     """Readings and alerts stamped more than this after the current time are data errors: a device
     clock gone wrong. They are reported, ignored by the rules, and never move the analysis time."""
 
-    repeat_hold_minutes: float = Field(60, ge=0, le=7 * 24 * 60)
+    repeat_hold_minutes: float = Field(REPEAT_HOLD_FLOOR_MINUTES, ge=0, le=7 * 24 * 60)
     """A repair that failed or was rolled back on a device is not tried again there by another run
-    within this time: that run finds it `stale`, with the reason (concurrent runs repeat no work)."""
+    within this time: that run finds it `stale`, with the reason (concurrent runs repeat no work).
+    It protects other runs' work, so a run's rules may lengthen it but never shorten it below
+    REPEAT_HOLD_FLOOR_MINUTES (see `repeat_hold`)."""
 
     routine_confidence: float = Field(0.95, ge=0, le=1)
     """An action is routine (may run without approval) at or above this confidence and low risk."""
 
     def metric(self, name: str) -> MetricThreshold:
         return getattr(self, name)
+
+    @property
+    def repeat_hold(self) -> timedelta:
+        return timedelta(minutes=max(self.repeat_hold_minutes, REPEAT_HOLD_FLOOR_MINUTES))
 
     @property
     def future_tolerance(self) -> timedelta:

@@ -347,6 +347,34 @@ class ParentCheckInput(BaseModel):
     started_by: str
 
 
+class GiveUpInput(BaseModel):
+    action: ExecuteActionInput
+    detail: str
+
+
+class UseProofInput(BaseModel):
+    nonce: str
+    signed_at: datetime
+    used_by: str
+    """The run that uses it (a retry of the same run finds its own use and goes on)."""
+
+
+class GrantRequest(BaseModel):
+    """What a site child is about to execute for its parent run (asked of the parent: does it grant it?)."""
+
+    run_id: str
+    artifact_dir: str
+    action_ids: list[str]
+    approved_by: str
+    dry_run: bool = False
+
+
+class GrantCheckInput(BaseModel):
+    parent_workflow_id: str
+    parent_run_id: str
+    request: GrantRequest
+
+
 class ClaimRunInput(BaseModel):
     report_dir: str
     run_id: str
@@ -613,3 +641,6 @@ class OpenChildrenInput(BaseModel):
 
 class StillOpenInput(BaseModel):
     workflow_ids: list[str]
+    said_finished: list[str] = Field(default_factory=list)
+    """Runs that signalled they are over: they close a moment after, so they are given a short while."""
+    settle_seconds: float = 20.0
