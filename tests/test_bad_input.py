@@ -110,6 +110,28 @@ CORPUS: list[tuple[str, str, Any, str]] = [
     ("approval-proof", "garbage-signature", ("bob", "garbage"), "does not match 'bob'"),
     ("approval-proof", "no-key-on-the-worker", ("bob", "no-key"), "no public key for 'bob'"),
     ("approval-proof", "the-starter-signs", ("alice", "alice"), "REQUIRE_DISTINCT_APPROVER"),
+    # A raw Temporal client starting runs on that worker: (workflow id or None for a fresh one, the
+    # input as sent, who signs the start: None, a person, or "other-input" for alice's signature over
+    # another input)
+    ("raw-start", "workflow-id-with-dot-dot", ("../../escaped", {"started_by": "alice"}, "alice"), "not a safe name"),
+    ("raw-start", "workflow-id-with-newline", ("infra\nrm", {"started_by": "alice"}, "alice"), "not a safe name"),
+    ("raw-start", "starter-with-dot-dot", (None, {"started_by": "../../../srv/x"}, None), "not a safe name"),
+    ("raw-start", "starter-with-newline", (None, {"started_by": "alice\nroot"}, None), "not a safe name"),
+    ("raw-start", "plan-outside-reports", (None, {"started_by": "alice", "source_plan": {
+        "artifact_dir": "../outside", "action_ids": ["A1"], "as_of": "2026-11-01T12:00:00Z"}}, "alice"),
+     "not inside this worker's REPORTS_DIR"),
+    ("raw-start", "plan-at-an-absolute-path", (None, {"started_by": "alice", "source_plan": {
+        "artifact_dir": "/etc", "action_ids": ["A1"], "as_of": "2026-11-01T12:00:00Z"}}, "alice"),
+     "not inside this worker's REPORTS_DIR"),
+    ("raw-start", "unsigned-start", (None, {"started_by": "alice", "auto_approve": True}, None),
+     "refusing to run for 'alice'"),
+    ("raw-start", "signed-by-another-person", (None, {"started_by": "alice", "auto_approve": True}, "bob"),
+     "does not match 'alice'"),
+    ("raw-start", "signature-over-another-input", (None, {"started_by": "alice", "auto_approve": True}, "other-input"),
+     "does not match 'alice'"),
+    ("raw-start", "circuit-breaker-zero", (None, {"started_by": "alice", "max_failures": 0}, None), "max_failures"),
+    ("raw-start", "approvers-not-a-list", (None, {"started_by": "alice", "approvers": 7}, None), "approvers"),
+    ("raw-start", "input-not-an-object", (None, "hello", None), "MaintenanceInput"),
 ]
 
 
@@ -123,7 +145,8 @@ def _digest(directory: Path) -> dict[str, str]:
 
 def test_the_corpus_is_big_and_varied() -> None:
     assert len(CORPUS) >= 40
-    assert {c[0] for c in CORPUS} == {"data", "cli", "env", "mcp", "approval", "approval-late", "approval-proof"}
+    assert {c[0] for c in CORPUS} == {"data", "cli", "env", "mcp", "approval", "approval-late", "approval-proof",
+                                     "raw-start"}
     assert len({(c[0], c[1]) for c in CORPUS}) == len(CORPUS), "case ids are unique"
 
 
@@ -292,6 +315,42 @@ async def test_forged_and_unsigned_decisions(client: TemporalClient, signed_pend
     assert _digest(signed_pending_run["settings"].data_dir) == before
     status = await client_ops.get_status(client, run)
     assert status.phase is Phase.PENDING_APPROVAL and status.decision is None, "the run is untouched"
+
+
+@pytest.mark.parametrize("case,value,fragment", _ids("raw-start"), ids=[c[0] for c in _ids("raw-start")])
+async def test_raw_starts_fail_at_once_with_one_line(client: TemporalClient, signed_pending_run: dict, case: str,
+                                                     value: tuple, fragment: str) -> None:
+    from maintenance_agent.models.workflow import MaintenanceInput
+
+    workflow_id, payload, signer = value
+    workflow_id = workflow_id or f"infra-raw-{uuid.uuid4().hex[:8]}"
+    settings, signers = signed_pending_run["settings"], signed_pending_run["signers"]
+    if signer:
+        signed = MaintenanceInput.model_validate({**payload, "auto_approve": False} if signer == "other-input" else payload)
+        proof = signers["alice" if signer == "other-input" else signer].prove(
+            identity.START, identity.start_fields(workflow_id, signed))
+        payload = {**payload, "start_proof": proof.model_dump(mode="json")}
+    before, reports_before = _digest(settings.data_dir), _tree(settings.reports_dir)
+    handle = await client.start_workflow("InfrastructureMaintenanceWorkflow", payload, id=workflow_id,
+                                         task_queue=settings.task_queue)
+    # It fails (never hangs retrying), with one clear line, and touches nothing.
+    described = await eventually(handle.describe, lambda d: d.close_time is not None, timeout=60,
+                                 what=f"{case}: the run to fail")
+    assert described.status.name == "FAILED", case
+    history = await handle.fetch_history()
+    message = history.events[-1].workflow_execution_failed_event_attributes.failure.message
+    assert fragment in message and "\n" not in message and len(message) < 400, message
+    assert "Traceback" not in message
+    assert _digest(settings.data_dir) == before, "the fleet is untouched"
+    written = _tree(settings.reports_dir) - reports_before
+    if case.startswith("plan-"):  # alice's own run, failed: only its own folder may have been written
+        assert all(p.startswith(workflow_id) for p in written), written
+    else:  # nobody's run (or none at all): no folder, no report
+        assert written == set(), written
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")} if root.exists() else set()
 
 
 def _failure(exc: BaseException) -> str:

@@ -333,6 +333,39 @@ def test_damaged_middle_line_of_the_audit_log_names_file_line_and_the_repair(fle
     assert again.returncode == 0 and "no damaged line" in again.stderr
 
 
+async def test_a_run_on_a_damaged_audit_log_stops_with_the_repair_and_runs_after_it(
+        client: Any, temporal_address: str, tmp_path: Path) -> None:
+    """Through the script a person runs: one line naming the file, line and repair; nothing changed;
+    the repair command; then the run goes through."""
+    import asyncio
+
+    from conftest import ROOT, running_worker, settings_for
+
+    data = copy_fleet(tmp_path / "data")
+    audit = _corrupt_middle_line(data)
+    settings = settings_for(tmp_path, data_dir=data)
+    env = {**os.environ, "DATA_DIR": str(data), "REPORTS_DIR": str(settings.reports_dir), "ENV_FILE": os.devnull,
+           "EMBEDDED_TEMPORAL": "never", "TEMPORAL_ADDRESS": temporal_address, "TEMPORAL_TASK_QUEUE": settings.task_queue}
+    script = [sys.executable, str(ROOT / "run_monitoring_agent.py"), "--auto-approve"]
+    files = lambda: {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}  # noqa: E731
+    before, audit_before = files(), audit.read_bytes()
+    async with running_worker(client, settings):
+        proc = await asyncio.to_thread(subprocess.run, script, env=env, capture_output=True, text=True, timeout=120,
+                                       cwd="/")
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 1 and "Traceback" not in out, out  # the run failed (exit codes in the README)
+        assert [line for line in out.splitlines() if "line 2 is damaged" in line and f"repair-audit {data}" in line], out
+        assert files() == before and audit.read_bytes() == audit_before, "nothing was changed or lost"
+        repair = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "maintenance_agent.store",
+                                                          "repair-audit", str(data)], env=env, capture_output=True,
+                                         text=True, timeout=60)
+        assert repair.returncode == 0, repair.stderr
+        again = await asyncio.to_thread(subprocess.run, script, env=env, capture_output=True, text=True, timeout=180,
+                                        cwd="/")
+    assert again.returncode in (0, 1) and again.stdout.startswith("COMPLETED"), again.stderr
+    assert files() != before, "the repaired fleet took the run's changes"
+
+
 def test_repair_keeps_the_compaction_mark_on_the_same_change(fleet_dir: Path) -> None:
     audit = _corrupt_middle_line(fleet_dir)
     lines = audit.read_bytes().splitlines(keepends=True)

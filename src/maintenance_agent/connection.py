@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, TLSConfig
 
 from .config import Settings, TlsMode
+from .converter import data_converter as checking_converter
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,11 @@ def data_converter(settings: Settings | None = None) -> DataConverter:
     """The converter every client and worker uses: pydantic models in and out, encrypted with
     AES-GCM when TEMPORAL_PAYLOAD_KEY is set (all parties must share the key)."""
     if settings is None or settings.payload_key is None:
-        return pydantic_data_converter
+        return checking_converter
     from .codec import EncryptionCodec
 
     # Failure messages and stack traces (which can name devices and values) are encrypted too.
-    return dataclasses.replace(pydantic_data_converter,
+    return dataclasses.replace(checking_converter,
                                payload_codec=EncryptionCodec(settings.payload_key.get_secret_value()),
                                failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 

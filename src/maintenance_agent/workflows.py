@@ -111,6 +111,9 @@ STARTER_PROOF_PATCH = "run-proves-its-starter"
 """Runs recorded before starts and decisions were signed keep the rules they started under."""
 SITE_GRANT_PATCH = "site-child-asks-its-parent"
 CONFIRM_FINISHED_PATCH = "agent-confirms-finished-runs"
+PROVE_FIRST_PATCH = "run-proves-its-starter-first"
+"""Site children ask their parent for a grant; the agent confirms a run closed before forgetting it;
+a run proves its starter before it claims a folder (a refused start leaves no trace but its history)."""
 """Ledger keyed by the run (not the reusable workflow id), run folder claimed, fleet-wide circuit breaker
 in the ledger, progress read from it."""
 """Patch markers: histories recorded before these steps existed replay without them."""
@@ -314,6 +317,12 @@ class InfrastructureMaintenanceWorkflow:
     @workflow.run
     async def run(self, inp: MaintenanceInput) -> MaintenanceResult:
         refuse_unsafe_names(self._wid, inp.started_by)
+        proved_first = workflow.patched(PROVE_FIRST_PATCH)
+        if proved_first:
+            try:
+                await self._check_starter(inp)
+            except (ActivityError, NotProven) as err:  # nobody's run: no folder, no report
+                raise ApplicationError(cause_message(err), type="NotProven", non_retryable=True) from None
         if workflow.patched(RUN_LEDGER_PATCH):
             # The first run of this execution chain: stable across resets, never shared with a later run
             # that reuses the workflow id (whose actions must not be mistaken for ours).
@@ -325,10 +334,8 @@ class InfrastructureMaintenanceWorkflow:
             except ActivityError as err:  # no report: the folder is another run's
                 raise ApplicationError(cause_message(err), type="WorkflowIdReused", non_retryable=True) from None
         try:
-            self._policy = await worker_policy(inp)
-            self._proof_required = self._policy.require_proof and workflow.patched(STARTER_PROOF_PATCH)
-            if self._proof_required:
-                await prove_starter(inp, self._wid, self._policy, identity.START)
+            if not proved_first:  # histories recorded before: the check was part of the run, with a report
+                await self._check_starter(inp)
             await self._assess(inp)
             assert self._plan is not None
             if self._plan.total == 0:
@@ -344,6 +351,13 @@ class InfrastructureMaintenanceWorkflow:
             workflow.logger.error("maintenance run failed: %s", self._error)
             await self._finish(Phase.FAILED)
             raise ApplicationError(self._error, type="MaintenanceRunFailed", non_retryable=True) from None
+
+    async def _check_starter(self, inp: MaintenanceInput) -> None:
+        """The worker's approval policy; where it requires proof, the starter's (`NotProven` if not)."""
+        self._policy = await worker_policy(inp)
+        self._proof_required = self._policy.require_proof and workflow.patched(STARTER_PROOF_PATCH)
+        if self._proof_required:
+            await prove_starter(inp, self._wid, self._policy, identity.START)
 
     async def _assess(self, inp: MaintenanceInput) -> None:
         if inp.source_plan is not None:
