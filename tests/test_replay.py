@@ -24,6 +24,10 @@ def test_there_are_enough_recorded_scenarios() -> None:
     # recorded after the ledger-per-run, agent-proof and signed-decision changes (their patched paths)
     assert {"v2_auto_approved", "v2_large_plan_site_children", "v2_site_child", "v2_proactive_agent",
             "v2_proactive_approval_child", "v2_signed_four_eyes"} <= names
+    # recorded after site children asked their parent, single-use start proofs, the agent confirming
+    # finished runs and runs proving their starter first
+    assert {"v3_auto_approved", "v3_large_plan_site_children", "v3_site_child", "v3_proactive_agent",
+            "v3_proactive_approval_child", "v3_signed_four_eyes"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
