@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("ENV_FILE", os.devnull)
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-RESULTS = ROOT / "bench" / "results"
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results")
+"""Where figures land (`BENCH_RESULTS` moves them, as the benchmarks' smoke test does)."""
 
 from conftest import copy_fleet, settings_for, tool  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
@@ -86,7 +87,9 @@ def fleet(devices: int, seed: int = 42) -> Path:
 
 
 def fresh_copy(source: Path, dest: Path) -> Path:
-    """A private copy of a fleet (runs change it)."""
+    """A private copy of a fleet (runs change it); over an earlier copy, its agent state is dropped too
+    (the worker owns its DATA_DIR, so benchmarks reset that folder between runs, with no run executing)."""
+    shutil.rmtree(dest / ".agent", ignore_errors=True)
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("infrastructure_inventory.json", "health_metrics.json", "equipment_life_expectancy.json"):
         shutil.copyfile(source / name, dest / name)

@@ -15,7 +15,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import cleanup, fleet, fresh_copy, save, scratch  # noqa: E402
+from common import RESULTS, cleanup, fleet, fresh_copy, save, scratch  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_CONCURRENT_RUNS", "1000"))
 
@@ -99,8 +99,8 @@ async def measure(runs: int) -> dict:
         stop(settings)
         log = work / "state" / "worker.log"
         if log.exists():  # kept for inspection: deadlock cut-offs, failed workflow tasks
-            (Path(__file__).parent / "results").mkdir(exist_ok=True)
-            (Path(__file__).parent / "results" / "concurrency-worker.log").write_bytes(log.read_bytes())
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            (RESULTS / "concurrency-worker.log").write_bytes(log.read_bytes())
         cleanup(work)
 
 

@@ -59,7 +59,7 @@ def slow_tasks(worker_log: Path) -> int:
 
 
 def run_once(devices: int, work: Path, env: dict[str, str]) -> dict:
-    data = fresh_copy(fleet(devices), work / f"data-{uuid.uuid4().hex[:6]}")
+    data = fresh_copy(fleet(devices), work / "data")  # the background worker's DATA_DIR, reset for each run
     run_env = {**env, "DATA_DIR": str(data)}
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, str(ROOT / "run_monitoring_agent.py"), "--auto-approve", "--json"],
@@ -69,8 +69,8 @@ def run_once(devices: int, work: Path, env: dict[str, str]) -> dict:
         raise RuntimeError(proc.stderr[-2000:])
     result = json.loads(proc.stdout)
     ledger_path = data / ".agent" / "audit.jsonl"
-    per_action = Counter(json.loads(line)["action_id"] for line in ledger_path.read_text().splitlines()
-                         if f'"run_id":"{result["workflow_id"]}"' in line)
+    entries = [json.loads(line) for line in ledger_path.read_text().splitlines()]
+    per_action = Counter(e["action_id"] for e in entries if e.get("workflow_id") == result["workflow_id"])
     history = asyncio.run(history_figures(run_env, result["workflow_id"]))
     return {"wall_s": wall, "phase": result["phase"], "actions_planned": result["actions"],
             "actions_executed": sum(per_action.values()), "applied_twice": sum(1 for n in per_action.values() if n > 1),
@@ -115,4 +115,5 @@ def main(sizes: dict[int, int] = SIZES) -> dict:
 
 if __name__ == "__main__":
     wanted = [int(a) for a in sys.argv[1:]] or list(SIZES)
-    main({n: SIZES.get(n, 1) for n in wanted})
+    repeats = os.environ.get("BENCH_REPEATS")
+    main({n: int(repeats) if repeats else SIZES.get(n, 1) for n in wanted})

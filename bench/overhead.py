@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -11,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import cleanup, copy_fleet, dev_server, median, save, scratch, settings_for  # noqa: E402
+from common import cleanup, dev_server, fleet, fresh_copy, median, save, scratch, settings_for  # noqa: E402
 
-ROUNDS = 7
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 
 
 async def measure() -> dict:
@@ -30,15 +31,14 @@ async def measure() -> dict:
         async with dev_server() as env:
             client = env.client
             tq = f"bench-ovh-{uuid.uuid4().hex[:6]}"
-            settings = settings_for(work, task_queue=tq)
+            settings = settings_for(work, task_queue=tq, data_dir=work / "data")
             bare_worker = Worker(client, task_queue=tq + "-bare", workflows=[BareShapeWorkflow], activities=[noop],
                                  activity_executor=ThreadPoolExecutor(MAX_CONCURRENT_ACTIVITIES),
                                  max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES)
             async with running_worker(client, settings), bare_worker:
                 for i in range(ROUNDS + 1):  # the first round warms both up and is not counted
-                    run_settings = settings_for(work / f"r{i}", data_dir=copy_fleet(work / f"r{i}" / "data"),
-                                                task_queue=tq)
-                    wid = await client_ops.start_run(client, run_settings, auto_approve=True)
+                    fresh_copy(fleet(50), settings.data_dir)  # the worker's own DATA_DIR, fresh for every round
+                    wid = await client_ops.start_run(client, settings, auto_approve=True)
                     result = await client_ops.result(client, wid)
                     desc = await client.get_workflow_handle(wid).describe()
                     plan = artifacts.read(Path(result.report.directory), artifacts.PLAN, artifacts.PlanArtifact)
