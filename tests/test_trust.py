@@ -233,12 +233,14 @@ async def test_a_reused_workflow_id_never_reports_another_run_s_work(client: Cli
 
     settings = _settings(tmp_path)
     wid = f"infra-reused-{uuid.uuid4().hex[:8]}"
+    # With the directories older clients sent (ignored today): the same input starts on yesterday's worker.
+    payload = _raw_input(data_dir=str(settings.data_dir), reports_dir=str(settings.reports_dir))
     async with running_worker(client, settings):
         first = await client_ops.result(client, (await client.start_workflow(
-            "InfrastructureMaintenanceWorkflow", _raw_input(), id=wid, task_queue=settings.task_queue)).id)
+            "InfrastructureMaintenanceWorkflow", payload, id=wid, task_queue=settings.task_queue)).id)
         report = Path(first.report.json_path)
         before = report.read_bytes()
-        again = await client.start_workflow("InfrastructureMaintenanceWorkflow", _raw_input(), id=wid,
+        again = await client.start_workflow("InfrastructureMaintenanceWorkflow", payload, id=wid,
                                             task_queue=settings.task_queue,
                                             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
         from temporalio.client import WorkflowFailureError
