@@ -24,6 +24,22 @@ def run(args: list[str], env: dict[str, str] | None = None, timeout: float = 180
                           text=True, timeout=timeout)
 
 
+def interrupt(proc: subprocess.Popen) -> str:
+    """Ctrl-C, then what the script printed after it. A script still running 30 s later is asked for
+    its threads' stacks (SIGUSR1, see `cli.run`) and the test fails with them: the cause, not a wait."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        try:
+            stacks = proc.communicate(timeout=10)[1]
+        except subprocess.TimeoutExpired as exc:
+            stacks = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr)
+        proc.kill()
+        pytest.fail(f"the script did not exit within 30 s of Ctrl-C; its stacks:\n{stacks}")
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help(script: str) -> None:
     proc = run([str(ROOT / script), "--help"])
@@ -115,8 +131,7 @@ def test_full_cycle_through_the_scripts_on_the_embedded_server(tmp_path: Path) -
                 lines.append(line)
                 if any("await approval" in x for x in lines) and any("cycle 1:" in x for x in lines):
                     break
-            agent.send_signal(signal.SIGINT)
-            _, rest = agent.communicate(timeout=30)
+            rest = interrupt(agent)
         finally:
             if agent.poll() is None:
                 agent.kill()
@@ -173,8 +188,7 @@ def test_ctrl_c_leaves_at_once_even_while_a_call_waits_on_a_frozen_worker(tmp_pa
                 break
         worker = json.loads(next((tmp_path / "state").glob("worker*.json")).read_text())["pid"]
         os.kill(worker, signal.SIGSTOP)
-        agent.send_signal(signal.SIGINT)
-        _, rest = agent.communicate(timeout=30)
+        rest = interrupt(agent)
         assert agent.returncode == 130 and "the agent keeps running in Temporal" in rest
     finally:
         if worker:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import os
 import signal
@@ -75,6 +76,8 @@ def run(main: Callable[[Settings], Awaitable[int]]) -> NoReturn:
     from .store import FleetDataError, StoreBusy
 
     signal.signal(signal.SIGINT, _exit_at_once)
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: what a script that seems stuck is doing.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         settings = load_settings()
         code = asyncio.run(main(settings))
