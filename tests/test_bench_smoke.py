@@ -18,7 +18,7 @@ from conftest import ROOT
 def _bench(tmp_path: Path, *args: str, **env: str) -> dict:
     results = tmp_path / "results"
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / args[0]), *args[1:]], capture_output=True, text=True,
-                          timeout=600, cwd=ROOT, env={**os.environ, "BENCH_RESULTS": str(results),
+                          timeout=240, cwd=ROOT, env={**os.environ, "BENCH_RESULTS": str(results),
                                                       "BENCH_TMP": str(tmp_path), "ENV_FILE": os.devnull, **env})
     assert proc.returncode == 0, proc.stderr[-3000:]
     [saved] = [p for p in results.glob("*.json")]

@@ -85,3 +85,19 @@ def test_key_files_that_cannot_prove_anything_are_refused_clearly(tmp_path: Path
         load_public_keys(tmp_path / "b")
     with pytest.raises(KeyFileError, match="cannot be read"):
         Signer.from_file("alice", tmp_path / "missing.key")
+
+
+def test_a_field_added_later_leaves_a_signed_start_s_digest_alone() -> None:
+    from pydantic import Field
+
+    from maintenance_agent.models.workflow import MaintenanceInput
+
+    class Later(MaintenanceInput):  # the same input as a later version, with one more (defaulted) field
+        maintenance_window: list[str] = Field(default_factory=list)
+
+    sent = {"started_by": "alice", "auto_approve": True, "max_failures": 3}
+    assert identity.start_fields("w", Later(**sent)) == identity.start_fields("w", MaintenanceInput(**sent))
+    assert identity.start_fields("w", MaintenanceInput(**{**sent, "max_failures": 4})) != \
+        identity.start_fields("w", MaintenanceInput(**sent)), "a changed value still changes it"
+    assert identity.start_fields("w", Later(**sent), stable=False) != identity.start_fields(
+        "w", MaintenanceInput(**sent), stable=False), "what histories recorded before hashed"

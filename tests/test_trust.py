@@ -549,6 +549,7 @@ async def test_a_restarted_agent_keeps_every_report_and_proposes_nothing_twice(c
         assert second.last_cycle.artifact_dir != first.last_cycle.artifact_dir
         assert plan_file.read_bytes() == plan_before, "the earlier incarnation's plan is untouched"
         assert waiting.workflow_id in {o.workflow_id for o in second.open_approvals}, "it knows the open run"
+        assert awaiting, "the open run awaits actions (else nothing below could fail)"
         for run in second.open_approvals:
             if run.workflow_id != waiting.workflow_id:
                 proposed = {(a.equipment_id, a.action) for a in plan_of(run.artifact_dir) if not a.routine}

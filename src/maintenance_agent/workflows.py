@@ -112,11 +112,14 @@ STARTER_PROOF_PATCH = "run-proves-its-starter"
 SITE_GRANT_PATCH = "site-child-asks-its-parent"
 CONFIRM_FINISHED_PATCH = "agent-confirms-finished-runs"
 PROVE_FIRST_PATCH = "run-proves-its-starter-first"
-"""Site children ask their parent for a grant; the agent confirms a run closed before forgetting it;
-a run proves its starter before it claims a folder (a refused start leaves no trace but its history)."""
-"""Ledger keyed by the run (not the reusable workflow id), run folder claimed, fleet-wide circuit breaker
-in the ledger, progress read from it."""
-"""Patch markers: histories recorded before these steps existed replay without them."""
+GIVE_UP_PATCH = "ledger-records-give-ups"
+CYCLE_DIR_PATCH = "cycle-folders-per-incarnation"
+STABLE_DIGEST_PATCH = "start-digest-without-defaults"
+"""Patch markers: histories recorded before these steps existed replay without them. Site children
+ask their parent for a grant; the agent confirms a run closed before forgetting it; a run proves its
+starter before it claims a folder; an action that gave up is recorded in the ledger; an agent's cycle
+folders are under its first run id; a start's digest leaves out fields at their defaults (so a field
+added later does not change the digest of a signed run being replayed)."""
 PROGRESS_INTERVAL = timedelta(seconds=3)
 """How often a run executing in site children reads its progress from the ledger."""
 
@@ -167,7 +170,8 @@ async def prove_starter(inp: MaintenanceInput | ProactiveInput, workflow_id: str
             raise NotProven(f"refusing to run for {inp.started_by!r}: the run was started by "
                             f"{info.parent.workflow_id}, which is not a proactive agent whose start they signed")
         return
-    problem = identity.refusal(inp.started_by, purpose, identity.start_fields(workflow_id, inp),
+    fields = identity.start_fields(workflow_id, inp, stable=workflow.patched(STABLE_DIGEST_PATCH))
+    problem = identity.refusal(inp.started_by, purpose, fields,
                                inp.start_proof, policy.keys, now=info.workflow_start_time)
     if problem is None and inp.start_proof is not None:
         first_use = await run_step(MaintenanceActivities.use_proof,
@@ -450,7 +454,7 @@ class InfrastructureMaintenanceWorkflow:
                                          + (" (dry run: simulated)" if inp.dry_run else ""))
         if len(self._plan_ids) <= INLINE_LIMIT and len(self._actions) == len(self._plan_ids):
             runner = ActionRunner(self._action_input, inp.max_failures, self._record,
-                                  ledger_give_ups=self._ledger_key != self._wid)
+                                  ledger_give_ups=self._ledger_key != self._wid and workflow.patched(GIVE_UP_PATCH))
             chosen = set(approved)
             await runner.run_sites([self._actions[i] for i in self._plan_ids if i in chosen])
             self._halted = runner.halted
@@ -761,7 +765,7 @@ class SiteExecutionWorkflow:
                                       dry_run=inp.dry_run, rules=inp.rules, max_failures=inp.max_failures)
 
         runner = self._runner = ActionRunner(make_input, inp.max_failures, lambda r: counts.add(r.outcome),
-                                             ledger_give_ups=not legacy)
+                                             ledger_give_ups=not legacy and workflow.patched(GIVE_UP_PATCH))
         runner.halted = runner.halted or self._halt
         batch = inp.action_ids[inp.cursor:inp.cursor + BATCH_SIZE]
         if runner.halted:
@@ -936,7 +940,8 @@ class ProactiveMaintenanceWorkflow:
         started = workflow.now()
         # Each incarnation of the agent (a start, not a continue-as-new) counts its cycles from 1: its own
         # folder keeps it from overwriting the plans that earlier incarnations' approval runs still use.
-        cycle_dir = f"{self._wid}/{workflow.info().first_execution_run_id}/cycle-{n:05d}"
+        cycle_dir = (f"{self._wid}/{workflow.info().first_execution_run_id}/cycle-{n:05d}"
+                     if workflow.patched(CYCLE_DIR_PATCH) else f"{self._wid}/cycle-{n:05d}")
         summary = CycleSummary(cycle=n, started_at=started, finished_at=started, artifact_dir=cycle_dir)
         try:
             self._set_phase(ProactivePhase.MONITORING, f"cycle {n}: detecting")

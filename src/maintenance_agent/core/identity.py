@@ -48,12 +48,15 @@ def decision_fields(workflow_id: str, run_id: str, approver: str, approve: bool,
             "action_ids": action_ids, "comment": comment}
 
 
-def start_fields(workflow_id: str, start_input: BaseModel) -> dict[str, Any]:
+def start_fields(workflow_id: str, start_input: BaseModel, *, stable: bool = True) -> dict[str, Any]:
     """A start binds the workflow id and every field of its input (auto-approve, rules, circuit
-    breaker, callback, …): a signature taken from history cannot start anything else."""
-    content = start_input.model_dump(mode="json", exclude={"start_proof"})
+    breaker, callback, …): a signature taken from history cannot start anything else. Fields at their
+    defaults are left out (`stable`), so a field a later version adds does not change the digest of a
+    signed run being replayed; runs recorded before hashed every field."""
+    content = start_input.model_dump(mode="json", exclude={"start_proof"}, exclude_defaults=stable)
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    return {"workflow_id": workflow_id, "started_by": content.get("started_by"), "input_sha256": digest}
+    return {"workflow_id": workflow_id, "started_by": start_input.model_dump().get("started_by"),
+            "input_sha256": digest}
 
 
 def public_key(text: str) -> Ed25519PublicKey:
