@@ -23,7 +23,8 @@ def test_daper_diagram_is_current() -> None:
 
 def test_example_report_matches_the_current_report_layout() -> None:
     text = (ROOT / "assets" / "example-report.md").read_text()
-    for heading in ("# Maintenance report", "## Fleet", "## Health", "## Outcome of actions", "## Actions", "## Findings"):
+    for heading in ("# Maintenance report", "## Fleet", "## Sites: before → after", "## Devices touched",
+                    "## Outcome of actions", "## Failures and rollbacks", "## Actions", "## Findings"):
         assert heading in text, f"{heading!r} missing: run `make assets`"
 
 

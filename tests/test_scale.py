@@ -45,5 +45,16 @@ async def test_ten_thousand_devices(client: Client, tmp_path: Path) -> None:
     report = json.loads(Path(result.report.json_path).read_text())
     assert len(report["findings"]) == result.findings > 10_000
     assert Counter(a["outcome"] for a in report["actions"])["skipped_unapproved"] == status.actions - len(chosen)
+    # report.md stays readable: a summary per site, every failure in full, the long tail as counts.
+    folder = Path(result.report.directory)
+    md = (folder / "report.md").read_text()
+    size = len(md.encode())
+    print(f"\n10,000 devices: report.md {size / 1000:.0f} KB ({md.count(chr(10))} lines), report.html "
+          f"{(folder / 'report.html').stat().st_size / 1000:.0f} KB, report.json {Path(result.report.json_path).stat().st_size / 1e6:.1f} MB")
+    assert size < 300_000, f"report.md is {size} bytes"
+    troubled = [a["id"] for a in report["actions"] if a["outcome"] in ("failed", "rolled_back")]
+    assert all(f"| {i} |" in md for i in troubled)
+    assert "## Sites: before → after" in md and "actions.csv" in md
+    assert (folder / "actions.csv").read_text().count("\n") == len(report["actions"]) + 1
     size = sum(e.ByteSize() for e in history.events)
     assert size < 2_000_000, f"parent history is {size} bytes: payloads must stay summaries"

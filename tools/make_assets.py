@@ -2,7 +2,7 @@
 """Regenerate README assets: `make assets`.
 
 - assets/daper.svg: the DAPER loop and where each step runs (drawn here, so it stays current).
-- assets/example-report.md: the report of a real auto-approved run on the default fleet, made by
+- assets/example-report.md (and .html): the report of a real auto-approved run on the default fleet, made by
   the real workflow on a throwaway local Temporal dev server.
 """
 
@@ -66,7 +66,7 @@ def daper_svg() -> str:
     return "\n".join(out) + "\n"
 
 
-async def example_report() -> str:
+async def example_report() -> tuple[str, str]:
     sys.path.insert(0, str(ROOT / "tests"))
     from conftest import copy_fleet, running_worker, settings_for, tool  # noqa: PLC0415
     from temporalio.testing import WorkflowEnvironment  # noqa: PLC0415
@@ -83,9 +83,9 @@ async def example_report() -> str:
             async with running_worker(env.client, settings):
                 wid = await client_ops.start_run(env.client, settings, auto_approve=True)
                 result = await client_ops.result(env.client, wid)
-        assert result.report is not None
-        text = Path(result.report.markdown).read_text()
-        return re.sub(re.escape(str(work)), "<tmp>", text)
+        assert result.report is not None and result.report.html is not None
+        return tuple(re.sub(re.escape(str(work)), "<tmp>", Path(path).read_text())  # type: ignore[return-value]
+                     for path in (result.report.markdown, result.report.html))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -93,8 +93,10 @@ async def example_report() -> str:
 def main() -> None:
     ASSETS.mkdir(exist_ok=True)
     (ASSETS / "daper.svg").write_text(daper_svg())
-    (ASSETS / "example-report.md").write_text(asyncio.run(example_report()))
-    print("wrote assets/daper.svg and assets/example-report.md", file=sys.stderr)
+    markdown, page = asyncio.run(example_report())
+    (ASSETS / "example-report.md").write_text(markdown)
+    (ASSETS / "example-report.html").write_text(page)
+    print("wrote assets/daper.svg, assets/example-report.md and assets/example-report.html", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -231,6 +231,35 @@ def verify(action: PlannedAction, before: DeviceState, after: DeviceState, as_of
     return f"no verification for {name}"
 
 
+def observed(action: PlannedAction, before: DeviceState, after: DeviceState, rules: Rules) -> str:
+    """What verification looked at on the device after the operation, in words (the report's evidence)."""
+    old, new, name = before.inventory, after.inventory, action.action
+    if name is ActionName.RESTART_DEVICE:
+        alerts = f"; active alerts {len(old.alerts)} → {len(new.alerts)}" if len(old.alerts) != len(new.alerts) else ""
+        return f"status {old.status} → {new.status}{alerts}"
+    if name is ActionName.UPDATE_FIRMWARE:
+        return f"firmware {old.firmware_version} → {new.firmware_version} (target {action.params.get('to_version')})"
+    if name is ActionName.REPLACE_HARDWARE:
+        return (f"serial {old.serial_number or '(none)'} → {new.serial_number or '(none)'}; "
+                f"status {old.status} → {new.status}")
+    if name is ActionName.OPTIMIZE_CONFIGURATION:
+        latest, prior = _latest(after), _latest(before)
+        seen = []
+        for metric in str(action.params.get("metrics", "")).split(","):
+            value = latest.get(metric) if latest and metric else None
+            if value is None:
+                continue
+            was = prior.get(metric) if prior else None
+            seen.append(f"{metric} {'' if was is None else f'{was:g} → '}{value:g} "
+                        f"(warning {rules.metric(metric).warning:g})")
+        return "; ".join(seen) or "no tuned metric had a reading"
+    if name is ActionName.SCHEDULE_MAINTENANCE:
+        return f"last_maintenance {old.last_maintenance} → {new.last_maintenance}"
+    if name is ActionName.RENEW_CONTRACT:
+        return f"contract expiry {old.maintenance_contract_expiry} → {new.maintenance_contract_expiry}"
+    return ""
+
+
 def changed_fields(before: DeviceState, after: DeviceState) -> dict[str, list[Any]]:
     """field -> [before, after] for inventory fields that differ (plus the readings count)."""
     old = before.inventory.model_dump(mode="json")

@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,10 +37,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from . import actions, artifacts
 from .config import LlmSettings
 from .core.analyze import analyze
-from .core.detect import detect, time_frame
+from .core.detect import detect, device_after, time_frame
 from .core.plan import plan_actions
-from .core.report import build_report, render_markdown
-from .models.core import ActionResult, Outcome, PlannedAction
+from .core.report import actions_csv, build_report, findings_csv, render_markdown
+from .core.report_html import render_html
+from .models.core import ActionResult, DeviceAfter, Outcome, PlannedAction
+from .models.fleet import DeviceState
 from .perf import gc_paused
 from .models.workflow import (
     INLINE_LIMIT,
@@ -452,16 +454,20 @@ class MaintenanceActivities:
             return _result(action, Outcome.FAILED, str(exc), committed.seq)
         changes = actions.changed_fields(state, after)
         problem = actions.verify(action, state, after, inp.as_of, inp.rules)
+        seen = actions.observed(action, state, after, inp.rules)
         if problem is not None:
             detail = f"verification failed: {problem}; rolled back to the prior state"
+            now = _after_state(tx.fleet.life_years(), state, inp)  # rolled back: the device as it was
             committed = tx.commit(record.model_copy(update={
                 "outcome": Outcome.ROLLED_BACK.value, "detail": detail,
-                "result": {**record.result, "attempted": changes}}))
-            return _result(action, Outcome.ROLLED_BACK, detail, committed.seq)
+                "result": {**record.result, "attempted": changes, **_observation(seen, now)}}))
+            return _result(action, Outcome.ROLLED_BACK, detail, committed.seq, observed=seen, after=now)
+        then = _after_state(tx.fleet.life_years(), after, inp)
         committed = tx.commit(record.model_copy(update={
-            "outcome": Outcome.SUCCEEDED.value, "detail": _effect(action),
-            "before": state, "after": after, "result": {**record.result, "changes": changes}}))
-        return _result(action, Outcome.SUCCEEDED, committed.detail, committed.seq, changes)
+            "outcome": Outcome.SUCCEEDED.value, "detail": f"verified: {seen}",
+            "before": state, "after": after,
+            "result": {**record.result, "changes": changes, **_observation(seen, then)}}))
+        return _result(action, Outcome.SUCCEEDED, committed.detail, committed.seq, changes, observed=seen, after=then)
 
     def _lease(self, store: FleetStore, inp: ExecuteActionInput, holder: str,
                leases: list[str]) -> tuple[ActionResult | None, ChangeRecord]:
@@ -505,6 +511,7 @@ class MaintenanceActivities:
             with store.transaction() as tx:  # read-only: nothing is committed
                 state = tx.device(action.equipment_id)
                 stale = _stale_reason(tx, inp, datetime.now(UTC))
+                life = tx.fleet.life_years()
         except FleetDataError as exc:
             raise _non_retryable(exc, "FleetDataError") from None
         if stale is not None:
@@ -515,9 +522,12 @@ class MaintenanceActivities:
                 after = actions.apply(action, state, inp.as_of, inp.rules)
                 changes = actions.changed_fields(state, after)
                 problem = actions.verify(action, state, after, inp.as_of, inp.rules)
-                result = (_result(action, Outcome.SUCCEEDED, _effect(action), changes=changes, simulated=True)
+                seen = actions.observed(action, state, after, inp.rules)
+                result = (_result(action, Outcome.SUCCEEDED, f"would verify: {seen}", changes=changes, simulated=True,
+                                  observed=seen, after=_after_state(life, after, inp))
                           if problem is None else
-                          _result(action, Outcome.ROLLED_BACK, f"verification would fail: {problem}", simulated=True))
+                          _result(action, Outcome.ROLLED_BACK, f"verification would fail: {problem}", simulated=True,
+                                  observed=seen, after=_after_state(life, state, inp)))
             except actions.ApplyError as exc:
                 result = _result(action, Outcome.FAILED, str(exc), simulated=True)
         artifacts.append_simulated(report_dir, result)
@@ -611,14 +621,19 @@ class MaintenanceActivities:
         advice = None
         if (directory / artifacts.ADVICE).exists():
             advice = self._read(directory, artifacts.ADVICE, artifacts.AdviceArtifact)
-        report = build_report(inp, detection, analysis, plan, recorded, advisor_summary(advice, inp.advisor_note))
+        report = build_report(inp, detection, analysis, plan, recorded, advisor_summary(advice, inp.advisor_note),
+                              executor=EXECUTOR)
+        report.files = dict(REPORT_FILES)
         report_dir.mkdir(parents=True, exist_ok=True)
-        json_path = report_dir / "report.json"
-        md_path = report_dir / "report.md"
-        atomic_write_bytes(json_path, report.model_dump_json(indent=2).encode())
+        # The small files first and report.json last: a reader that finds report.json finds the rest.
+        atomic_write_bytes(report_dir / "actions.csv", actions_csv(report).encode())
+        atomic_write_bytes(report_dir / "findings.csv", findings_csv(report).encode())
+        md_path, html_path, json_path = report_dir / "report.md", report_dir / "report.html", report_dir / "report.json"
         atomic_write_bytes(md_path, render_markdown(report).encode())
+        atomic_write_bytes(html_path, render_html(report).encode())
+        atomic_write_bytes(json_path, report.model_dump_json(indent=2).encode())
         return ReportRef(directory=str(report_dir), markdown=str(md_path), json_path=str(json_path),
-                         summary=report.summary)
+                         html=str(html_path), summary=report.summary)
 
     # -- notifications and the proactive agent's bookkeeping --------------------------------------
     @activity.defn
@@ -722,6 +737,10 @@ LEASE_WAIT_SECONDS = 60.0
 LEASE_POLL_SECONDS = 0.1
 RUN_MARKER = "run.json"
 """In a run's report folder: which run owns it."""
+REPORT_FILES = {"report.md": "for people", "report.html": "the same, one self-contained page",
+                "actions.csv": "every action, observed evidence and changes", "findings.csv": "every finding"}
+EXECUTOR = "simulated"
+"""This worker's executor: the JSON fleet simulator changes the data files, never a real device."""
 MAX_NOTIFIED_ACTIONS = 50
 MAX_INLINE_DATA_ERRORS = 50
 PLAN_CACHE_SIZE = 2
@@ -817,10 +836,6 @@ def _breaker(inp: ExecuteActionInput, problems: int) -> ActionResult | None:
                                f"action(s) in this run (MAX_FAILURES {inp.max_failures})")
 
 
-def _effect(action: PlannedAction) -> str:
-    return actions.CATALOG[action.action].expected_effect
-
-
 def plan_result(planned: list[PlannedAction], excluded: int = 0) -> PlanResult:
     summary = PlanResult(
         total=len(planned),
@@ -854,11 +869,24 @@ def plan_result(planned: list[PlannedAction], excluded: int = 0) -> PlanResult:
 
 
 def _result(action: PlannedAction, outcome: Outcome, detail: str, seq: int | None = None,
-            changes: dict | None = None, simulated: bool = False) -> ActionResult:
+            changes: dict | None = None, simulated: bool = False, observed: str = "",
+            after: DeviceAfter | None = None) -> ActionResult:
     return ActionResult(action_id=action.id, equipment_id=action.equipment_id, site=action.site,
                         action=action.action, outcome=outcome, detail=detail, simulated=simulated,
                         changes=changes or {}, audit_seq=seq, finished_at=datetime.now(UTC),
-                        attempts=activity.info().attempt if activity.in_activity() else 1)
+                        attempts=activity.info().attempt if activity.in_activity() else 1,
+                        observed=observed, after=after, executor=EXECUTOR)
+
+
+def _after_state(life_years: Mapping[tuple[str, str], float], state: DeviceState,
+                 inp: ExecuteActionInput) -> DeviceAfter:
+    """The device judged by the run's rules just after the operation (its new reading included)."""
+    return device_after(state, life_years, inp.rules, inp.as_of + actions.READING_OFFSET)
+
+
+def _observation(seen: str, after: DeviceAfter) -> dict[str, Any]:
+    """What the ledger keeps of verification: the evidence and the device's after-state."""
+    return {"observed": seen, "device_after": after.model_dump(mode="json"), "executor": EXECUTOR}
 
 
 def _result_from_ledger(action: PlannedAction | None, change: ChangeRecord, attempts: int = 1) -> ActionResult:
@@ -867,6 +895,8 @@ def _result_from_ledger(action: PlannedAction | None, change: ChangeRecord, atte
         site=action.site if action else (change.site or ""),
         action=change.action or (action.action if action else ""), outcome=Outcome(change.outcome),
         detail=change.detail, changes=change.result.get("changes", {}), audit_seq=change.seq,
-        finished_at=change.at, attempts=attempts,
+        finished_at=change.at, attempts=attempts, observed=str(change.result.get("observed", "")),
+        after=DeviceAfter.model_validate(change.result["device_after"]) if change.result.get("device_after") else None,
+        executor=str(change.result.get("executor", EXECUTOR)),
     )
 

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from ..models.core import (
     LIFECYCLE_KINDS,
     DataError,
+    DeviceAfter,
     DeviceFacts,
     DeviceHealth,
     Evidence,
@@ -22,7 +23,7 @@ from ..models.core import (
     Severity,
     SiteHealth,
 )
-from ..models.fleet import HEALTH_FILE, INVENTORY_FILE, HealthRecord, InventoryRecord, Reading
+from ..models.fleet import HEALTH_FILE, INVENTORY_FILE, DeviceState, HealthRecord, InventoryRecord, Reading
 from .rules import METRICS, Rules
 
 DAYS_PER_YEAR = 365.25
@@ -329,6 +330,15 @@ def assess_device(
         newest_reading_at=newest_reading,
     )
     return DeviceAssessment(findings, facts, raw)
+
+
+def device_after(state: DeviceState, life_years: Mapping[tuple[str, str], float], rules: Rules,
+                 as_of: datetime) -> DeviceAfter:
+    """A device's status and the rules' health state of it at `as_of` (after an action: the report's
+    after-state, judged by the same rules that judged it before)."""
+    assessed = assess_device(state.inventory, state.health, life_years, rules, as_of)
+    return DeviceAfter(status=state.inventory.status.strip(), health=assessed.raw_state,
+                       alerts=len(state.inventory.alerts))
 
 
 def raw_health_state(findings: Iterable[Finding]) -> HealthState:

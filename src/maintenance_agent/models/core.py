@@ -250,6 +250,15 @@ class PlannedAction:
         return f"{self.equipment_id}:{self.action}"
 
 
+class DeviceAfter(BaseModel):
+    """A device as its action left it: what the report's after-state is built from."""
+
+    status: str
+    health: HealthState
+    """The rules' health state of the device's state after the action (rolled back: as it is now)."""
+    alerts: int = 0
+
+
 class ActionResult(BaseModel):
     action_id: str
     equipment_id: str
@@ -265,4 +274,9 @@ class ActionResult(BaseModel):
     finished_at: datetime | None = None
     circuit_breaker: bool = False
     """Not run because the run's circuit breaker had tripped (its failures, counted in the ledger)."""
+    observed: str = ""
+    """What verification saw on the device (the evidence for the outcome), in words."""
+    after: DeviceAfter | None = None
+    executor: str = "simulated"
+    """What carried the action out: `simulated` (the JSON fleet simulator: no real device was touched)."""
 
