@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 
+from maintenance_agent.core.ids import workflow_id_argument
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Approve or reject the plan of a maintenance run.")
-    parser.add_argument("--workflow-id", required=True, help="the run's workflow id (see --list of the query script)")
+    parser.add_argument("--workflow-id", required=True, type=workflow_id_argument,
+                        help="the run's workflow id (see --list of the query script)")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--actions", metavar="A1,A2", help="approve only these action ids (default: all)")
     choice.add_argument("--reject", action="store_true", help="reject the whole plan; nothing is executed")

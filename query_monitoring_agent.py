@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 
+from maintenance_agent.core.ids import workflow_id_argument
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Inspect a maintenance run, or list recent runs.")
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--workflow-id", help="the run to show")
+    which.add_argument("--workflow-id", type=workflow_id_argument, help="the run to show")
     which.add_argument("--list", action="store_true", help="list recent runs, newest first")
     parser.add_argument("--limit", type=int, default=10, help="how many runs --list shows (default 10)")
     parser.add_argument("--json", action="store_true", help="print JSON on stdout")

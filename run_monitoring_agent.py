@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     from maintenance_agent import cli  # heavy imports only after --help had its chance
 
     as_of = None
-    if args.as_of:
+    if args.as_of is not None:
         try:
             as_of = cli.parse_as_of(args.as_of)
         except argparse.ArgumentTypeError as exc:

@@ -42,7 +42,14 @@ CORPUS: list[tuple[str, str, Any, str]] = [
     ("data", "empty-file", ("empty", INVENTORY_FILE), "not valid JSON"),
     ("data", "directory-instead-of-file", ("dir", INVENTORY_FILE), "cannot be read"),
     ("cli", "as-of-not-a-date", ["run_monitoring_agent.py", "--as-of", "next tuesday"], "--as-of"),
+    ("cli", "as-of-empty", ["run_monitoring_agent.py", "--as-of", ""], "--as-of: it is empty"),
     ("cli", "unknown-flag", ["run_monitoring_agent.py", "--yolo"], "unrecognized arguments"),
+    ("cli", "approve-empty-workflow-id", ["approve_monitoring_agent.py", "--workflow-id", ""],
+     "'' cannot be a workflow id: it is empty"),
+    ("cli", "query-empty-workflow-id", ["query_monitoring_agent.py", "--workflow-id", " "],
+     "'' cannot be a workflow id: it is empty"),
+    ("cli", "approve-workflow-id-with-slash", ["approve_monitoring_agent.py", "--workflow-id", "../x"],
+     "cannot be a workflow id: it may only hold"),
     ("cli", "dry-run-with-reset", ["run_monitoring_agent.py", "--dry-run", "--reset-data"], "use one or the other"),
     ("cli", "approve-without-id", ["approve_monitoring_agent.py"], "--workflow-id"),
     ("cli", "approve-empty-actions", ["approve_monitoring_agent.py", "--workflow-id", "x", "--actions", ","],
@@ -444,3 +451,19 @@ def test_fuzzed_files_load_or_fail_with_one_clear_line(tmp_path: Path, data: st.
     store.compact()
     FleetStore(fleet_dir).load()
     assert {name: json.loads((fleet_dir / name).read_text()) for name in FLEET_FILES} == written
+
+
+def test_terminal_output_prints_text_from_the_data_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    """A device id with Rich markup (`[/x]` crashed the plan table; `[link=…]` made a hyperlink)."""
+    from types import SimpleNamespace
+
+    from maintenance_agent import commands
+    from maintenance_agent.models.core import ActionName, Risk
+
+    hostile = "EQ-1[/x] [link=http://evil]y[/link] :warning:"
+    action = SimpleNamespace(id="A1", equipment_id=hostile, site="S1", action=ActionName.RESTART_DEVICE,
+                             risk=Risk.LOW, confidence=0.9, routine=False, reason="[bold]down[/bold]")
+    commands.stderr.width = 400
+    commands.print_plan(SimpleNamespace(approval_deadline=None), [action], 1, "wf-1")
+    out = capsys.readouterr().err
+    assert hostile in out and "[bold]down[/bold]" in out and "⚠" not in out

@@ -306,6 +306,15 @@ async def test_http_transport_requires_the_bearer_token(http_server: str) -> Non
         assert refused.status_code == 401 and "MCP_HTTP_TOKEN" in refused.text
         wrong = await http.post(http_server, json={}, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
+        for scheme in ("Basic", "Token", "Bearer\tBearer"):  # the right token under another scheme is refused
+            other = await http.post(http_server, json={}, headers={"Authorization": f"{scheme} sentinel-mcp-token-7f3a"})
+            assert other.status_code == 401, scheme
+        lower = await http.post(http_server, headers={"Authorization": "bearer sentinel-mcp-token-7f3a",
+                                                      "Accept": "application/json, text/event-stream"},
+                                json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                                    "protocolVersion": "2025-06-18", "capabilities": {},
+                                    "clientInfo": {"name": "t", "version": "1"}}})
+        assert lower.status_code == 200, "the scheme is case-insensitive (RFC 9110)"
     transport = streamable_http_client(http_server, http_client=create_mcp_http_client(
         headers={"Authorization": "Bearer sentinel-mcp-token-7f3a"}))
     async with Client(transport, read_timeout_seconds=30) as session:

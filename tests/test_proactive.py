@@ -75,6 +75,11 @@ async def test_cycles_routine_repairs_and_approvals_that_do_not_block(env: Workf
         assert c2.approval_run is None and len(second.open_approvals) == 1
         assert (await client_ops.get_status(env.client, c1.approval_run)).phase is Phase.PENDING_APPROVAL
 
+        # Approving the agent itself explains where its proposals wait, naming the open approval run.
+        with pytest.raises(client_ops.OperationError) as refused:
+            await client_ops.decide(env.client, wid, ApprovalRequest(approver="someone.else"))
+        assert "is the proactive agent" in str(refused.value) and c1.approval_run in str(refused.value)
+        assert "handler" not in str(refused.value)
         await client_ops.decide(env.client, c1.approval_run, ApprovalRequest(approve=False, approver="someone.else"))
         await _status(env, settings, lambda s: not s.open_approvals, "the rejected run to be forgotten")
         await env.sleep(timedelta(minutes=10))

@@ -272,3 +272,29 @@ async def test_third_party_fleet(client: Client, worker, tmp_path: Path) -> None
     assert result.phase is Phase.COMPLETED and result.findings > 50 and result.actions > 50
     report = _report(result)
     assert {f["kind"] for f in report["findings"]} >= {"device_down", "contract_expired", "maintenance_overdue"}
+
+
+async def test_action_ids_match_whatever_their_case(client: Client, worker, tmp_path: Path) -> None:  # noqa: ANN001
+    settings = _settings(tmp_path)
+    wid = await client_ops.start_run(client, settings)
+    await _wait_phase(client, wid, Phase.PENDING_APPROVAL)
+    outcome = await client_ops.decide(client, wid, ApprovalRequest(action_ids=["a1", " A2 "], approver="ops.lead"))
+    assert outcome.approved == 2 and outcome.decision.action_ids == ["A1", "A2"]
+    result = await client_ops.result(client, wid)
+    assert sorted(e["action_id"] for e in _audit(settings.data_dir, wid)) == ["A1", "A2"]
+    assert result.phase is Phase.COMPLETED
+
+
+async def test_an_analysis_time_years_before_the_data_is_warned_about(client: Client, worker, tmp_path: Path) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime
+
+    settings = _settings(tmp_path)
+    wid = await client_ops.start_run(client, settings, dry_run=True, auto_approve=True,
+                                     as_of=datetime(2022, 11, 1, 23, 59, 59, tzinfo=UTC))
+    result = await client_ops.result(client, wid)
+    assert len(result.warnings) == 1 and "4.0 years before the newest reading in the data (2026-11-01)" in result.warnings[0]
+    report = _report(result)
+    assert report["warnings"] == result.warnings
+    assert f"- Warning: {result.warnings[0]}" in Path(result.report.markdown).read_text()
+    plain = await client_ops.start_run(client, settings, dry_run=True, auto_approve=True)
+    assert (await client_ops.result(client, plain)).warnings == [], "no --as-of, no doubt"

@@ -37,7 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from . import actions, artifacts
 from .config import LlmSettings
 from .core.analyze import analyze
-from .core.detect import detect, device_after, time_frame
+from .core.detect import as_of_warnings, detect, device_after, time_frame
 from .core.plan import plan_actions
 from .core.report import actions_csv, build_report, findings_csv, render_markdown
 from .core.report_html import render_html
@@ -236,6 +236,7 @@ class MaintenanceActivities:
         # The clock is read here, in the activity; the rules only ever see the time they are given.
         frame = time_frame(fleet.inventory.values(), fleet.health.values(), datetime.now(UTC), inp.rules.future_tolerance)
         as_of = inp.as_of or frame.as_of
+        warnings = as_of_warnings(as_of, frame.as_of, given=inp.as_of is not None)
         previous = store.read_health_states()
         with gc_paused():
             detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous)
@@ -244,7 +245,7 @@ class MaintenanceActivities:
         artifact = artifacts.DetectionArtifact(
             as_of=as_of, summary=detection.summary, findings=detection.findings, facts=detection.facts,
             device_health=detection.device_health, sites=detection.sites,
-            firmware_baseline=detection.firmware_baseline, data_errors=frame.data_errors,
+            firmware_baseline=detection.firmware_baseline, data_errors=frame.data_errors, warnings=warnings,
         )
         artifacts.write(self.run_dir(inp.artifact_dir), artifacts.DETECTION, artifact)
         if inp.record_health:
@@ -256,6 +257,7 @@ class MaintenanceActivities:
             findings=detection.findings[:INLINE_LIMIT], sites=detection.sites,
             held_back=sum(1 for d in detection.device_health if d.held_back),
             data_errors_total=len(frame.data_errors), data_errors=frame.data_errors[:MAX_INLINE_DATA_ERRORS],
+            warnings=warnings,
         )
 
     @activity.defn

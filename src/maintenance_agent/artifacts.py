@@ -47,6 +47,7 @@ class DetectionArtifact(BaseModel):
     sites: list[SiteHealth]
     firmware_baseline: dict[str, str] = Field(default_factory=dict)
     data_errors: list[DataError] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
 
 
 class AnalysisArtifact(BaseModel):

@@ -45,6 +45,10 @@ def err(message: str) -> None:
 
 def parse_as_of(text: str) -> datetime:
     """`YYYY-MM-DD` (end of that day, UTC) or an ISO 8601 timestamp (UTC if no offset)."""
+    text = text.strip()
+    if not text:
+        raise argparse.ArgumentTypeError("it is empty; give YYYY-MM-DD or an ISO timestamp such as "
+                                         "2026-11-01T12:00:00Z, or leave it out to use the newest reading")
     try:
         if len(text) == 10:
             return datetime.combine(datetime.strptime(text, "%Y-%m-%d").date(), time(23, 59, 59), UTC)

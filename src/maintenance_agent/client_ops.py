@@ -201,15 +201,33 @@ async def _run_handle(client: Client, workflow_id: str) -> tuple[WorkflowHandle,
     handle = _handle(client, workflow_id)
     desc = await _guard(workflow_id, handle.describe())
     if desc.workflow_type == ProactiveMaintenanceWorkflow.__name__:
-        raise OperationError(
-            f"{workflow_id!r} is the proactive agent, not a maintenance run; its status and open approval runs come "
-            f"from `run_monitoring_agent_proactive.py --status` (over MCP: initiate_proactive_maintenance or "
-            f"trigger_proactive_cycle), so pass one of those run ids here instead")
+        raise OperationError(await _agent_is_not_a_run(client, workflow_id, desc))
     if desc.workflow_type != RUN_WORKFLOW:
         raise OperationError(
             f"{workflow_id!r} is a {desc.workflow_type} workflow, not a maintenance run; list maintenance runs with "
             f"`query_monitoring_agent.py --list` (over MCP: list_maintenance_runs)")
     return handle, desc
+
+
+async def _agent_is_not_a_run(client: Client, workflow_id: str, desc: WorkflowExecutionDescription) -> str:
+    """What to say when the proactive agent's id is used for a run: its proposals wait in approval runs
+    of their own, so name those (when the agent can be asked)."""
+    head = (f"{workflow_id!r} is the proactive agent, not a maintenance run: its proposals wait for approval "
+            f"in approval runs of their own")
+    open_runs: list[str] = []
+    if desc.status == WorkflowExecutionStatus.RUNNING:
+        try:
+            status: ProactiveStatus = await client.get_workflow_handle(workflow_id).query(
+                ProactiveMaintenanceWorkflow.status)
+            open_runs = sorted(o.workflow_id for o in status.open_approvals)
+        except (RPCError, WorkflowQueryFailedError):
+            return (f"{head}; see them with `run_monitoring_agent_proactive.py --status` "
+                    f"(over MCP: list_maintenance_runs) and approve one of those")
+    if not open_runs:
+        return f"{head}, and none is open now; `run_monitoring_agent_proactive.py --status` shows the agent"
+    shown = ", ".join(open_runs[:10]) + (f" and {len(open_runs) - 10} more" if len(open_runs) > 10 else "")
+    return (f"{head}. Open now: {shown}. Approve one with `approve_monitoring_agent.py --workflow-id "
+            f"{open_runs[0]}`")
 
 
 async def _query(client: Client, workflow_id: str, query: Callable[..., Any]) -> Any:
@@ -311,8 +329,8 @@ async def decide(client: Client, workflow_id: str, request: ApprovalRequest, *,
 
     A busy worker or server is retried for up to `patience_seconds` with the same update id, so a
     decision that did land is never applied twice: Temporal returns the first outcome again."""
+    _, desc = await _run_handle(client, workflow_id)  # another workflow's id is refused, saying what to use
     if signed_by is not None:
-        _, desc = await _run_handle(client, workflow_id)
         request = request.model_copy(update={"approver": signed_by.user})
         request.proof = signed_by.prove(identity.DECIDE, identity.decision_fields(
             workflow_id, desc.run_id, signed_by.user, request.approve, request.action_ids, request.comment))

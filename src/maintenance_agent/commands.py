@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import client_ops
 from .cli import EXIT_OK, EXIT_RUN_FAILED, CliError, connect_for_cli, err
@@ -24,8 +25,10 @@ from .store import FleetStore
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PRISTINE_DIR = Path(__file__).resolve().parent / "fleet_default"
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-stdout = Console(highlight=False, soft_wrap=True)
+# Text from the data (device ids, comments, names) is printed as it is: no Rich markup or emoji codes,
+# so `[/x]` in an id cannot crash the output and `[link=…]` cannot turn into a hyperlink.
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+stdout = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def reset_fleet(settings: Settings) -> None:
@@ -112,11 +115,15 @@ async def run_command(settings: Settings, args: argparse.Namespace, as_of: datet
         f"(Ctrl-C stops following, not the run).")
     shown_plan = False
     shown_phases = 0
+    warned = 0
 
     def on_change(status: RunStatus) -> None:
         # Every phase the run went through, stamped with when it entered it (even one that began and
         # ended between two polls), then progress lines while it executes.
-        nonlocal shown_phases
+        nonlocal shown_phases, warned
+        for warning in status.warnings[warned:]:
+            err(f"warning: {warning}")
+        warned = len(status.warnings)
         progress = f" ({status.executed}/{status.to_execute})"
         for mark in status.phases[shown_phases:]:
             err(f"  [{mark.at.astimezone():%H:%M:%S}] {mark.phase.value}{progress if mark.phase is Phase.EXECUTING else ''}")
@@ -184,7 +191,7 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps({"status": status.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
                           "results": results.model_dump(mode="json")}, indent=2))
         return EXIT_OK
-    stdout.print(f"[bold]{status.workflow_id}[/bold]: {status.phase.value}"
+    stdout.print(Text(status.workflow_id, style="bold") + f": {status.phase.value}"
                  + (" (dry run)" if status.dry_run else ""))
     stdout.print(f"  started by {status.started_by} at {status.started_at:%Y-%m-%d %H:%M:%S} UTC; "
                  f"analysis time {status.as_of.isoformat() if status.as_of else 'n/a'}")
@@ -291,7 +298,7 @@ async def follow_agent(client, user: str, poll_seconds: float = 0.5) -> None:  #
 
 
 def print_agent(status) -> None:  # noqa: ANN001
-    stdout.print(f"[bold]{status.workflow_id}[/bold]: {status.phase.value}"
+    stdout.print(Text(status.workflow_id, style="bold") + f": {status.phase.value}"
                  + (" (paused)" if status.paused else "") + (" (stopping)" if status.stop_requested else ""))
     stdout.print(f"  {status.cycle} cycle(s); every {status.interval_seconds / 60:g} min; routine auto-execution "
                  f"{'on' if status.auto_execute_routine else 'off'}"

@@ -105,6 +105,19 @@ def time_frame(inventory: Iterable[InventoryRecord], health: Iterable[HealthReco
     return TimeFrame(as_of, errors)
 
 
+AS_OF_DOUBT = timedelta(days=365)
+
+
+def as_of_warnings(as_of: datetime, newest: datetime, given: bool) -> list[str]:
+    """An analysis time given far before the data's newest reading is probably a typo: readings after it
+    are ignored, so devices look silent and old contracts look current. Said, not refused."""
+    if not given or newest - as_of < AS_OF_DOUBT:
+        return []
+    years = (newest - as_of).days / DAYS_PER_YEAR
+    return [f"the analysis time {as_of.date().isoformat()} is {years:.1f} years before the newest reading in the data "
+            f"({newest.date().isoformat()}): readings after it are ignored; leave --as-of out to use the newest reading"]
+
+
 @lru_cache(maxsize=8192)
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
     """Natural ordering for vendor firmware strings (`17.9.4` < `17.12.1`, `21.4R3` < `22.1R1`)."""

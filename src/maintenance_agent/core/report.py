@@ -145,6 +145,8 @@ class Report(BaseModel):
     sites_before_after: list[SiteChange] = Field(default_factory=list)
     devices_after: list[DeviceChange] = Field(default_factory=list)
     findings: list[ReportFinding] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    """Doubts about the run's inputs that did not stop it (e.g. an analysis time years before the data)."""
     data_errors: list[DataError] = Field(default_factory=list)
     """Records the rules did not trust (e.g. stamped in the future), so nothing was planned from them."""
     problems: list[Problem] = Field(default_factory=list)
@@ -248,6 +250,7 @@ def build_report(
         sites_before_after=site_changes(detection.sites, devices, rows) if detection else [],
         devices_after=devices,
         findings=[_finding(f) for f in findings],
+        warnings=detection.warnings if detection else [],
         data_errors=detection.data_errors if detection else [],
         problems=problems,
         site_impacts=analysis.impacts if analysis else [],
@@ -477,6 +480,7 @@ def blocks(report: Report) -> tuple[str, str, list[str], list[Block]]:
         facts.append(f"Decision: {d.kind.value} by {d.by} at {when(d.at)}{ids}{comment}")
     if report.error:
         facts.append(f"Error: {report.error}")
+    facts += [f"Warning: {w}" for w in report.warnings]
     if report.files:
         facts.append("Also in this folder: " + ", ".join(f"{name} ({what})" for name, what in report.files.items()))
     out: list[Block] = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from ..core.rules import Rules
 from .core import (
@@ -177,6 +177,7 @@ class MaintenanceResult(BaseModel):
     findings: int = 0
     findings_by_severity: dict[str, int] = Field(default_factory=dict)
     data_errors: int = 0
+    warnings: list[str] = Field(default_factory=list)
     """Records the rules could not trust (e.g. stamped in the future): listed in the report."""
     problems: int = 0
     started_by: str = ""
@@ -213,6 +214,8 @@ class DetectResult(BaseModel):
     sites: list[SiteHealth] = Field(default_factory=list)
     held_back: int = 0
     data_errors_total: int = 0
+    warnings: list[str] = Field(default_factory=list)
+    """Doubts about the run's inputs that did not stop it (e.g. an analysis time years before the data)."""
     """Records the rules could not trust (e.g. stamped in the future); the first ones below, all in the report."""
     data_errors: list[DataError] = Field(default_factory=list)
 
@@ -434,6 +437,12 @@ class ApprovalRequest(BaseModel):
     proof: Proof | None = None
     """The approver's signature over this decision for this run (needed where the worker requires proof)."""
 
+    @field_validator("action_ids")
+    @classmethod
+    def _canonical_ids(cls, ids: list[str] | None) -> list[str] | None:
+        """Action ids are `A<n>`; `a1` and ` A1 ` mean A1 (before the decision is signed or checked)."""
+        return None if ids is None else [i.strip().upper() if isinstance(i, str) else i for i in ids]
+
 
 class ApprovalResult(BaseModel):
     decision: Decision
@@ -460,6 +469,7 @@ class RunStatus(BaseModel):
     findings: int = 0
     findings_by_severity: dict[str, int] = Field(default_factory=dict)
     data_errors: int = 0
+    warnings: list[str] = Field(default_factory=list)
     problems: int = 0
     actions: int = 0
     pending_actions: list[PendingAction] = Field(default_factory=list)
