@@ -214,6 +214,8 @@ async def _agent_is_not_a_run(client: Client, workflow_id: str, desc: WorkflowEx
     of their own, so name those (when the agent can be asked)."""
     head = (f"{workflow_id!r} is the proactive agent, not a maintenance run: its proposals wait for approval "
             f"in approval runs of their own")
+    where = ("`run_monitoring_agent_proactive.py --status` (over MCP: initiate_proactive_maintenance or "
+             "trigger_proactive_cycle) shows the agent and its approval runs")
     open_runs: list[str] = []
     if desc.status == WorkflowExecutionStatus.RUNNING:
         try:
@@ -221,13 +223,11 @@ async def _agent_is_not_a_run(client: Client, workflow_id: str, desc: WorkflowEx
                 ProactiveMaintenanceWorkflow.status)
             open_runs = sorted(o.workflow_id for o in status.open_approvals)
         except (RPCError, WorkflowQueryFailedError):
-            return (f"{head}; see them with `run_monitoring_agent_proactive.py --status` "
-                    f"(over MCP: list_maintenance_runs) and approve one of those")
+            return f"{head}; {where}"
     if not open_runs:
-        return f"{head}, and none is open now; `run_monitoring_agent_proactive.py --status` shows the agent"
+        return f"{head}, and none is open now; {where}"
     shown = ", ".join(open_runs[:10]) + (f" and {len(open_runs) - 10} more" if len(open_runs) > 10 else "")
-    return (f"{head}. Open now: {shown}. Approve one with `approve_monitoring_agent.py --workflow-id "
-            f"{open_runs[0]}`")
+    return f"{head}. Open now: {shown}; pass one of those ids instead. {where[0].upper()}{where[1:]}"
 
 
 async def _query(client: Client, workflow_id: str, query: Callable[..., Any]) -> Any:
