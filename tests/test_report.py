@@ -168,3 +168,19 @@ def _md_list(md: str, heading: str) -> list[str]:
 
 def _unescape(cell: str) -> str:
     return re.sub(r"\\(.)", r"\1", cell)
+
+
+async def test_a_dry_run_report_shows_the_simulated_after_state_and_changes_nothing(client: Client, tmp_path: Path) -> None:
+    queue = f"report-dry-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:10]}"
+    settings = settings_for(tmp_path, task_queue=queue, data_dir=copy_fleet(tmp_path / "data"))
+    before = {p.name: p.read_bytes() for p in settings.data_dir.iterdir() if p.is_file()}
+    async with running_worker(client, settings):
+        wid = await client_ops.start_run(client, settings, auto_approve=True, dry_run=True)
+        result = await client_ops.result(client, wid)
+    assert {p.name: p.read_bytes() for p in settings.data_dir.iterdir() if p.is_file()} == before
+    report = json.loads(Path(result.report.json_path).read_text())
+    md = Path(result.report.markdown).read_text()
+    assert "## Sites: before → after (simulated)" in md and "nothing was changed, not even the data files" in md
+    improved = [d for d in report["devices_after"] if d["improved"]]
+    assert improved and all(a["after"] for a in report["actions"] if a["outcome"] in ("succeeded", "rolled_back"))
+    assert all(a["detail"].startswith("would verify: ") for a in report["actions"] if a["outcome"] == "succeeded")
