@@ -281,10 +281,15 @@ async def _restarted_agent(index: int, client, settings: Settings, stats: Stats)
         return {(a.equipment_id, a.action.value) for a in actions if not a.routine}
 
     problems_before = len(stats.problems)
+    try:  # an earlier trial's agent (same user, same REPORTS_DIR): this one's cycles are numbered on from it
+        earlier = (await client_ops.proactive_status(client, user)).run_id
+    except client_ops.RunNotFound:
+        earlier = None
     await client_ops.start_proactive(client, settings, interval_minutes=600)
     stats.runs_started += 1
     first = await eventually(lambda: client_ops.proactive_status(client, user),
-                             lambda s: s.cycle == 1 and s.phase is ProactivePhase.WAITING, timeout=300, what="cycle 1")
+                             lambda s: s.run_id != earlier and s.last_cycle is not None and s.phase is ProactivePhase.WAITING,
+                             timeout=300, what="the agent's first cycle")
     waiting = {o.workflow_id: o for o in first.open_approvals}
     pending = set().union(*(plan_keys(o.artifact_dir) for o in waiting.values())) if waiting else set()
     plans_before = {o.workflow_id: (settings.reports_dir / o.artifact_dir / artifacts.PLAN).read_bytes()
@@ -295,8 +300,11 @@ async def _restarted_agent(index: int, client, settings: Settings, stats: Stats)
     await client_ops.start_proactive(client, settings, interval_minutes=600)
     stats.agent_restarts += 1
     second = await eventually(lambda: client_ops.proactive_status(client, user),
-                              lambda s: s.run_id != first.run_id and s.cycle == 1 and s.phase is ProactivePhase.WAITING,
-                              timeout=300, what="the new incarnation's cycle 1")
+                              lambda s: s.run_id != first.run_id and s.last_cycle is not None
+                              and s.phase is ProactivePhase.WAITING, timeout=300, what="the new incarnation's first cycle")
+    if second.cycle != first.cycle + 1:
+        stats.problems.append(f"trial {index}: the restarted agent numbered its cycle {second.cycle}, "
+                              f"not {first.cycle + 1}")
     for run in second.open_approvals:
         if run.workflow_id not in waiting:
             again = plan_keys(run.artifact_dir) & pending

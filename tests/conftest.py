@@ -13,7 +13,8 @@ os.environ["ENV_FILE"] = os.devnull  # before any settings are loaded, also for 
 # (which do not exist), never the repository's data/ and reports/.
 os.environ["DATA_DIR"] = os.environ["REPORTS_DIR"] = "/nonexistent/tests-must-set-DATA_DIR-and-REPORTS_DIR"
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-for _var in ("LLM_MODEL", "LLM_KEY", "LLM_BASE_URL", "TEMPORAL_API_KEY", "APPROVERS", "NOTIFY_WEBHOOK_URL"):
+for _var in ("LLM_MODEL", "LLM_KEY", "LLM_BASE_URL", "TEMPORAL_API_KEY", "APPROVERS", "NOTIFY_WEBHOOK_URL",
+             "PAGERDUTY_ROUTING_KEY", "PAGERDUTY_EVENTS_URL", "TEMPORAL_UI_URL", "REPORTS_URL"):
     os.environ.pop(_var, None)
 
 import asyncio  # noqa: E402

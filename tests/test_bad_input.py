@@ -74,6 +74,9 @@ CORPUS: list[tuple[str, str, Any, str]] = [
     ("env", "negative-timeout", {"APPROVAL_TIMEOUT_HOURS": "-2"}, "APPROVAL_TIMEOUT_HOURS="),
     ("env", "llm-url-no-scheme", {"LLM_BASE_URL": "localhost:11434"}, "LLM_BASE_URL="),
     ("env", "webhook-not-http", {"NOTIFY_WEBHOOK_URL": "ftp://hooks"}, "NOTIFY_WEBHOOK_URL=<hidden>"),
+    ("env", "ui-url-no-scheme", {"TEMPORAL_UI_URL": "localhost:8233"}, "TEMPORAL_UI_URL="),
+    ("env", "pagerduty-url-no-host", {"PAGERDUTY_EVENTS_URL": "https:///v2/enqueue"}, "PAGERDUTY_EVENTS_URL="),
+    ("env", "pagerduty-key-with-space", {"PAGERDUTY_ROUTING_KEY": "abc def"}, "PAGERDUTY_ROUTING_KEY=<hidden>"),
     ("env", "tls-mode", {"TEMPORAL_TLS": "sometimes"}, "TEMPORAL_TLS="),
     ("env", "payload-key-too-short", {"TEMPORAL_PAYLOAD_KEY": "k3y-9x"}, "TEMPORAL_PAYLOAD_KEY is too short"),
     ("env", "cert-without-key", {"TEMPORAL_TLS_CERT": str(PRISTINE / INVENTORY_FILE)}, "set both or neither"),
@@ -226,7 +229,7 @@ def test_environment_cases(tmp_path: Path, case: str, env: dict[str, str], fragm
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in proc.stderr
-    for secret in ("k3y-9x", "ftp://hooks"):  # secret settings are never echoed
+    for secret in ("k3y-9x", "ftp://hooks", "abc def"):  # secret settings are never echoed
         if secret in env.values():
             assert secret not in proc.stderr
     assert _digest(data) == before and not (tmp_path / "state").exists()

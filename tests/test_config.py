@@ -47,6 +47,12 @@ def test_env_overrides_dotenv_and_relative_paths_resolve_against_project(tmp_pat
     ("LLM_BASE_URL", "localhost:8000", "http://"),
     ("TEMPORAL_UI_PORT", "web", "integer"),
     ("APPROVERS", "alice, bob smith", "comma-separated"),
+    ("TEMPORAL_UI_URL", "localhost:8233", "http://"),
+    ("TEMPORAL_UI_URL", "http://", "with a host"),
+    ("TEMPORAL_UI_URL", "http://ui.example:port", "not a valid URL"),
+    ("REPORTS_URL", "https://ops.example/reports?token=1", "without ?query"),
+    ("PAGERDUTY_EVENTS_URL", "events.pagerduty.com/v2/enqueue", "http://"),
+    ("PAGERDUTY_ROUTING_KEY", "not a key", "integration key"),
 ])
 def test_invalid_value_names_the_variable(var: str, value: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -60,6 +66,32 @@ def test_secret_values_never_appear_in_errors_or_repr() -> None:
                       env_file=NO_FILE)
     assert "sentinel" not in repr(s) and "sentinel" not in str(s.model_dump())
     assert "sentinel" not in repr(connect_options(s))
+
+
+def test_notification_settings_and_their_defaults() -> None:
+    s = load_settings(environ={}, env_file=NO_FILE)
+    assert s.pagerduty_events_url == "https://events.pagerduty.com/v2/enqueue" and s.pagerduty_routing_key is None
+    assert s.temporal_ui_base == "http://localhost:8233", "the embedded server's UI for a local address"
+    assert load_settings(environ={"TEMPORAL_UI_PORT": "9000"}, env_file=NO_FILE).temporal_ui_base == "http://localhost:9000"
+    cloud = load_settings(environ={"TEMPORAL_ADDRESS": "ns.acct.tmprl.cloud:7233"}, env_file=NO_FILE)
+    assert cloud.temporal_ui_base == "https://cloud.temporal.io"
+    assert load_settings(environ={"TEMPORAL_ADDRESS": "temporal.internal:7233"}, env_file=NO_FILE).temporal_ui_base is None
+    given = load_settings(environ={"TEMPORAL_UI_URL": "https://temporal.example/", "REPORTS_URL": "https://r.example/x/",
+                                   "TEMPORAL_ADDRESS": "temporal.internal:7233"}, env_file=NO_FILE)
+    assert (given.temporal_ui_base, given.reports_url) == ("https://temporal.example", "https://r.example/x")
+
+
+def test_the_routing_key_is_a_secret() -> None:
+    from maintenance_agent.config import NotifySettings
+
+    key = "sentinelRoutingKey0123456789abcd"
+    s = load_settings(environ={"PAGERDUTY_ROUTING_KEY": key}, env_file=NO_FILE)
+    notify = NotifySettings.from_settings(s)
+    assert notify.pagerduty_routing_key == key and notify.reports_label == "reports"
+    assert key not in repr(s) and key not in str(s.model_dump()) and key not in repr(notify)
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"PAGERDUTY_ROUTING_KEY": key + " x"}, env_file=NO_FILE)
+    assert key not in str(err.value) and str(err.value).startswith("PAGERDUTY_ROUTING_KEY=<hidden> is invalid")
 
 
 def test_tls_cert_and_key_go_together(tmp_path: Path) -> None:

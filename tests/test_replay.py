@@ -28,6 +28,8 @@ def test_there_are_enough_recorded_scenarios() -> None:
     # finished runs and runs proving their starter first
     assert {"v3_auto_approved", "v3_large_plan_site_children", "v3_site_child", "v3_proactive_agent",
             "v3_proactive_approval_child", "v3_signed_four_eyes"} <= names
+    # recorded after the agent's runs paged PagerDuty and cycles were numbered across incarnations
+    assert {"v4_notify_proactive_agent", "v4_notify_proactive_approval_child"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -28,6 +28,7 @@ SENTINELS = {
     "NOTIFY_WEBHOOK_URL_TOKEN": "sentinel-hooktoken-5d7e",
     "TEMPORAL_PAYLOAD_KEY": "sentinel-payloadkey-4410aa99",
     "MCP_HTTP_TOKEN": "sentinel-mcptoken-2f0b",
+    "PAGERDUTY_ROUTING_KEY": "sentinel-pdroutingkey-7c31e0",
 }
 
 
@@ -37,13 +38,15 @@ def _scan(text: str, where: str) -> None:
 
 
 async def test_sentinel_secrets_never_appear_in_any_output(client: Client, temporal_address: str, tmp_path: Path) -> None:
-    async with http_stub(path="/services/hooks") as hook, http_stub(path="/v1/chat/completions") as llm:
+    async with http_stub(path="/services/hooks") as hook, http_stub(path="/v1/chat/completions") as llm, \
+            http_stub(path="/v2/enqueue") as pagerduty:
         webhook = f"{hook.url}/{SENTINELS['NOTIFY_WEBHOOK_URL_TOKEN']}"
         env = {**os.environ, "TEMPORAL_ADDRESS": temporal_address, "EMBEDDED_TEMPORAL": "never", "TEMPORAL_TLS": "off",
                "TEMPORAL_API_KEY": SENTINELS["TEMPORAL_API_KEY"], "LLM_MODEL": "openai/stub",
                "LLM_KEY": SENTINELS["LLM_KEY"], "LLM_BASE_URL": llm.url.removesuffix("/chat/completions"),
                "LLM_TIMEOUT_SECONDS": "2", "LLM_MAX_ATTEMPTS": "1", "NOTIFY_WEBHOOK_URL": webhook,
                "MCP_HTTP_TOKEN": SENTINELS["MCP_HTTP_TOKEN"], "TEMPORAL_TASK_QUEUE": f"sec-{uuid.uuid4().hex[:6]}",
+               "PAGERDUTY_ROUTING_KEY": SENTINELS["PAGERDUTY_ROUTING_KEY"], "PAGERDUTY_EVENTS_URL": pagerduty.url,
                "DATA_DIR": str(copy_fleet(tmp_path / "data")), "REPORTS_DIR": str(tmp_path / "reports"),
                "TEMPORAL_STATE_DIR": str(tmp_path / "state"), "USER_NAME": f"sec{uuid.uuid4().hex[:4]}",
                "MAINTENANCE_AGENT_TEST_FAULT_RATE": "0"}
@@ -75,6 +78,10 @@ async def test_sentinel_secrets_never_appear_in_any_output(client: Client, tempo
                 return "".join(seen) + agent.communicate(timeout=30)[1]
 
             outputs["proactive stderr"] = await asyncio.to_thread(follow)
+            # The cycle's approval run pages PagerDuty (with the key) once it waits for a decision.
+            await eventually(lambda: asyncio.sleep(0, pagerduty.requests),
+                             lambda r: any(e.get("event_action") == "trigger" for e in r), timeout=60,
+                             what="the approval run's PagerDuty trigger")
             stop = await asyncio.to_thread(subprocess.run, [sys.executable, str(ROOT / "run_monitoring_agent_proactive.py"),
                                            "--stop"], env=env, capture_output=True, text=True, timeout=60)
             outputs["stop"] = stop.stdout + stop.stderr
@@ -89,6 +96,7 @@ async def test_sentinel_secrets_never_appear_in_any_output(client: Client, tempo
             worker_log.close()
         assert hook.requests, f"the webhook (with its token) was used: {outputs}"
         assert llm.headers and llm.headers[0]["Authorization"] == f"Bearer {SENTINELS['LLM_KEY']}", "the key was used"
+        assert all(e["routing_key"] == SENTINELS["PAGERDUTY_ROUTING_KEY"] for e in pagerduty.requests), "the key was used"
     outputs["worker log"] = (tmp_path / "worker.log").read_text(errors="replace")
     for name, text in outputs.items():
         _scan(text, name)

@@ -544,8 +544,8 @@ async def test_a_restarted_agent_keeps_every_report_and_proposes_nothing_twice(c
 
         await client_ops.start_proactive(client, settings, interval_minutes=600)  # a new incarnation
         second = await eventually(lambda: client_ops.proactive_status(client, settings.user_name),
-                                  lambda s: s.run_id != first.run_id and s.cycle == 1 and s.phase is ProactivePhase.WAITING,
-                                  timeout=120, what="the second incarnation's cycle 1")
+                                  lambda s: s.run_id != first.run_id and s.cycle == 2 and s.phase is ProactivePhase.WAITING,
+                                  timeout=120, what="the second incarnation's first cycle (cycle 2)")
         assert second.last_cycle.artifact_dir != first.last_cycle.artifact_dir
         assert plan_file.read_bytes() == plan_before, "the earlier incarnation's plan is untouched"
         assert waiting.workflow_id in {o.workflow_id for o in second.open_approvals}, "it knows the open run"

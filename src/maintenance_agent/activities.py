@@ -35,7 +35,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from . import actions, artifacts
-from .config import LlmSettings
+from .config import LlmSettings, NotifySettings
+from .core import notify as messages
 from .core.analyze import analyze
 from .core.detect import as_of_warnings, detect, device_after, time_frame
 from .core.plan import plan_actions
@@ -64,7 +65,9 @@ from .models.workflow import (
     OpenApproval,
     OpenChildrenInput,
     GrantCheckInput,
+    LastCycleInput,
     OutcomeCounts,
+    PageInput,
     ParentCheckInput,
     PlanInput,
     ProactiveStatus,
@@ -132,11 +135,12 @@ class MaintenanceActivities:
 
     def __init__(self, hooks: TestHooks | None = None, *, data_dir: Path, reports_dir: Path,
                  client: Client | None = None, notify_url: str | None = None, llm: LlmSettings | None = None,
-                 policy: ApprovalPolicy | None = None, keys_dir: Path | None = None) -> None:
+                 policy: ApprovalPolicy | None = None, keys_dir: Path | None = None,
+                 notifications: NotifySettings | None = None) -> None:
         self._client = client
         self._policy = policy or ApprovalPolicy()
         self._keys_dir = keys_dir
-        self._notify_url = notify_url
+        self._notifications = notifications or NotifySettings(webhook_url=notify_url)
         self._llm = llm
         self._store = FleetStore(Path(data_dir).resolve())
         self._reports_root = Path(reports_dir).resolve()
@@ -640,24 +644,78 @@ class MaintenanceActivities:
     # -- notifications and the proactive agent's bookkeeping --------------------------------------
     @activity.defn
     async def notify(self, inp: NotifyInput) -> NotifyResult:
-        """POST a Slack-compatible JSON message to the webhook. Bounded: Temporal retries it a few
-        times, then the agent carries on without it."""
-        url = inp.url or self._notify_url
+        """POST the message (Slack Block Kit with a `text` fallback, see core/notify.py) to the webhook.
+        Bounded: Temporal retries it a few times, then the agent carries on without it."""
+        url = inp.url or self._notifications.webhook_url
         if not url:
             return NotifyResult(delivered=False, destination="(no webhook configured)")
+        actions = await asyncio.to_thread(self._notified_actions, inp)
+        payload = messages.slack_message(inp, actions, self._links())
+        return await self._post("webhook", url, payload, inp.timeout_seconds, "Webhook",
+                                secrets=(url, urlsplit(url).path, urlsplit(url).query))
+
+    @activity.defn
+    async def page(self, inp: PageInput) -> NotifyResult:
+        """Send one PagerDuty Events v2 event with this worker's PAGERDUTY_ROUTING_KEY (which never
+        enters workflow history). Bounded like the webhook: a dead endpoint never fails a run."""
+        notifications = self._notifications
+        if not notifications.pagerduty_routing_key:
+            return NotifyResult(delivered=False, destination="(no PagerDuty routing key configured)")
+        body = messages.pagerduty_body(inp, notifications.pagerduty_routing_key, self._links())
+        return await self._post("PagerDuty", notifications.pagerduty_events_url, body, inp.timeout_seconds,
+                                "PagerDuty", secrets=(notifications.pagerduty_routing_key,))
+
+    async def _post(self, what: str, url: str, payload: dict[str, Any], timeout: float, error_type: str, *,
+                    secrets: tuple[str, ...] = ()) -> NotifyResult:
+        """POST JSON; 429 and 5xx are retried (`<error_type>Error`), other 4xx are not (`<error_type>Rejected`).
+        Errors name the URL's scheme and host only (webhook URLs carry tokens in their path)."""
         destination = _redacted(url)
-        payload = notification_payload(inp)
         try:
-            async with httpx.AsyncClient(timeout=inp.timeout_seconds) as http:
+            async with httpx.AsyncClient(timeout=timeout) as http:
                 response = await http.post(url, json=payload)
         except httpx.HTTPError as exc:
-            raise ApplicationError(f"webhook {destination} unreachable: {type(exc).__name__}", type="WebhookError") from None
+            raise ApplicationError(f"{what} {destination} unreachable: {type(exc).__name__}",
+                                   type=f"{error_type}Error") from None
         if response.status_code >= 500 or response.status_code == 429:
-            raise ApplicationError(f"webhook {destination} answered {response.status_code}", type="WebhookError")
+            raise ApplicationError(f"{what} {destination} answered {response.status_code}", type=f"{error_type}Error")
         if response.status_code >= 400:
-            raise ApplicationError(f"webhook {destination} refused the message ({response.status_code})",
-                                   type="WebhookRejected", non_retryable=True)
+            said = _said(response, secrets)
+            raise ApplicationError(f"{what} {destination} refused the message ({response.status_code}"
+                                   + (f": {said}" if said else "") + ")",
+                                   type=f"{error_type}Rejected", non_retryable=True)
         return NotifyResult(delivered=True, status_code=response.status_code, destination=destination)
+
+    def _links(self) -> messages.Links:
+        n = self._notifications
+        namespace = activity.info().workflow_namespace if activity.in_activity() else "default"
+        return messages.Links(namespace=namespace, temporal_ui_url=n.temporal_ui_url, reports_url=n.reports_url,
+                              reports_label=n.reports_label)
+
+    def _notified_actions(self, inp: NotifyInput) -> list[PlannedAction] | None:
+        """The actions of the cycle's plan the message is about (None: none to read, or unreadable:
+        the message then goes without them rather than not at all)."""
+        if not inp.cycle_dir or inp.selection is None:
+            return None
+        try:
+            plan = self._read(self.run_dir(inp.cycle_dir), artifacts.PLAN, artifacts.PlanArtifact)
+        except ApplicationError as exc:
+            log.warning("notification for cycle %d goes without its actions: %s", inp.cycle, exc.message)
+            return None
+        return messages.select(plan.actions, inp.selection)
+
+    @activity.defn
+    def last_cycle(self, inp: LastCycleInput) -> int:
+        """The highest cycle number any earlier incarnation of this agent left a folder for (0: none), so
+        a restarted agent goes on counting instead of sending a second, different "cycle 1"."""
+        root = self.run_dir(inp.agent_workflow_id)
+        if not root.is_dir():
+            return 0
+        found = [0]
+        for path in [*root.glob("cycle-*"), *root.glob("*/cycle-*")]:  # before and since per-incarnation folders
+            number = path.name.removeprefix("cycle-")
+            if path.is_dir() and number.isdigit():
+                found.append(int(number))
+        return max(found)
 
     @activity.defn
     async def still_open(self, inp: StillOpenInput) -> list[str]:
@@ -743,7 +801,6 @@ REPORT_FILES = {"report.md": "for people", "report.html": "the same, one self-co
                 "actions.csv": "every action, observed evidence and changes", "findings.csv": "every finding"}
 EXECUTOR = "simulated"
 """This worker's executor: the JSON fleet simulator changes the data files, never a real device."""
-MAX_NOTIFIED_ACTIONS = 50
 MAX_INLINE_DATA_ERRORS = 50
 PLAN_CACHE_SIZE = 2
 
@@ -753,24 +810,20 @@ def _redacted(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
-def notification_payload(inp: NotifyInput) -> dict[str, Any]:
-    """Slack incoming webhooks read `text`; other receivers get the structured fields too."""
-    from .commands import script  # the approve command as this worker's installation spells it
-
-    approve = (f"{script('approve_monitoring_agent.py')} --workflow-id {inp.approve_workflow_id}"
-               if inp.approve_workflow_id else None)
-    text = inp.text + (f"\nApprove: `{approve}`" if approve else "")
-    return {
-        "text": text,
-        "kind": inp.kind,
-        "agent_workflow_id": inp.agent_workflow_id,
-        "cycle": inp.cycle,
-        "workflow_ids": inp.workflow_ids,
-        "devices": inp.devices[:MAX_NOTIFIED_ACTIONS],
-        "actions": [a.model_dump(mode="json") for a in inp.actions[:MAX_NOTIFIED_ACTIONS]],
-        "actions_total": len(inp.actions),
-        "approve_command": approve,
-    }
+def _said(response: httpx.Response, secrets: tuple[str, ...]) -> str:
+    """What a receiver said when it refused a message (Slack: e.g. `invalid_blocks`; PagerDuty lists
+    its reasons), in one short line, with any secret blanked in case it is quoted back."""
+    try:
+        body = response.json()
+        said = ("; ".join(str(e) for e in body.get("errors") or []) or str(body.get("message") or "")
+                if isinstance(body, dict) else "")
+    except ValueError:
+        said = response.text
+    said = " ".join(said.split())
+    for secret in secrets:
+        if len(secret) > 3:
+            said = said.replace(secret, "<redacted>")
+    return said[:200]
 
 
 def advisor_summary(advice: artifacts.AdviceArtifact | None, note: str | None) -> dict[str, Any]:

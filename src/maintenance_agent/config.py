@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -29,6 +30,8 @@ def _project_root() -> Path:
 PROJECT_ROOT = _project_root()
 
 DEFAULT_TASK_QUEUE = "infrastructure-maintenance-task-queue"
+DEFAULT_PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+TEMPORAL_CLOUD_UI = "https://cloud.temporal.io"
 
 
 class ConfigError(Exception):
@@ -77,6 +80,10 @@ ENV_VARS: dict[str, str] = {
     "MAX_FAILURES": "max_failures",
     "RULES_FILE": "rules_file",
     "NOTIFY_WEBHOOK_URL": "notify_webhook_url",
+    "PAGERDUTY_ROUTING_KEY": "pagerduty_routing_key",
+    "PAGERDUTY_EVENTS_URL": "pagerduty_events_url",
+    "TEMPORAL_UI_URL": "temporal_ui_url",
+    "REPORTS_URL": "reports_url",
     "MCP_HTTP_TOKEN": "mcp_http_token",
 }
 
@@ -115,6 +122,10 @@ class Settings(BaseModel):
     max_failures: int = Field(default=10, ge=1, le=1_000_000)
     rules_file: Path | None = None
     notify_webhook_url: SecretStr | None = None
+    pagerduty_routing_key: SecretStr | None = None
+    pagerduty_events_url: str = DEFAULT_PAGERDUTY_EVENTS_URL
+    temporal_ui_url: str | None = None
+    reports_url: str | None = None
     mcp_http_token: SecretStr | None = None
 
     @field_validator("approvers", mode="before")
@@ -158,12 +169,38 @@ class Settings(BaseModel):
             raise ValueError("must be non-empty and contain no spaces")
         return value
 
-    @field_validator("llm_base_url", "notify_webhook_url")
+    @field_validator("llm_base_url", "notify_webhook_url", "pagerduty_events_url", "temporal_ui_url", "reports_url")
     @classmethod
     def _http_url(cls, value: str | SecretStr | None) -> str | SecretStr | None:
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if text is not None and not text.startswith(("http://", "https://")):
+        if text is None:
+            return value
+        if not text.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError("is not a valid URL (check the host and port)") from None
+        if not parts.hostname or any(c.isspace() for c in text):
+            raise ValueError("must be a URL with a host and no spaces, e.g. http://localhost:8233")
+        return value
+
+    @field_validator("temporal_ui_url", "reports_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        # Links are made by appending "/namespaces/…" or "/<run>/report.md": no query, no fragment.
+        if value is not None and (urlsplit(value).query or urlsplit(value).fragment):
+            raise ValueError("must be a base URL without ?query or #fragment")
+        return value.rstrip("/") if value else value
+
+    @field_validator("pagerduty_routing_key")
+    @classmethod
+    def _routing_key(cls, value: SecretStr | None) -> SecretStr | None:
+        key = value.get_secret_value() if value is not None else None
+        if key is not None and not (20 <= len(key) <= 64 and all(c.isalnum() or c in "-_" for c in key)):
+            raise ValueError("expected the integration key of a PagerDuty Events API v2 integration "
+                             "(32 letters and digits, from the service's Integrations tab)")
         return value
 
     @property
@@ -183,13 +220,25 @@ class Settings(BaseModel):
     def llm_enabled(self) -> bool:
         return bool(self.llm_model)
 
+    @property
+    def temporal_ui_base(self) -> str | None:
+        """Where the Temporal Web UI is, for links in notifications: TEMPORAL_UI_URL; else the embedded
+        server's UI for a local address, Temporal Cloud's UI for a Cloud address; else none."""
+        if self.temporal_ui_url:
+            return self.temporal_ui_url
+        if self.is_local_address:
+            return f"http://localhost:{self.ui_port}"
+        if self.temporal_host.endswith(".tmprl.cloud"):
+            return TEMPORAL_CLOUD_UI
+        return None
+
 
 def _resolve_path(value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
 
 
-SECRET_FIELDS = {"api_key", "llm_key", "notify_webhook_url", "mcp_http_token", "payload_key"}
+SECRET_FIELDS = {"api_key", "llm_key", "notify_webhook_url", "mcp_http_token", "payload_key", "pagerduty_routing_key"}
 _PATH_FIELDS = {"tls_cert", "tls_key", "tls_ca", "state_dir", "data_dir", "reports_dir", "rules_file",
                 "approver_keys_dir", "approver_key_file"}
 
@@ -296,3 +345,36 @@ class LlmSettings:
         return cls(settings.llm_model, settings.llm_key.get_secret_value() if settings.llm_key else None,
                    settings.llm_base_url, settings.llm_timeout_seconds, settings.llm_max_attempts,
                    settings.llm_prompt_token_budget)
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Where the worker sends notifications and what their links point at. The worker holds these
+    (the webhook URL and the routing key are secrets): workflows never see them."""
+
+    webhook_url: str | None = None
+    pagerduty_routing_key: str | None = None
+    pagerduty_events_url: str = DEFAULT_PAGERDUTY_EVENTS_URL
+    temporal_ui_url: str | None = None
+    reports_url: str | None = None
+    reports_label: str = "REPORTS_DIR"
+    """How messages name the reports folder without a REPORTS_URL: its path relative to the repository
+    (e.g. `reports`), else `REPORTS_DIR`; never an absolute path of the worker's machine."""
+
+    def __repr__(self) -> str:
+        return (f"NotifySettings(webhook={'<set>' if self.webhook_url else None}, "
+                f"pagerduty={'<set>' if self.pagerduty_routing_key else None}, ui={self.temporal_ui_url!r}, "
+                f"reports_url={self.reports_url!r}, reports_label={self.reports_label!r})")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NotifySettings:
+        try:
+            label = settings.reports_dir.resolve().relative_to(PROJECT_ROOT.resolve()).as_posix()
+        except ValueError:
+            label = "REPORTS_DIR"
+        return cls(
+            webhook_url=settings.notify_webhook_url.get_secret_value() if settings.notify_webhook_url else None,
+            pagerduty_routing_key=(settings.pagerduty_routing_key.get_secret_value()
+                                   if settings.pagerduty_routing_key else None),
+            pagerduty_events_url=settings.pagerduty_events_url, temporal_ui_url=settings.temporal_ui_base,
+            reports_url=settings.reports_url, reports_label=label if label != "." else "REPORTS_DIR")

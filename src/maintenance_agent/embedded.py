@@ -53,7 +53,8 @@ POLLER_FRESH_SECONDS = 90.0
 WORKER_SETTINGS = {"tls_cert", "tls_key", "tls_ca", "api_key", "tls", "payload_key",
                    "llm_model", "llm_key", "llm_base_url", "llm_timeout_seconds", "llm_max_attempts",
                    "llm_prompt_token_budget", "notify_webhook_url", "approvers", "require_distinct_approver",
-                   "approver_keys_dir", "data_dir", "reports_dir"}
+                   "approver_keys_dir", "data_dir", "reports_dir", "pagerduty_routing_key", "pagerduty_events_url",
+                   "temporal_ui_url", "reports_url", "ui_port"}
 """Settings the worker process reads (besides the server, namespace and task queue it serves, which
 name its record): a script whose values differ is told so; only new code replaces the worker."""
 
@@ -115,7 +116,7 @@ def settings_digest(settings: Settings) -> dict[str, str]:
     """What the worker reads, per setting (environment variable name -> a short hash, so secrets are
     never written down): compared with a later script's settings to name what differs."""
     values = settings.model_dump(mode="json", include=WORKER_SETTINGS)
-    for key in ("api_key", "llm_key", "notify_webhook_url", "payload_key"):
+    for key in ("api_key", "llm_key", "notify_webhook_url", "payload_key", "pagerduty_routing_key"):
         secret = getattr(settings, key)
         values[key] = secret.get_secret_value() if secret else None
     names = {field: var for var, field in ENV_VARS.items()}

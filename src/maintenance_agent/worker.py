@@ -18,7 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from .activities import MaintenanceActivities, TestHooks, worker_approval_policy
 from .client_ops import approval_policy
-from .config import ConfigError, LlmSettings, Settings, load_settings
+from .config import ConfigError, LlmSettings, NotifySettings, Settings, load_settings
 from .connection import TemporalUnavailable, connect
 from .embedded import embedded_worker_identity, exit_now
 from .identity import KeyFileError
@@ -46,7 +46,7 @@ def activity_list(acts: MaintenanceActivities) -> list:
         acts.detect_fleet, acts.analyze_findings, acts.plan_maintenance, acts.advise, acts.load_plan, acts.load_actions,
         acts.execute_action, acts.compact_store, acts.write_report, acts.notify, acts.list_open_approvals,
         acts.approval_policy, acts.still_open, acts.claim_run, acts.run_progress, acts.verify_parent_agent,
-        acts.check_site_grant, acts.use_proof, acts.record_give_up,
+        acts.check_site_grant, acts.use_proof, acts.record_give_up, acts.page, acts.last_cycle,
     ]
 
 
@@ -61,7 +61,7 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
     acts = MaintenanceActivities(
         hooks, data_dir=settings.data_dir, reports_dir=settings.reports_dir, client=client,
         llm=LlmSettings.from_settings(settings), policy=approval_policy(settings), keys_dir=settings.approver_keys_dir,
-        notify_url=settings.notify_webhook_url.get_secret_value() if settings.notify_webhook_url else None)
+        notifications=NotifySettings.from_settings(settings))
     return Worker(
         client,
         task_queue=settings.task_queue,

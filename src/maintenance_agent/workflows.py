@@ -22,11 +22,13 @@ with workflow.unsafe.imports_passed_through():
     from .core.approval import ApprovalRejected, auto_approval_refusal, check_decision, effective_policy
     from .core import identity
     from .core.ids import unsafe_user, unsafe_workflow_id
-    from .models.core import ActionResult, Outcome, PlannedAction
+    from .core.notify import cycle_failure_key, page_event, top_counts
+    from .models.core import ActionResult, Outcome, PlannedAction, Risk
     from .models.workflow import (
         INLINE_LIMIT,
         MAX_INTERVAL_MINUTES,
         MIN_INTERVAL_MINUTES,
+        ActionSelection,
         AdviseInput,
         AnalyzeInput,
         AnalyzeResult,
@@ -39,6 +41,9 @@ with workflow.unsafe.imports_passed_through():
         UseProofInput,
         GrantCheckInput,
         GrantRequest,
+        LastCycleInput,
+        PageEvent,
+        PageInput,
         ParentCheckInput,
         CompactInput,
         CycleSummary,
@@ -115,11 +120,16 @@ PROVE_FIRST_PATCH = "run-proves-its-starter-first"
 GIVE_UP_PATCH = "ledger-records-give-ups"
 CYCLE_DIR_PATCH = "cycle-folders-per-incarnation"
 STABLE_DIGEST_PATCH = "start-digest-without-defaults"
+PAGERDUTY_PATCH = "agent-runs-page-pagerduty"
+CYCLE_NUMBERS_PATCH = "cycles-numbered-across-incarnations"
+AGENT_PAGES_PATCH = "agent-pages-failed-cycles"
 """Patch markers: histories recorded before these steps existed replay without them. Site children
 ask their parent for a grant; the agent confirms a run closed before forgetting it; a run proves its
 starter before it claims a folder; an action that gave up is recorded in the ledger; an agent's cycle
 folders are under its first run id; a start's digest leaves out fields at their defaults (so a field
-added later does not change the digest of a signed run being replayed)."""
+added later does not change the digest of a signed run being replayed). The agent's runs send
+PagerDuty events; a fresh agent goes on numbering cycles from its earlier incarnations; the agent
+pages failed cycles and resolves that incident after a clean one."""
 PROGRESS_INTERVAL = timedelta(seconds=3)
 """How often a run executing in site children reads its progress from the ledger."""
 
@@ -316,6 +326,8 @@ class InfrastructureMaintenanceWorkflow:
         self._auto_refused: str | None = None
         self._nonces: set[str] = set()
         self._proof_required = False
+        self._proposal_page: asyncio.Task[None] | None = None
+        """The PagerDuty trigger for a proposal, sent while the run waits (its resolve goes after it)."""
 
     # -- the run ---------------------------------------------------------------------------------
     @workflow.run
@@ -438,6 +450,9 @@ class InfrastructureMaintenanceWorkflow:
         refused = f"auto-approve refused: {self._auto_refused}; " if self._auto_refused else ""
         self._set_phase(Phase.PENDING_APPROVAL, f"{refused}{self._plan.total} action(s) await approval until "
                                                 f"{self._deadline.isoformat(timespec='minutes')}")
+        if inp.source_plan is not None and inp.parent_workflow_id and workflow.patched(PAGERDUTY_PATCH):
+            # In the background: a slow or dead PagerDuty never delays the approval it is about.
+            self._proposal_page = asyncio.create_task(self._page(PageEvent.TRIGGER, "approval_needed"))
         try:
             await workflow.wait_condition(lambda: self._decision is not None,
                                           timeout=timedelta(seconds=inp.approval_timeout_seconds),
@@ -575,6 +590,12 @@ class InfrastructureMaintenanceWorkflow:
                 raise
             workflow.logger.error("could not write the failure report: %s", cause_message(err))
         self._set_phase(phase, self._report.summary if self._report else (self._error or phase.value))
+        if inp.source_plan is not None and workflow.patched(PAGERDUTY_PATCH):
+            # Before telling the agent: it expects the run to close right after that signal.
+            if self._proposal_page is not None:
+                await self._proposal_page  # the trigger first: a resolve must never overtake it
+            if event := page_event(phase, self._counts, proposed=self._proposal_page is not None):
+                await self._page(event, "run_finished", phase)
         if inp.parent_workflow_id:
             await self._tell_parent(inp.parent_workflow_id, phase)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -589,6 +610,19 @@ class InfrastructureMaintenanceWorkflow:
             actions=self._plan.total if self._plan else 0, outcomes=self._counts, decision=self._decision,
             report=self._report, error=self._error, phases=self._phases,
         )
+
+    async def _page(self, event: PageEvent, kind: str, phase: Phase | None = None) -> None:
+        """One PagerDuty event about this run (keyed by its workflow id). Never fails the run."""
+        inp, plan, parent = self._input, self._plan, workflow.info().parent
+        page = PageInput(
+            event_action=event, dedup_key=self._wid, kind=kind, workflow_id=self._wid,
+            agent_workflow_id=inp.parent_workflow_id or (parent.workflow_id if parent else None),
+            started_by=inp.started_by, cycle=inp.source_plan.cycle if inp.source_plan else None, phase=phase,
+            actions=plan.total if plan else 0, high_risk=plan.by_risk.get(Risk.HIGH, 0) if plan else 0,
+            by_site=top_counts(plan.by_site) if plan else {}, by_action=plan.by_action if plan else {},
+            outcomes=self._counts if phase is not None else None, error=self._error,
+            report_dir=self._report_dir if self._report else None)
+        await send_page(page)
 
     async def _tell_parent(self, parent_id: str, phase: Phase) -> None:
         """Let the proactive agent that started this run know it is over (it stops tracking it)."""
@@ -821,6 +855,24 @@ NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coeffi
                            non_retryable_error_types=["WebhookRejected"])
 NOTIFY_BUDGET = timedelta(seconds=60)
 """All attempts at one notification together; a dead webhook costs a cycle at most this long."""
+PAGE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                         maximum_interval=timedelta(seconds=15), maximum_attempts=4,
+                         non_retryable_error_types=["PagerDutyRejected"])
+
+
+async def send_page(page: PageInput) -> None:
+    """Send a PagerDuty event within the notification budget; a dead endpoint is logged, never raised."""
+    try:
+        result = await workflow.execute_activity_method(
+            MaintenanceActivities.page, page, schedule_to_close_timeout=NOTIFY_BUDGET,
+            start_to_close_timeout=timedelta(seconds=15), retry_policy=PAGE_RETRY,
+            summary=f"PagerDuty: {page.event_action.value} ({page.kind})")
+    except ActivityError as err:
+        workflow.logger.warning("PagerDuty %s for %s not sent: %s", page.event_action.value, page.dedup_key,
+                                cause_message(err))
+        return
+    if result.delivered:
+        workflow.logger.info("PagerDuty %s for %s sent", page.event_action.value, page.dedup_key)
 
 
 @workflow.defn
@@ -847,6 +899,7 @@ class ProactiveMaintenanceWorkflow:
         self._starter_verified = False
         self._confirm_finished = False
         self._recheck_open = False
+        self._failure_paged = inp.cycle_failure_paged
 
     @workflow.run
     async def run(self, inp: ProactiveInput) -> CycleSummary | None:
@@ -861,6 +914,8 @@ class ProactiveMaintenanceWorkflow:
                     start_to_close_timeout=timedelta(seconds=30), retry_policy=STEP_RETRY,
                     summary="find approvals left open by an earlier agent"):
                 self._open.setdefault(found.workflow_id, found)
+        if inp.cycle == 0 and workflow.info().continued_run_id is None:
+            await self._continue_numbering()
         cycles_this_run = 0
         first = inp.cycle == 0
         while not self._stop:
@@ -876,9 +931,24 @@ class ProactiveMaintenanceWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._carry_over())
         self._next_at = None
-        self._set_phase(ProactivePhase.STOPPED, f"stopped after {self._cycle} cycle(s)")
+        self._set_phase(ProactivePhase.STOPPED, f"stopped after cycle {self._cycle}")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._last
+
+    async def _continue_numbering(self) -> None:
+        """A new incarnation (a start, not a continue-as-new) goes on from the last cycle an earlier one
+        left a folder for: two different "cycle 1" messages from one agent would be ambiguous."""
+        if workflow.patched(CYCLE_NUMBERS_PATCH):
+            try:
+                self._cycle = await workflow.execute_activity_method(
+                    MaintenanceActivities.last_cycle, LastCycleInput(agent_workflow_id=self._wid),
+                    start_to_close_timeout=timedelta(seconds=30), retry_policy=STEP_RETRY,
+                    summary="the last cycle number of earlier incarnations")
+            except ActivityError as err:  # numbering from 1 again is better than no monitoring
+                workflow.logger.warning("cycles are numbered from 1: %s", cause_message(err))
+        if workflow.patched(AGENT_PAGES_PATCH):
+            # An earlier incarnation may have left its failed-cycles incident open: a clean cycle resolves it.
+            self._failure_paged = True
 
     async def _prove_starter(self, inp: ProactiveInput) -> None:
         """Where the worker requires proof, the agent acts for its starter only if they signed its start
@@ -932,6 +1002,7 @@ class ProactiveMaintenanceWorkflow:
             "cycle": self._cycle, "open_approvals": list(self._open.values()), "last_cycle": self._last,
             "paused": self._paused, "interval_seconds": self._interval, "trigger_pending": self._trigger,
             "continue_as_new_count": self._input.continue_as_new_count + 1, "starter_verified": self._starter_verified,
+            "cycle_failure_paged": self._failure_paged,
         })
 
     # -- one cycle -------------------------------------------------------------------------------
@@ -983,13 +1054,22 @@ class ProactiveMaintenanceWorkflow:
                 summary.approval_run = await self._propose(n, cycle_dir, others, detect.as_of,
                                                            includes_routine=len(routine) < len(all_routine))
                 summary.proposed_for_approval = len(others)
-            await self._maybe_notify(summary, plan)
+            await self._maybe_notify(summary)
+            if self._failure_paged and workflow.patched(AGENT_PAGES_PATCH):
+                await self._page_cycle(PageEvent.RESOLVE, n)
+                self._failure_paged = False
         except (ActivityError, ChildWorkflowError) as err:
             summary.error = cause_message(err)
             workflow.logger.error("cycle %d failed: %s", n, summary.error)
             await self._notify(summary, NotifyInput(kind="cycle_failed", agent_workflow_id=self._wid, cycle=n,
                                                     url=inp.callback_url, workflow_ids=[self._wid],
-                                                    text=f"Maintenance agent {self._wid}: cycle {n} failed: {summary.error}"))
+                                                    started_by=inp.started_by, cycle_dir=cycle_dir,
+                                                    as_of=summary.as_of, findings=summary.findings,
+                                                    findings_by_severity=summary.findings_by_severity,
+                                                    error=summary.error))
+            if workflow.patched(AGENT_PAGES_PATCH):
+                self._failure_paged = True
+                await self._page_cycle(PageEvent.TRIGGER, n, summary.error)
         summary.finished_at = self._last_end = workflow.now()
         summary.summary = _cycle_line(summary)
         self._last = summary
@@ -1047,28 +1127,34 @@ class ProactiveMaintenanceWorkflow:
             self._recheck_open = self._recheck_open or handle.id in self._finished
         return handle.id
 
-    async def _maybe_notify(self, summary: CycleSummary, plan: PlanResult) -> None:
+    async def _maybe_notify(self, summary: CycleSummary) -> None:
         c = summary.routine_outcomes
         problems = c.failed + c.rolled_back
         if not summary.approval_run and not problems:
             return
-        parts = [f"Maintenance agent for {self._input.started_by}, cycle {summary.cycle}: "
-                 f"{summary.findings} finding(s), {summary.planned} action(s) planned."]
-        if summary.routine_run:
-            parts.append(f"Routine: {c.succeeded} succeeded, {c.failed} failed, {c.rolled_back} rolled back.")
+        inp = self._input
+        held = bool(summary.routine_held) or not inp.auto_execute_routine
+        # The actions the message is about (read from the cycle's plan by the worker): those awaiting
+        # approval (the routine ones too when they were held), else the routine ones that ran.
         if summary.approval_run:
-            parts.append(f"{summary.proposed_for_approval} action(s) need approval in {summary.approval_run}.")
-        held = bool(summary.routine_held) or not self._input.auto_execute_routine
-        # The actions the message is about: those awaiting approval, else the routine ones that ran.
-        pending = [PendingAction(id=a.id, equipment_id=a.equipment_id, action=a.action.value, risk=a.risk,
-                                 confidence=a.confidence, routine=a.routine)
-                   for a in plan.actions if (not a.routine or held) == bool(summary.approval_run)]
+            selection = ActionSelection.ALL if held else ActionSelection.NON_ROUTINE
+        else:
+            selection = ActionSelection.ROUTINE
         await self._notify(summary, NotifyInput(
-            kind="approval_needed" if summary.approval_run else "routine_problems", url=self._input.callback_url,
-            agent_workflow_id=self._wid, cycle=summary.cycle, text=" ".join(parts),
+            kind="approval_needed" if summary.approval_run else "routine_problems", url=inp.callback_url,
+            agent_workflow_id=self._wid, cycle=summary.cycle, started_by=inp.started_by,
+            cycle_dir=summary.artifact_dir, selection=selection, as_of=summary.as_of, findings=summary.findings,
+            findings_by_severity=summary.findings_by_severity, planned=summary.planned,
+            excluded_pending=summary.excluded_pending, routine_run=summary.routine_run,
+            routine_outcomes=c if summary.routine_run else None, proposed=summary.proposed_for_approval,
             workflow_ids=[w for w in (self._wid, summary.routine_run, summary.approval_run) if w],
-            devices=sorted({a.equipment_id for a in pending}), actions=pending,
             approve_workflow_id=summary.approval_run))
+
+    async def _page_cycle(self, event: PageEvent, n: int, error: str | None = None) -> None:
+        """The agent's own incident: cycles failing (one per agent, resolved by the next clean cycle)."""
+        await send_page(PageInput(event_action=event, dedup_key=cycle_failure_key(self._wid), kind="cycle_failed",
+                                  workflow_id=self._wid, agent_workflow_id=self._wid,
+                                  started_by=self._input.started_by, cycle=n, error=error))
 
     async def _notify(self, summary: CycleSummary, message: NotifyInput) -> None:
         self._set_phase(ProactivePhase.NOTIFYING, f"cycle {summary.cycle}: sending the notification")
