@@ -78,7 +78,7 @@ def test_the_approval_message_says_what_where_how_risky_and_how_to_approve() -> 
     assert devices[0] == "*Devices most at risk*" and len(devices) == 1 + notify.TOP_DEVICES + 1
     assert devices[1].startswith("• `EQ-000` at `SITE-00`: replace_hardware, update_firmware — high risk, priority 1")
     assert all("high risk" in line for line in devices[1:6]), "high-risk devices first"
-    assert "```python approve_monitoring_agent.py --workflow-id " + RUN + "```" in _text(blocks["approve"])
+    assert "```.venv/bin/python approve_monitoring_agent.py --workflow-id " + RUN + "```" in _text(blocks["approve"])
     links = _text(blocks["links"])
     assert f"<{UI}/namespaces/ops/workflows/{RUN}|Approval run in Temporal UI>" in links
     assert f"<{UI}/namespaces/ops/workflows/{AGENT}|Agent in Temporal UI>" in links
@@ -86,7 +86,7 @@ def test_the_approval_message_says_what_where_how_risky_and_how_to_approve() -> 
     assert "cycle 3" in _text(blocks["context"]) and "2025-01-02 10:30 UTC" in _text(blocks["context"])
     # the fallback and the structured fields for other receivers
     assert RUN in message["text"] and "need approval" in message["text"] and "7 high risk" in message["text"]
-    assert message["approve_command"] == f"python approve_monitoring_agent.py --workflow-id {RUN}"
+    assert message["approve_command"] == f".venv/bin/python approve_monitoring_agent.py --workflow-id {RUN}"
     assert message["digest"]["high_risk"] == 7 and message["actions_total"] == 19
     assert message["links"]["approval_run"] == f"{UI}/namespaces/ops/workflows/{RUN}"
 
@@ -171,7 +171,7 @@ def test_pagerduty_bodies_follow_events_v2() -> None:
     payload = trigger["payload"]
     assert payload["summary"] == f"Approval needed: 19 maintenance actions (7 high risk, at 12 sites) in {RUN}"
     assert payload["source"] == AGENT and payload["severity"] == "warning" and payload["class"] == "approval_needed"
-    assert payload["custom_details"]["approve_command"] == f"python approve_monitoring_agent.py --workflow-id {RUN}"
+    assert payload["custom_details"]["approve_command"] == f".venv/bin/python approve_monitoring_agent.py --workflow-id {RUN}"
     assert len(payload["custom_details"]["actions_per_site"]) == notify.TOP_SITES
     assert trigger["links"][0] == {"href": f"{UI}/namespaces/ops/workflows/{RUN}", "text": f"{RUN} in the Temporal Web UI"}
     failed = notify.pagerduty_body(PageInput(event_action=PageEvent.TRIGGER, dedup_key=RUN, kind="run_finished",

@@ -81,7 +81,7 @@ async def test_webhook_receives_block_kit_with_counts_risks_devices_command_and_
         listed = [line for line in blocks["devices"].splitlines() if line.startswith("• ")]
         assert listed and all("high risk" in line for line in listed[:len(worst)]), "the riskiest devices first"
         assert any(f"`{device}`" in listed[0] for device in worst)
-        command = f"python approve_monitoring_agent.py --workflow-id {cycle.approval_run}"
+        command = f".venv/bin/python approve_monitoring_agent.py --workflow-id {cycle.approval_run}"
         assert f"```{command}```" in blocks["approve"] and message["approve_command"] == command
         assert f"<{UI}/namespaces/default/workflows/{cycle.approval_run}|" in blocks["links"]
         assert f"<{UI}/namespaces/default/workflows/{status.workflow_id}|" in blocks["links"]
@@ -148,7 +148,7 @@ async def test_pagerduty_gets_a_trigger_then_a_resolve_with_the_runs_id(client: 
             assert payload["summary"].startswith(f"Approval needed: {proposed} maintenance actions (")
             assert run in payload["summary"] and payload["source"] == status.workflow_id
             assert payload["severity"] == "warning" and payload["class"] == "approval_needed"
-            assert payload["custom_details"]["approve_command"] == f"python approve_monitoring_agent.py --workflow-id {run}"
+            assert payload["custom_details"]["approve_command"] == f".venv/bin/python approve_monitoring_agent.py --workflow-id {run}"
             assert trigger["links"][0]["href"] == f"{UI}/namespaces/default/workflows/{run}"
 
             # Approve only what completes cleanly here (contracts, bookings): the run then resolves its incident.

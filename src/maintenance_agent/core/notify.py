@@ -70,7 +70,7 @@ class Links:
 
 def approve_command(workflow_id: str) -> str:
     """The approve command as typed in the repository (any Python with the project installed)."""
-    return f"python {APPROVE_SCRIPT} --workflow-id {shlex.quote(workflow_id)}"
+    return f".venv/bin/python {APPROVE_SCRIPT} --workflow-id {shlex.quote(workflow_id)}"
 
 
 # ------------------------------------------------------------------------------------------------
