@@ -28,6 +28,9 @@ def test_there_are_enough_recorded_scenarios() -> None:
     # finished runs and runs proving their starter first
     assert {"v3_auto_approved", "v3_large_plan_site_children", "v3_site_child", "v3_proactive_agent",
             "v3_proactive_approval_child", "v3_signed_four_eyes"} <= names
+    # recorded after runs published their outcome (memo card, search attributes) at each phase change
+    assert {"v4_listing_auto_approved", "v4_listing_rejected", "v4_listing_large_plan_site_children",
+            "v4_listing_proactive_agent", "v4_listing_proactive_approval_child", "v4_listing_failed"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

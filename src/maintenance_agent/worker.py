@@ -46,7 +46,7 @@ def activity_list(acts: MaintenanceActivities) -> list:
         acts.detect_fleet, acts.analyze_findings, acts.plan_maintenance, acts.advise, acts.load_plan, acts.load_actions,
         acts.execute_action, acts.compact_store, acts.write_report, acts.notify, acts.list_open_approvals,
         acts.approval_policy, acts.still_open, acts.claim_run, acts.run_progress, acts.verify_parent_agent,
-        acts.check_site_grant, acts.use_proof, acts.record_give_up,
+        acts.check_site_grant, acts.use_proof, acts.record_give_up, acts.listing_attributes,
     ]
 
 
