@@ -34,6 +34,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from maintenance_agent.config import Settings, load_settings  # noqa: E402
 from maintenance_agent.connection import data_converter  # noqa: E402
+from maintenance_agent.models.listing import SEARCH_ATTRIBUTES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PRISTINE = ROOT / "src" / "maintenance_agent" / "fleet_default"
@@ -112,7 +113,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """One real Temporal dev server (in memory) for the whole session."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=tool("temporal"), data_converter=data_converter(),
-        ip="127.0.0.1", dev_server_log_level="error",
+        ip="127.0.0.1", dev_server_log_level="error", search_attributes=SEARCH_ATTRIBUTES,
     )
     yield env
     await env.shutdown()

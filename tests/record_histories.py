@@ -27,14 +27,16 @@ from maintenance_agent.connection import data_converter  # noqa: E402
 from maintenance_agent.datagen import generate_fleet, write_fleet  # noqa: E402
 from maintenance_agent.identity import Signer  # noqa: E402
 from maintenance_agent.models.fleet import HEALTH_FILE  # noqa: E402
+from maintenance_agent.models.listing import SEARCH_ATTRIBUTES  # noqa: E402
 from maintenance_agent.models.workflow import ApprovalRequest, Phase  # noqa: E402
 
 OUT = Path(__file__).parent / "histories"
 
 
 async def record(prefix: str = "") -> None:
+    # With the listing's search attributes registered, as on the embedded server: runs record their upserts.
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=tool("temporal"), data_converter=data_converter(),
-                                                dev_server_log_level="error")
+                                                dev_server_log_level="error", search_attributes=SEARCH_ATTRIBUTES)
     work = Path(tempfile.mkdtemp(prefix="histories-"))
     OUT.mkdir(exist_ok=True)
     async with env:

@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, tool
 
 PY = sys.executable
 SCRIPTS = ["run_monitoring_agent.py", "approve_monitoring_agent.py", "query_monitoring_agent.py",
@@ -141,9 +142,48 @@ def test_full_cycle_through_the_scripts_on_the_embedded_server(tmp_path: Path) -
         assert status["phase"] == "WAITING-FOR-NEXT-CYCLE" and status["cycle"] == 1
         stop = run([str(ROOT / "run_monitoring_agent_proactive.py"), "--stop"], env)
         assert stop.returncode == 0 and "Stopping after the current cycle" in stop.stdout
+
+        rejected = json.loads(run([str(ROOT / "run_monitoring_agent.py"), "--no-wait", "--json"], env).stdout)["workflow_id"]
+        wait_for_phase(rejected, "PENDING-APPROVAL", env)
+        assert run([str(ROOT / "approve_monitoring_agent.py"), "--workflow-id", rejected, "--reject"], env).returncode == 0
+        wait_for_phase(rejected, "REJECTED", env)
+        check_listing(env, rejected, agent_run=status["open_approvals"][0]["workflow_id"])
+        # The plan table of one run, piped at 80 columns: every outcome whole, the unapproved ones included.
+        shown = run([str(ROOT / "query_monitoring_agent.py"), "--workflow-id", wid], {**env, "COLUMNS": "80"})
+        assert shown.returncode == 0 and "skipped_unapproved" in shown.stdout and "…" not in shown.stdout
     finally:
         stop = run(["-m", "maintenance_agent.embedded", "stop"], env)
         assert stop.returncode == 0
+
+
+def wait_for_phase(workflow_id: str, phase: str, env: dict[str, str]) -> None:
+    deadline = time.monotonic() + 60
+    while (status := json.loads(run([str(ROOT / "query_monitoring_agent.py"), "--workflow-id", workflow_id, "--json"],
+                                    env).stdout)["status"])["phase"] != phase:
+        assert time.monotonic() < deadline, f"{workflow_id} is still {status['phase']}, not {phase}"
+
+
+def check_listing(env: dict[str, str], rejected: str, agent_run: str) -> None:
+    """`--list` piped at 80 columns: every full id, each run's own outcome on its id's line; the
+    rejected run found by its outcome with the real temporal CLI (the embedded server registered it)."""
+    deadline = time.monotonic() + 30
+    while True:  # the visibility store follows a run that just closed a moment later
+        runs = json.loads(run([str(ROOT / "query_monitoring_agent.py"), "--list", "--limit", "20", "--json"], env).stdout)
+        outcomes = {r["workflow_id"]: r["outcome"] for r in runs}
+        if outcomes.get(rejected) == "REJECTED" or time.monotonic() > deadline:
+            break
+    assert outcomes[rejected] == "REJECTED" and outcomes[agent_run] == "PENDING-APPROVAL"
+    assert "COMPLETED WITH PROBLEMS" in outcomes.values()
+    listing = run([str(ROOT / "query_monitoring_agent.py"), "--list", "--limit", "20"], {**env, "COLUMNS": "80"})
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    for workflow_id, outcome in outcomes.items():
+        assert any(workflow_id in line and outcome in line for line in lines), (workflow_id, outcome, listing.stdout)
+    assert "…" not in listing.stdout
+    found = subprocess.run([tool("temporal"), "workflow", "list", "--address", env["TEMPORAL_ADDRESS"],
+                            "--query", 'MaintenanceOutcome="REJECTED"'], capture_output=True, text=True, timeout=60)
+    assert found.returncode == 0 and rejected in found.stdout, found.stderr
+    assert agent_run not in found.stdout
 
 
 @pytest.mark.parametrize("phase,outcomes,code", [

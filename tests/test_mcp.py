@@ -193,6 +193,13 @@ async def test_reject_and_proactive_tools(agent: dict[str, str]) -> None:
             assert "findings of the proactive cycle that planned this run" in findings["note"]
             critical = await call(session, "get_maintenance_findings", {"workflow_id": run_id, "min_severity": "critical"})
             assert critical["total"] == sum(f.severity == "critical" for f in cycle_findings) > 0
+        # The run's own outcome, not Temporal's status (COMPLETED, RUNNING), with counts; the agent's runs too.
+        listed = {r["workflow_id"]: r for r in (await call(session, "list_maintenance_runs", {"limit": 100}))["runs"]}
+        assert listed[wid]["outcome"] == "REJECTED" and listed[wid]["status"] == "COMPLETED" and listed[wid]["dry_run"]
+        for run_id, run in approvals.items():
+            assert listed[run_id]["outcome"] == "PENDING-APPROVAL" and listed[run_id]["status"] == "RUNNING"
+            assert listed[run_id]["kind"] == "approval" and listed[run_id]["parent_workflow_id"] == agent_id
+            assert listed[run_id]["actions"] == run["actions"] and listed[run_id]["cycle"] == run["cycle"]
 
 
 async def test_error_results(agent: dict[str, str]) -> None:

@@ -110,6 +110,8 @@ async def test_a_restarted_agent_goes_on_numbering_its_cycles(client: Client, tm
         await eventually(lambda: asyncio.sleep(0, hook.requests), lambda r: len(r) == 1, what="cycle 1's message")
         assert first.last_cycle and first.last_cycle.approval_run
         # Rejected, so the next incarnation proposes (and notifies) again.
+        await eventually(lambda: client_ops.get_status(client, first.last_cycle.approval_run),
+                         lambda s: s.phase is Phase.PENDING_APPROVAL, what="the approval run's plan")
         await client_ops.decide(client, first.last_cycle.approval_run, ApprovalRequest(approve=False, approver="ops.lead"))
         await client_ops.stop_proactive(client, settings.user_name)
         await eventually(lambda: client.get_workflow_handle(agent_id).describe(), lambda d: d.close_time is not None,

@@ -30,6 +30,12 @@ def test_there_are_enough_recorded_scenarios() -> None:
             "v3_proactive_approval_child", "v3_signed_four_eyes"} <= names
     # recorded after the agent's runs paged PagerDuty and cycles were numbered across incarnations
     assert {"v4_notify_proactive_agent", "v4_notify_proactive_approval_child"} <= names
+    # recorded after runs published their outcome (memo card, search attributes) at each phase change
+    assert {"v4_listing_auto_approved", "v4_listing_rejected", "v4_listing_large_plan_site_children",
+            "v4_listing_proactive_agent", "v4_listing_proactive_approval_child", "v4_listing_failed"} <= names
+    # recorded with both of those and the report's after-state (observed evidence in every result)
+    assert {"v5_auto_approved", "v5_rejected", "v5_large_plan_site_children", "v5_proactive_agent",
+            "v5_proactive_approval_child", "v5_failed", "v5_signed_four_eyes"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

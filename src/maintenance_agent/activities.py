@@ -30,6 +30,7 @@ import httpx
 import orjson
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -39,6 +40,7 @@ from .config import LlmSettings, NotifySettings
 from .core import notify as messages
 from .core.analyze import analyze
 from .core.detect import as_of_warnings, detect, device_after, time_frame
+from .core.listing import missing_attributes, settable_attributes
 from .core.plan import plan_actions
 from .core.report import actions_csv, build_report, findings_csv, render_markdown
 from .core.report_html import render_html
@@ -81,6 +83,8 @@ from .models.workflow import (
 from .store import ChangeRecord, FleetDataError, FleetStore, StoreBusy, Transaction, atomic_write_bytes
 
 log = logging.getLogger(__name__)
+ATTRIBUTES_RECHECK_SECONDS = 60.0
+"""How long a worker trusts its last look at the namespace's search attributes (one look per run otherwise)."""
 
 
 def _non_retryable(exc: Exception, kind: str) -> ApplicationError:
@@ -151,6 +155,7 @@ class MaintenanceActivities:
         self._tallies: dict[Path, artifacts.SimulationTally] = {}
         self._tallies_lock = threading.Lock()
         self._plans_lock = threading.Lock()
+        self._attributes_checked: tuple[float, bool] | None = None
         if self._hooks.active:
             log.warning("TEST HOOKS ACTIVE: fault rate %.2f, action delay %d ms", self._hooks.fault_rate,
                         self._hooks.action_delay_ms)
@@ -765,6 +770,35 @@ class MaintenanceActivities:
         except RPCError as exc:  # e.g. a server without advanced visibility: carry on without
             log.warning("could not list open approval runs (%s); earlier proposals may be repeated", exc.message)
         return found
+
+    @activity.defn
+    async def listing_attributes(self) -> list[str]:
+        """The search attributes a run may set: none unless this namespace has all of the listing's
+        (MaintenanceOutcome, …) with their types, since upserting an unregistered attribute fails the
+        run's workflow task; never MaintenanceSites where payloads are encrypted (search attributes
+        cannot be, and site names are fleet data). Asked once a minute at most; a server that refuses
+        to say counts as "not registered"."""
+        if self._client is None:
+            return []
+        now = time.monotonic()
+        if self._attributes_checked is None or now - self._attributes_checked[0] >= ATTRIBUTES_RECHECK_SECONDS:
+            try:
+                response = await self._client.operator_service.list_search_attributes(
+                    ListSearchAttributesRequest(namespace=self._client.namespace))
+            except RPCError as exc:
+                log.warning("could not list the namespace's search attributes (%s); runs are listed from their "
+                            "memo and are not filterable by MaintenanceOutcome", exc.message)
+                missing = ["(unknown)"]
+            else:
+                missing = missing_attributes(dict(response.custom_attributes))
+                if missing:
+                    log.warning("search attribute(s) %s are not registered in namespace %s: runs are not filterable "
+                                "by them until they are (see the README: `temporal operator search-attribute create`)",
+                                ", ".join(missing), self._client.namespace)
+            self._attributes_checked = (now, not missing)
+        if not self._attributes_checked[1]:
+            return []
+        return settable_attributes(encrypted=self._client.data_converter.payload_codec is not None)
 
     def _read(self, directory: Path, name: str, model: type[artifacts.M]) -> artifacts.M:
         if name == artifacts.PLAN:  # read per batch by every site child of a large run: parse it once

@@ -7,6 +7,8 @@ Every failure a user can cause or meet (unknown id, refused approval, server gon
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 import uuid
 from collections import Counter
@@ -15,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio.client import (
     Client,
+    WorkflowExecution,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
@@ -37,10 +39,12 @@ from .core.report import Report
 from .store import FleetStore
 from .core import identity
 from .core.approval import auto_approval_refusal
+from .core.listing import card_from_result, card_from_status, listed_outcome, start_details, start_summary
 from .identity import KeyFileError, Signer
 from .core.detect import analysis_time, detect
 from .core.rules import load_rules
 from .models.core import Finding, HealthState, Severity
+from .models.listing import MEMO_KEY, RunCard, RunSummary
 from .models.mcp import MAX_ITEMS, DeviceIssue, FleetHealthOut
 from .models.workflow import (
     ApprovalPolicy,
@@ -60,6 +64,7 @@ from .models.workflow import (
 from .workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWorkflow
 
 RUN_WORKFLOW = "InfrastructureMaintenanceWorkflow"
+log = logging.getLogger(__name__)
 
 
 class OperationError(Exception):
@@ -80,12 +85,10 @@ FOLLOW_PATIENCE_SECONDS = 120.0
 """How long `follow` keeps asking a busy run before giving up."""
 
 
-class RunSummary(BaseModel):
-    workflow_id: str
-    status: str
-    workflow_type: str
-    started_at: datetime | None = None
-    closed_at: datetime | None = None
+LIST_FALLBACK_CONCURRENCY = 8
+LIST_FALLBACK_SECONDS = 5.0
+"""A run that published no card (recorded before cards) is asked for its outcome, this many at a
+time and for at most this long each; one that does not answer in time is listed as UNKNOWN."""
 
 
 def run_workflow_id(user: str) -> str:
@@ -137,7 +140,9 @@ async def start_run(client: Client, settings: Settings, **options: Any) -> str:
         await client.start_workflow(
             InfrastructureMaintenanceWorkflow.run, inp, id=workflow_id, task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"maintenance run by {settings.user_name}" + (" (dry run)" if inp.dry_run else ""),
+            static_summary=start_summary(settings.user_name, dry_run=inp.dry_run, auto_approve=inp.auto_approve),
+            static_details=start_details(settings.user_name, dry_run=inp.dry_run, auto_approve=inp.auto_approve,
+                                         approval_hours=inp.approval_timeout_seconds / 3600),
         )
     except RPCError as exc:
         raise OperationError(f"could not start the run: {exc.message}") from None
@@ -311,7 +316,12 @@ async def get_results(client: Client, workflow_id: str) -> ResultsView:
 
 async def get_report(client: Client, workflow_id: str) -> Report:
     """The finished run's report (report.json), or an error saying the run is not finished."""
-    status = await get_status(client, workflow_id)
+    return read_report(await get_status(client, workflow_id))
+
+
+def read_report(status: RunStatus) -> Report:
+    """The report of the run with this status (report.json, where the worker wrote it)."""
+    workflow_id = status.workflow_id
     if status.report is None:
         raise OperationError(
             f"run {workflow_id} is {status.phase.value} and has no report yet; check again when it has finished"
@@ -395,16 +405,76 @@ async def follow(client: Client, workflow_id: str, on_change: Callable[[RunStatu
         await asyncio.sleep(poll_seconds)
 
 
+def action_outcomes(status: RunStatus, results: ResultsView) -> dict[str, str]:
+    """What became of each action of the run, by action id: from the run's results, and for a finished
+    run from its report, which also names the actions that were not approved or not run and those a
+    large plan ran in site children (whose results the run itself does not hold one by one)."""
+    outcomes = {r.action_id: r.outcome.value for r in results.results}
+    if status.report is not None and (results.truncated or status.phase.terminal):
+        with contextlib.suppress(OperationError, OSError, ValueError):
+            for action in read_report(status).actions:
+                outcomes.setdefault(action.id, action.outcome.value)
+    return outcomes
+
+
 async def list_runs(client: Client, limit: int = 10) -> list[RunSummary]:
-    """The most recent maintenance runs, newest first."""
-    runs: list[RunSummary] = []
+    """The most recent maintenance runs, newest first, each with its own outcome and counts.
+
+    Runs publish them in their memo, so one visibility listing answers; only a run recorded before
+    that is asked itself (its result, or its status query while it runs)."""
+    listed: list[tuple[WorkflowExecution, RunSummary, RunCard | None]] = []
     try:
         async for wf in client.list_workflows(f"WorkflowType = '{RUN_WORKFLOW}'", limit=limit):
-            runs.append(RunSummary(workflow_id=wf.id, status=wf.status.name if isinstance(wf.status, WorkflowExecutionStatus) else "UNKNOWN",
-                                   workflow_type=wf.workflow_type, started_at=wf.start_time, closed_at=wf.close_time))
+            listed.append(await _listed_run(wf))
     except RPCError as exc:
         raise OperationError(f"could not list runs: {exc.message}") from None
-    return runs
+    slots = asyncio.Semaphore(LIST_FALLBACK_CONCURRENCY)
+
+    async def complete(wf: WorkflowExecution, run: RunSummary, card: RunCard | None) -> RunSummary:
+        outcome = listed_outcome(run.status, card)
+        if outcome is None:
+            async with slots:
+                card = await _ask_run(client, wf, run.status)
+            outcome = card.outcome if card is not None else "UNKNOWN"
+        update: dict[str, Any] = {"outcome": outcome}
+        if card is not None:
+            update.update(started_by=card.started_by or run.started_by, dry_run=card.dry_run, actions=card.actions,
+                          outcomes=card.outcomes)
+        return run.model_copy(update=update)
+
+    return list(await asyncio.gather(*(complete(*item) for item in listed)))
+
+
+async def _listed_run(wf: WorkflowExecution) -> tuple[WorkflowExecution, RunSummary, RunCard | None]:
+    """A listed run as far as the listing itself tells: Temporal's status, the agent's start memo
+    (kind, cycle, starter) and the run's own card, if it published one."""
+    try:
+        memo = await wf.memo()
+        card = await wf.memo_value(MEMO_KEY, None, type_hint=RunCard)
+    except (KeyError, ValueError, TypeError) as exc:  # encrypted without our key, or not ours
+        log.info("could not read the memo of %s: %s", wf.id, exc)
+        memo, card = {}, None
+    status = wf.status.name if isinstance(wf.status, WorkflowExecutionStatus) else "UNKNOWN"
+    kind = memo.get("kind") if wf.parent_id and memo.get("kind") in ("approval", "routine") else "run"
+    run = RunSummary(workflow_id=wf.id, outcome="", status=status, workflow_type=wf.workflow_type, kind=kind,
+                     cycle=memo.get("cycle") if kind != "run" and isinstance(memo.get("cycle"), int) else None,
+                     parent_workflow_id=wf.parent_id, started_by=str(memo["by"]) if kind != "run" and memo.get("by") else None,
+                     started_at=wf.start_time, closed_at=wf.close_time)
+    return wf, run, card
+
+
+async def _ask_run(client: Client, wf: WorkflowExecution, status: str) -> RunCard | None:
+    """The card of a run that published none: from its result once it completed, else from its status
+    query (which needs a worker). None if it cannot say in time."""
+    handle = client.get_workflow_handle(wf.id, run_id=wf.run_id, result_type=MaintenanceResult)
+    try:
+        async with asyncio.timeout(LIST_FALLBACK_SECONDS):
+            if status == "COMPLETED":
+                return card_from_result(await _guard(wf.id, handle.result()))
+            return card_from_status(await _guard(wf.id, handle.query(InfrastructureMaintenanceWorkflow.status)))
+    except (OperationError, TimeoutError, WorkflowFailureError, ValueError, KeyError) as exc:
+        log.info("%s could not say its outcome (%s)", wf.id, exc)
+        return None
 
 
 # ------------------------------------------------------------------------------------------------

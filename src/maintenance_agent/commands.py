@@ -9,26 +9,50 @@ import shlex
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from . import client_ops
 from .cli import EXIT_OK, EXIT_RUN_FAILED, CliError, connect_for_cli, err
 from .config import Settings
+from .core.listing import counts_text, outcome_label
 from .core.report import with_problems
 from .core.rules import load_rules
+from .models.listing import RunSummary
 from .models.workflow import ApprovalRequest, MaintenanceResult, Phase, RunStatus
 from .store import FleetStore
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PRISTINE_DIR = Path(__file__).resolve().parent / "fleet_default"
 
-# Text from the data (device ids, comments, names) is printed as it is: no Rich markup or emoji codes,
-# so `[/x]` in an id cannot crash the output and `[link=…]` cannot turn into a hyperlink.
-stderr = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
-stdout = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+PIPED_WIDTH = 100_000
+"""Output that is not a terminal is laid out this wide: a table row stays one line and no id or word
+is cut, folded or wrapped (a terminal gets its own width)."""
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
+
+
+def console(*, to_stderr: bool = False) -> Console:
+    """A Rich console for stdout or stderr: the terminal's width, or full-width lines when piped. Text
+    from the data (device ids, comments, names) is printed as it is: no Rich markup or emoji codes, so
+    `[/x]` in an id cannot crash the output and `[link=…]` cannot turn into a hyperlink."""
+    terminal = _is_terminal(sys.stderr if to_stderr else sys.stdout)
+    return Console(stderr=to_stderr, highlight=False, soft_wrap=True, width=None if terminal else PIPED_WIDTH,
+                   markup=False, emoji=False)
+
+
+stderr = console(to_stderr=True)
+stdout = console()
 
 
 def reset_fleet(settings: Settings) -> None:
@@ -176,13 +200,7 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
             return EXIT_OK
-        table = Table(title=f"{len(runs)} most recent maintenance run(s)", title_justify="left")
-        for col in ("Workflow id", "Status", "Started", "Closed"):
-            table.add_column(col)
-        for r in runs:
-            table.add_row(r.workflow_id, r.status, f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "",
-                          f"{r.closed_at:%Y-%m-%d %H:%M:%S}" if r.closed_at else "")
-        stdout.print(table)
+        print_runs(runs)
         return EXIT_OK
     status = await client_ops.get_status(client, args.workflow_id)
     plan = await client_ops.get_plan(client, args.workflow_id, reports_dir=settings.reports_dir)
@@ -191,7 +209,7 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps({"status": status.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
                           "results": results.model_dump(mode="json")}, indent=2))
         return EXIT_OK
-    stdout.print(Text(status.workflow_id, style="bold") + f": {status.phase.value}"
+    stdout.print(Text(status.workflow_id, style="bold") + f": {outcome_label(status.phase, status.outcomes)}"
                  + (" (dry run)" if status.dry_run else ""))
     stdout.print(f"  started by {status.started_by} at {status.started_at:%Y-%m-%d %H:%M:%S} UTC; "
                  f"analysis time {status.as_of.isoformat() if status.as_of else 'n/a'}")
@@ -209,7 +227,7 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
         table = Table(title=f"Plan ({plan.total} action(s))", title_justify="left")
         for col in ("Id", "Device", "Action", "Risk", "Conf.", "Routine", "Approval", "Outcome"):
             table.add_column(col)
-        outcome = {r.action_id: r.outcome.value for r in results.results}
+        outcome = client_ops.action_outcomes(status, results)
         for a in plan.actions[:100]:
             table.add_row(a.id, a.equipment_id, a.action.value, a.risk.value, f"{a.confidence:.2f}",
                           "yes" if a.routine else "", plan.approval.get(a.id, plan.default_approval),
@@ -224,6 +242,33 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
         stdout.print(f"Error: {status.error}")
     return EXIT_OK
 
+
+
+def print_runs(runs: list[RunSummary]) -> None:
+    """The listing as a table where every cell fits unbroken (always when piped: full-width rows);
+    on a terminal too narrow for that, each run's full id on its own line with its details below."""
+    title = f"{len(runs)} most recent maintenance run(s), newest first"
+    rows = [tuple(escape(cell) for cell in (
+        r.workflow_id, r.outcome + (" (dry run)" if r.dry_run else ""), counts_text(r.outcome, r.actions, r.outcomes),
+        _kind(r), r.started_by or "", f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "")) for r in runs]
+    table = Table(title=title, title_justify="left")
+    for col in ("Workflow id", "Outcome", "Actions", "Kind", "Started by", "Started (UTC)"):
+        table.add_column(col, no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    if Measurement.get(stdout, stdout.options.update_width(PIPED_WIDTH), table).maximum <= stdout.width:
+        stdout.print(table)
+        return
+    stdout.print(title)
+    for workflow_id, *rest in rows:
+        stdout.print(Text(workflow_id, style="bold"))
+        stdout.print("  " + " · ".join(cell for cell in rest if cell), overflow="ignore")
+
+
+def _kind(run: RunSummary) -> str:
+    if run.kind == "run":
+        return "run"
+    return f"{run.kind}, cycle {run.cycle}" if run.cycle is not None else run.kind
 
 
 async def proactive_command(settings: Settings, args: argparse.Namespace) -> int:

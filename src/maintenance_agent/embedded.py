@@ -40,6 +40,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from .config import ENV_VARS, ConfigError, EmbeddedMode, Settings, load_settings, settings_environment
 from .connection import TemporalUnavailable, connect
+from .core.listing import attribute_spec
+from .models.listing import SEARCH_ATTRIBUTES
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +178,8 @@ def server_command(settings: Settings) -> list[str]:
         "--ui-disable-news-fetch",
         "--log-level", "warn",
     ]
+    for key in SEARCH_ATTRIBUTES:  # registered at every start, so a state folder made by an older version gets them too
+        cmd += ["--search-attribute", attribute_spec(key)]
     if settings.temporal_namespace != "default":
         cmd += ["--namespace", settings.temporal_namespace]
     return cmd

@@ -40,7 +40,6 @@ from .models.mcp import (
     ReportActionOut,
     ReportOut,
     RunList,
-    RunListItem,
     RunStarted,
     StatusOut,
 )
@@ -261,11 +260,12 @@ async def get_maintenance_status(ctx: Context, workflow_id: WorkflowId) -> Statu
 async def list_maintenance_runs(
     ctx: Context, limit: Annotated[int, Field(ge=1, le=100, description="How many runs, newest first.")] = 10,
 ) -> RunList:
-    """List recent maintenance runs (newest first) with their Temporal status."""
+    """List recent maintenance runs (newest first) with each one's own outcome and counts.
+
+    The outcome is the run's, not Temporal's status: PENDING-APPROVAL, REJECTED, EXPIRED, COMPLETED WITH
+    PROBLEMS, … The proactive agent's approval and routine runs are included (kind, cycle, parent)."""
     client = await _agent(ctx).client()
-    runs = await _call(ops().list_runs(client, limit))
-    return RunList(runs=[RunListItem(workflow_id=r.workflow_id, status=r.status, started_at=r.started_at,
-                                     closed_at=r.closed_at) for r in runs])
+    return RunList(runs=await _call(ops().list_runs(client, limit)))
 
 
 @mcp.tool(title="Findings of a run", annotations=READ_ONLY)

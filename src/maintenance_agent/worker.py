@@ -47,6 +47,7 @@ def activity_list(acts: MaintenanceActivities) -> list:
         acts.execute_action, acts.compact_store, acts.write_report, acts.notify, acts.list_open_approvals,
         acts.approval_policy, acts.still_open, acts.claim_run, acts.run_progress, acts.verify_parent_agent,
         acts.check_site_grant, acts.use_proof, acts.record_give_up, acts.page, acts.last_cycle,
+        acts.listing_attributes,
     ]
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -22,7 +23,9 @@ with workflow.unsafe.imports_passed_through():
     from .core.approval import ApprovalRejected, auto_approval_refusal, check_decision, effective_policy
     from .core import identity
     from .core.ids import unsafe_user, unsafe_workflow_id
+    from .core.listing import cycle_run_details, indexed_phase, listed_sites, outcome_label, run_details
     from .core.notify import cycle_failure_key, page_event, top_counts
+    from .models.listing import MEMO_KEY, OUTCOME_ATTRIBUTE, SITES_ATTRIBUTE, STARTER_ATTRIBUTE, RunCard
     from .models.core import ActionResult, Outcome, PlannedAction, Risk
     from .models.workflow import (
         INLINE_LIMIT,
@@ -123,13 +126,15 @@ STABLE_DIGEST_PATCH = "start-digest-without-defaults"
 PAGERDUTY_PATCH = "agent-runs-page-pagerduty"
 CYCLE_NUMBERS_PATCH = "cycles-numbered-across-incarnations"
 AGENT_PAGES_PATCH = "agent-pages-failed-cycles"
+LISTING_PATCH = "run-publishes-its-outcome"
 """Patch markers: histories recorded before these steps existed replay without them. Site children
 ask their parent for a grant; the agent confirms a run closed before forgetting it; a run proves its
 starter before it claims a folder; an action that gave up is recorded in the ledger; an agent's cycle
 folders are under its first run id; a start's digest leaves out fields at their defaults (so a field
 added later does not change the digest of a signed run being replayed). The agent's runs send
 PagerDuty events; a fresh agent goes on numbering cycles from its earlier incarnations; the agent
-pages failed cycles and resolves that incident after a clean one."""
+pages failed cycles and resolves that incident after a clean one; a run publishes its outcome and
+counts in its memo (and search attributes, where registered) at each phase change."""
 PROGRESS_INTERVAL = timedelta(seconds=3)
 """How often a run executing in site children reads its progress from the ledger."""
 
@@ -328,6 +333,12 @@ class InfrastructureMaintenanceWorkflow:
         self._proof_required = False
         self._proposal_page: asyncio.Task[None] | None = None
         """The PagerDuty trigger for a proposal, sent while the run waits (its resolve goes after it)."""
+        self._listing = False
+        """Runs recorded before the listing card publish nothing (see _start_listing)."""
+        self._indexed: set[str] = set()
+        """The search attributes this run sets (registered in the namespace; see listing_attributes)."""
+        self._card: RunCard | None = None
+        self._attributes: dict[str, Any] = {}
 
     # -- the run ---------------------------------------------------------------------------------
     @workflow.run
@@ -350,6 +361,8 @@ class InfrastructureMaintenanceWorkflow:
             except ActivityError as err:  # no report: the folder is another run's
                 raise ApplicationError(cause_message(err), type="WorkflowIdReused", non_retryable=True) from None
         try:
+            if workflow.patched(LISTING_PATCH):
+                await self._start_listing()
             if not proved_first:  # histories recorded before: the check was part of the run, with a report
                 await self._check_starter(inp)
             await self._assess(inp)
@@ -367,6 +380,53 @@ class InfrastructureMaintenanceWorkflow:
             workflow.logger.error("maintenance run failed: %s", self._error)
             await self._finish(Phase.FAILED)
             raise ApplicationError(self._error, type="MaintenanceRunFailed", non_retryable=True) from None
+
+    async def _start_listing(self) -> None:
+        """From now on publish this run's card in its memo at each phase change (what `--list` and
+        list_maintenance_runs show without asking the run), and its search attributes for filtering,
+        but only where the namespace has them registered: upserting an unregistered one would fail
+        every workflow task of the run."""
+        self._listing = True
+        try:
+            self._indexed = set(await workflow.execute_activity_method(
+                MaintenanceActivities.listing_attributes, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=3), summary="which search attributes are registered?"))
+        except ActivityError:  # an older worker without the activity, or no answer: listed from the memo only
+            self._indexed = set()
+        self._publish()
+
+    def _publish(self) -> None:
+        if not self._listing:
+            return
+        counts = self._live()
+        card = RunCard(outcome=outcome_label(self._phase, counts), phase=self._phase,
+                       started_by=self._input.started_by, dry_run=self._input.dry_run,
+                       devices=self._devices(), findings=self._detect.findings_total if self._detect else 0,
+                       actions=self._plan.total if self._plan else 0,
+                       decided_by=self._decision.by if self._decision else None, outcomes=counts)
+        if card != self._card:
+            self._card = card
+            workflow.upsert_memo({MEMO_KEY: card})
+        if not self._indexed:
+            return
+        wanted: list[tuple[SearchAttributeKey, Any]] = [(STARTER_ATTRIBUTE, self._input.started_by)]
+        if indexed_phase(self._phase):  # not the passing phases of the analysis: fewer events in history
+            wanted.append((OUTCOME_ATTRIBUTE, card.outcome))
+        if self._plan is not None and self._plan.by_site:
+            wanted.append((SITES_ATTRIBUTE, listed_sites(self._plan.by_site)))
+        changed = [(key, value) for key, value in wanted
+                   if key.name in self._indexed and self._attributes.get(key.name) != value]
+        if changed:
+            workflow.upsert_search_attributes([key.value_set(value) for key, value in changed])
+            self._attributes.update((key.name, value) for key, value in changed)
+
+    def _devices(self) -> int | None:
+        """Devices the run checked; for a run of a proactive cycle's plan, the devices that plan touches."""
+        if self._detect is not None:
+            return self._detect.summary.devices
+        if self._actions and len(self._actions) == len(self._plan_ids):
+            return len({a.equipment_id for a in self._actions.values()})
+        return None
 
     async def _check_starter(self, inp: MaintenanceInput) -> None:
         """The worker's approval policy; where it requires proof, the starter's (`NotProven` if not)."""
@@ -640,21 +700,14 @@ class InfrastructureMaintenanceWorkflow:
         if self._phases[-1].phase is not phase:
             self._phases.append(PhaseMark(phase=phase, at=workflow.now()))
         workflow.set_current_details(self._details(note))
+        self._publish()
 
     def _details(self, note: str) -> str:
-        lines = [f"**{self._phase.value}** — {note}"]
-        if self._detect:
-            sev = ", ".join(f"{k} {v}" for k, v in sorted(self._detect.by_severity.items()))
-            lines.append(f"findings: {self._detect.findings_total} ({sev}) on {self._detect.summary.devices} devices")
-        if self._plan:
-            lines.append(f"plan: {self._plan.total} action(s), {self._routine_total} routine")
-        if self._decision:
-            lines.append(f"decision: {self._decision.kind.value} by {self._decision.by}")
-        if self._executed_now():
-            c = self._live()
-            lines.append(f"outcomes: {c.succeeded} succeeded, {c.failed} failed, {c.rolled_back} rolled back, "
-                         f"{c.stale} stale, {c.not_run} not run")
-        return "\n\n".join(lines)
+        d = self._detect
+        return run_details(self._phase, note, findings=d.findings_total if d else None,
+                           by_severity=d.by_severity if d else None, devices=d.summary.devices if d else None,
+                           actions=self._plan.total if self._plan else None, routine=self._routine_total,
+                           decision=self._decision, counts=self._live() if self._executed_now() else None)
 
     # -- approval --------------------------------------------------------------------------------
     @workflow.update
@@ -1047,12 +1100,14 @@ class ProactiveMaintenanceWorkflow:
             others = [i for i in plan.ids() if i not in chosen]
             if routine:
                 self._set_phase(ProactivePhase.EXECUTING, f"cycle {n}: {len(routine)} routine action(s)")
-                result = await self._start_run(n, "routine", cycle_dir, routine, detect.as_of, auto_approve=True)
+                result = await self._start_run(n, "routine", cycle_dir, routine, detect.as_of, auto_approve=True,
+                                               details=self._cycle_details(n, "routine", routine, plan))
                 summary.routine_run, summary.routine_executed = result.workflow_id, len(routine)
                 summary.routine_outcomes = result.outcomes
             if others:
                 summary.approval_run = await self._propose(n, cycle_dir, others, detect.as_of,
-                                                           includes_routine=len(routine) < len(all_routine))
+                                                           includes_routine=len(routine) < len(all_routine),
+                                                           details=self._cycle_details(n, "approval", others, plan))
                 summary.proposed_for_approval = len(others)
             await self._maybe_notify(summary)
             if self._failure_paged and workflow.patched(AGENT_PAGES_PATCH):
@@ -1074,14 +1129,22 @@ class ProactiveMaintenanceWorkflow:
         summary.summary = _cycle_line(summary)
         self._last = summary
 
+    def _cycle_details(self, n: int, kind: str, ids: list[str], plan: PlanResult) -> str:
+        """The static details of a run this cycle starts: what, for whom, on how many devices where."""
+        chosen = set(ids)
+        sites = sorted(site for site, site_ids in plan.by_site_ids().items() if chosen.intersection(site_ids))
+        devices = len({a.equipment_id for a in plan.actions if a.id in chosen}) if plan.actions else None
+        return cycle_run_details(self._wid, n, kind, self._input.started_by, len(ids), devices, sites,
+                                 self._input.approval_timeout_seconds / 3600)
+
     async def _start_run(self, n: int, kind: str, cycle_dir: str, ids: list[str], as_of: datetime, *,
-                         auto_approve: bool) -> MaintenanceResult:
+                         auto_approve: bool, details: str | None = None) -> MaintenanceResult:
         inp = self._input
         return await workflow.execute_child_workflow(
             InfrastructureMaintenanceWorkflow.run, self._run_input(cycle_dir, ids, as_of, n, auto_approve),
             id=f"{self._wid}-cycle-{n}-{kind}-{str(workflow.uuid4())[:8]}",
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            static_summary=f"cycle {n}: {len(ids)} {kind} action(s)",
+            static_summary=f"cycle {n}: {len(ids)} {kind} action(s) for {inp.started_by}", static_details=details,
             memo={"cycle": n, "artifact_dir": cycle_dir, "actions": len(ids), "kind": kind, "by": inp.started_by},
         )
 
@@ -1110,13 +1173,15 @@ class ProactiveMaintenanceWorkflow:
         for workflow_id in running:  # said it was over but is still running: not believed (nor waited on) again
             self._finished.pop(workflow_id, None)
 
-    async def _propose(self, n: int, cycle_dir: str, ids: list[str], as_of: datetime, *, includes_routine: bool) -> str:
+    async def _propose(self, n: int, cycle_dir: str, ids: list[str], as_of: datetime, *, includes_routine: bool,
+                       details: str | None = None) -> str:
         """Start the approval run and let it wait on its own: the next cycles keep going."""
         handle = await workflow.start_child_workflow(
             InfrastructureMaintenanceWorkflow.run, self._run_input(cycle_dir, ids, as_of, n, False),
             id=f"{self._wid}-cycle-{n}-approval-{str(workflow.uuid4())[:8]}",
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            static_summary=f"cycle {n}: {len(ids)} action(s) awaiting approval",
+            static_summary=f"cycle {n}: {len(ids)} action(s) for {self._input.started_by} awaiting approval",
+            static_details=details,
             memo={"cycle": n, "artifact_dir": cycle_dir, "actions": len(ids), "kind": "approval",
                   "by": self._input.started_by, "includes_routine": includes_routine},
         )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .core import Finding, HealthState, SiteHealth
+from .listing import RunSummary
 from .workflow import Decision, OutcomeCounts, Phase, ProactiveStatus, RunStatus
 
 MAX_ITEMS = 200
@@ -33,15 +34,8 @@ class StatusOut(RunStatus):
     next_step: str
 
 
-class RunListItem(BaseModel):
-    workflow_id: str
-    status: str
-    started_at: datetime | None = None
-    closed_at: datetime | None = None
-
-
 class RunList(BaseModel):
-    runs: list[RunListItem]
+    runs: list[RunSummary] = Field(description="Newest first: each run's full id, its own outcome and counts.")
 
 
 class FindingsOut(BaseModel):
