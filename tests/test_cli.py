@@ -100,6 +100,10 @@ def test_full_cycle_through_the_scripts_on_the_embedded_server(tmp_path: Path) -
         assert summary.startswith("COMPLETED") and report_line.startswith("Report: ")
         report = json.loads(Path(report_line.split("Report: ")[1].strip()).with_suffix(".json").read_text())
         assert report["summary"] == summary and report["started_by"] == "cli.tester"
+        assert first.stdout.splitlines()[2].strip() == str(Path(report_line.split("Report: ")[1].strip()).with_suffix(".html"))
+        early = run([str(ROOT / "run_monitoring_agent.py"), "--dry-run", "--auto-approve", "--as-of", "2022-11-01"], env)
+        assert early.returncode in (0, 1) and "Traceback" not in early.stderr
+        assert "warning: the analysis time 2022-11-01 is 4.0 years before the newest reading" in early.stderr, early.stderr
 
         started = run([str(ROOT / "run_monitoring_agent.py"), "--no-wait", "--json"], env)
         assert started.returncode == 0 and "Started local Temporal" not in started.stderr, "server is reused"

@@ -182,3 +182,13 @@ def test_pagerduty_bodies_follow_events_v2() -> None:
                                               workflow_id=RUN, phase=Phase.COMPLETED), "k" * 32, LINKS)
     assert resolve == {"routing_key": "k" * 32, "event_action": "resolve", "dedup_key": RUN}
     assert notify.cycle_failure_key(AGENT) == f"{AGENT}/cycle-failed"
+
+
+def test_a_device_id_cannot_break_out_of_its_code_span_or_add_lines() -> None:
+    hostile = "EQ-1`\n*urgent* <!channel> &"
+    message = notify.slack_message(_message_input(), [_action(1, hostile, "SITE`\n00", risk=Risk.HIGH)], LINKS)
+    devices = _text(_blocks(message)["devices"])
+    assert devices.count("\n") == 1, devices  # the heading, then one line for the one device
+    assert "<!channel>" not in devices and "&lt;!channel&gt; &amp;" in devices
+    line = devices.splitlines()[1]
+    assert line.startswith("• `EQ-1' *urgent* &lt;!channel&gt; &amp;` at `SITE' 00`"), line

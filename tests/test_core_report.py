@@ -167,3 +167,10 @@ def test_a_large_run_is_summarized_but_every_failure_is_listed() -> None:
     assert all(f"| A{i} | EQ-{i:06d} |" in md for i in range(100, n + 1, 100)), "every rollback in full"
     assert f"## Actions ({n})" in md and "actions.csv" in md and len(report.actions) > LARGE_LIST
     assert "more: the full list is in report.json (sites_before_after)" in md
+
+
+@pytest.mark.parametrize("value", ["# DC-1", "- x", "+ y", "> quoted", "=== z"])
+def test_text_from_the_data_never_starts_a_heading_list_or_quote(value: str) -> None:
+    from maintenance_agent.core.report import md
+
+    assert md(value) == "\\" + value

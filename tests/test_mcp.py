@@ -144,6 +144,10 @@ async def test_full_cycle_through_tools_only(agent: dict[str, str]) -> None:
         assert report["outcome"] == "COMPLETED" and report["summary"].startswith("COMPLETED")
         outcomes = {a["id"]: a["outcome"] for a in report["actions"]}
         assert {outcomes[i] for i in renewals} == {"succeeded"}
+        renewed = next(a for a in report["actions"] if a["id"] == renewals[0])
+        assert renewed["observed"].startswith("contract expiry ") and "maintenance_contract_expiry: " in renewed["changes"]
+        assert report["verdict"] == "COMPLETED" and report["executor"] == "simulated"
+        assert report["html_path"].endswith("report.html")
         assert {o for i, o in outcomes.items() if i not in renewals} == {"skipped_unapproved"}
         resource = await session.read_resource(report["resource_uri"])
         assert resource.contents[0].text.startswith("# Maintenance report")

@@ -238,6 +238,8 @@ class MaintenanceActivities:
     @activity.defn
     def detect_fleet(self, inp: DetectInput) -> DetectResult:
         """Load and validate the fleet, run every rule, store the findings as an artifact."""
+        # The folder first: a cycle whose data cannot be read still leaves its number behind (last_cycle).
+        self.run_dir(inp.artifact_dir).mkdir(parents=True, exist_ok=True)
         store = self.store()
         with _store_errors():
             fleet = store.snapshot()

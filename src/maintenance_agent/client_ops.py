@@ -223,11 +223,16 @@ async def _agent_is_not_a_run(client: Client, workflow_id: str, desc: WorkflowEx
              "trigger_proactive_cycle) shows the agent and its approval runs")
     open_runs: list[str] = []
     if desc.status == WorkflowExecutionStatus.RUNNING:
-        try:
+        with contextlib.suppress(RPCError, WorkflowQueryFailedError):
             status: ProactiveStatus = await client.get_workflow_handle(workflow_id).query(
                 ProactiveMaintenanceWorkflow.status)
             open_runs = sorted(o.workflow_id for o in status.open_approvals)
-        except (RPCError, WorkflowQueryFailedError):
+    if not open_runs:  # a stopped agent's approval runs keep waiting: visibility still knows them
+        query = f"WorkflowId STARTS_WITH '{workflow_id}-cycle-' AND ExecutionStatus = 'Running'"
+        try:
+            open_runs = sorted([wf.id async for wf in client.list_workflows(query, limit=100)
+                                if (await wf.memo()).get("kind") == "approval"])
+        except RPCError:
             return f"{head}; {where}"
     if not open_runs:
         return f"{head}, and none is open now; {where}"
@@ -256,7 +261,7 @@ async def get_status(client: Client, workflow_id: str) -> RunStatus:
         return RunStatus(
             workflow_id=workflow_id, phase=r.phase, started_by=r.started_by, started_at=r.started_at or desc.start_time,
             as_of=r.as_of, dry_run=r.dry_run, findings=r.findings, findings_by_severity=r.findings_by_severity,
-            data_errors=r.data_errors,
+            data_errors=r.data_errors, warnings=r.warnings,
             problems=r.problems, actions=r.actions, decision=r.decision, outcomes=r.outcomes, executed=executed,
             to_execute=executed, report=r.report, error=r.error, phases=r.phases)
     return await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.status))

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
-from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -88,7 +87,7 @@ def print_plan(status: RunStatus, plan_actions: list, total: int, workflow_id: s
         table.add_column(col, overflow="fold")
     for a in plan_actions[:60]:
         table.add_row(a.id, a.equipment_id, a.site, a.action.value, a.risk.value, f"{a.confidence:.2f}",
-                      "yes" if a.routine else "", a.reason[:70])
+                      "yes" if a.routine else "", a.reason)
     stderr.print(table)
     if total > 60:
         err(f"… and {total - 60} more (see `{script('query_monitoring_agent.py')} --workflow-id {workflow_id}`)")
@@ -115,7 +114,11 @@ def print_result(result: MaintenanceResult, as_json: bool) -> None:
     stdout.print(result.summary)
     if result.report:
         stdout.print(f"Report: {result.report.markdown}")
-        stdout.print(f"        {result.report.json_path}")
+        for path in (result.report.html, result.report.json_path):
+            if path:
+                stdout.print(f"        {path}")
+    for warning in result.warnings:
+        err(f"warning: {warning}")
     if result.data_errors:
         err(f"Note: {result.data_errors} record(s) held data the rules could not trust (e.g. stamped in the future); "
             f"nothing was planned from them. See 'Data errors' in the report.")
@@ -212,7 +215,7 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
     stdout.print(Text(status.workflow_id, style="bold") + f": {outcome_label(status.phase, status.outcomes)}"
                  + (" (dry run)" if status.dry_run else ""))
     stdout.print(f"  started by {status.started_by} at {status.started_at:%Y-%m-%d %H:%M:%S} UTC; "
-                 f"analysis time {status.as_of.isoformat() if status.as_of else 'n/a'}")
+                 f"analysis time {status.as_of.isoformat(timespec='seconds') if status.as_of else 'n/a'}")
     sev = ", ".join(f"{k} {v}" for k, v in sorted(status.findings_by_severity.items()))
     stdout.print(f"  {status.findings} finding(s) ({sev}); {status.problems} problem(s); {status.actions} action(s)")
     if status.decision:
@@ -233,11 +236,16 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
                           "yes" if a.routine else "", plan.approval.get(a.id, plan.default_approval),
                           outcome.get(a.id, ""))
         stdout.print(table)
+        if len(plan.actions) > 100 or plan.total > len(plan.actions):
+            stdout.print(f"… the first 100 of {plan.total} action(s); every one is in `--json` and, once the run "
+                         f"has finished, in its report's actions.csv")
     if status.phase is Phase.PENDING_APPROVAL:
         stdout.print(f"Approve: {script('approve_monitoring_agent.py')} --workflow-id {status.workflow_id}")
     if status.report:
         stdout.print(status.report.summary)
-        stdout.print(f"Report: {status.report.markdown}")
+        stdout.print(f"Report: {status.report.markdown}" + (f" (and {status.report.html})" if status.report.html else ""))
+    for warning in status.warnings:
+        stdout.print(f"Warning: {warning}")
     if status.error:
         stdout.print(f"Error: {status.error}")
     return EXIT_OK
@@ -248,7 +256,7 @@ def print_runs(runs: list[RunSummary]) -> None:
     """The listing as a table where every cell fits unbroken (always when piped: full-width rows);
     on a terminal too narrow for that, each run's full id on its own line with its details below."""
     title = f"{len(runs)} most recent maintenance run(s), newest first"
-    rows = [tuple(escape(cell) for cell in (
+    rows = [tuple(cell for cell in (
         r.workflow_id, r.outcome + (" (dry run)" if r.dry_run else ""), counts_text(r.outcome, r.actions, r.outcomes),
         _kind(r), r.started_by or "", f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "")) for r in runs]
     table = Table(title=title, title_justify="left")

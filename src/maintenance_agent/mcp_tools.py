@@ -28,6 +28,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .config import ConfigError, Settings, load_settings
+from .core.report import changes_text
 from .models.core import Severity
 from .models.mcp import (
     MAX_ITEMS,
@@ -360,12 +361,15 @@ async def get_maintenance_report(ctx: Context, workflow_id: WorkflowId) -> Repor
     status = await _call(ops().get_status(client, workflow_id))
     assert status.report is not None
     actions = [ReportActionOut(id=a.id, equipment_id=a.equipment_id, action=a.action, risk=a.risk.value,
-                               outcome=a.outcome.value, detail=a.detail) for a in report.actions[:MAX_ITEMS]]
-    return ReportOut(workflow_id=workflow_id, outcome=report.outcome, summary=report.summary,
+                               outcome=a.outcome.value, detail=a.detail, observed=a.observed,
+                               changes=changes_text(a.changes)) for a in report.actions[:MAX_ITEMS]]
+    return ReportOut(workflow_id=workflow_id, outcome=report.outcome, verdict=report.verdict, executor=report.executor,
+                     summary=report.summary,
                      analysis_time=report.analysis_time, decision=report.decision, outcomes=report.outcomes,
                      findings=len(report.findings), actions=actions, actions_shown=len(actions),
                      recommendations=report.recommendations, advisor=report.advisor,
                      markdown_path=status.report.markdown, json_path=status.report.json_path,
+                     html_path=status.report.html,
                      resource_uri=f"maintenance://runs/{workflow_id}/report")
 
 

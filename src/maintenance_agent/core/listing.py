@@ -10,7 +10,7 @@ from temporalio.common import SearchAttributeKey
 
 from ..models.listing import MAX_LISTED_SITES, SEARCH_ATTRIBUTES, SITES_ATTRIBUTE, RunCard
 from ..models.workflow import Decision, MaintenanceResult, OutcomeCounts, Phase, RunStatus
-from .report import with_problems
+from .report import md, with_problems
 
 CLOSED_BY_TEMPORAL = {"TERMINATED", "CANCELED", "TIMED_OUT", "CONTINUED_AS_NEW"}
 """Temporal statuses of a run that did not finish on its own: its card (if any) is out of date."""
@@ -131,7 +131,7 @@ def start_details(started_by: str, *, dry_run: bool, auto_approve: bool, approva
 def cycle_run_details(agent_id: str, cycle: int, kind: str, started_by: str, actions: int, devices: int | None,
                       sites: list[str], approval_hours: float) -> str:
     """The static details of a run the proactive agent starts for one cycle's plan."""
-    shown = ", ".join(sites[:MAX_LISTED_SITES]) + (f" and {len(sites) - MAX_LISTED_SITES} more"
+    shown = ", ".join(md(s) for s in sites[:MAX_LISTED_SITES]) + (f" and {len(sites) - MAX_LISTED_SITES} more"
                                                    if len(sites) > MAX_LISTED_SITES else "")
     on = f"{devices} device(s)" if devices is not None else "the devices of the cycle's plan"
     what = (f"routine actions of cycle {cycle} of {agent_id}, pre-approved by its starter" if kind == "routine"
@@ -149,6 +149,7 @@ def run_details(phase: Phase, note: str, *, findings: int | None = None, by_seve
     """The run's current details in the Web UI (Markdown): where it is, then what it found, planned,
     decided and did. A finished run's first line is its summary line (REJECTED by …, COMPLETED WITH
     PROBLEMS: …)."""
+    note = md(note)  # the Web UI renders details as Markdown; a summary can quote the data (an error)
     lines = [f"**{note}**" if phase.terminal else f"**{phase.value}** — {note}"]
     if findings is not None:
         sev = ", ".join(f"{k} {v}" for k, v in sorted((by_severity or {}).items()))
@@ -157,7 +158,7 @@ def run_details(phase: Phase, note: str, *, findings: int | None = None, by_seve
         lines.append(f"plan: {actions} action(s), {routine} routine")
     if decision:
         lines.append(f"decision: {decision.kind.value} by {decision.by} at {_utc(decision.at)}"
-                     + (f" — {decision.comment}" if decision.comment else ""))
+                     + (f" — {md(decision.comment)}" if decision.comment else ""))
     if counts is not None:
         lines.append(f"outcomes: {counts.succeeded} succeeded, {counts.failed} failed, {counts.rolled_back} rolled back, "
                      f"{counts.stale} stale, {counts.not_run} not run")

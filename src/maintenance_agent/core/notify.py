@@ -8,6 +8,8 @@ served `REPORTS_URL`): never a path of the worker's machine.
 
 from __future__ import annotations
 
+import re
+
 import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -130,8 +132,13 @@ def severities(by_severity: dict[str, int]) -> str:
 # Slack
 
 
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
 def _esc(text: str) -> str:
-    """Slack mrkdwn: `&`, `<` and `>` are control characters (fleet names come from data files)."""
+    """Slack mrkdwn from data files (device ids, sites): `&`, `<` and `>` are control characters, a
+    line break would start a new line of the message and a backtick would end its code span."""
+    text = _BREAKS.sub(" ", text).replace("`", "'")
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -35,6 +35,7 @@ from ..models.core import (
     SiteImpact,
 )
 from ..models.workflow import Decision, OutcomeCounts, Phase, ReportInput
+from .detect import smooth_state
 
 if TYPE_CHECKING:
     from ..artifacts import AnalysisArtifact, DetectionArtifact, PlanArtifact
@@ -298,7 +299,9 @@ def device_changes(detection: DetectionArtifact, rows: list[ReportAction], *, dr
             chosen = (min(afters, key=lambda r: (r.after.health.rank, r.id))  # type: ignore[union-attr]
                       if dry_run else max(afters, key=lambda r: (r.audit_seq or 0, r.id)))
             assert chosen.after is not None
-            last_status, last_state = chosen.after.status, chosen.after.health
+            # Judged as the before-state was: a device held at stressed by the no-jump rule stays held.
+            last_status = chosen.after.status
+            last_state = smooth_state(chosen.after.health, health.previous_state if health else None)[0]
         improved = last_state.rank < state.rank or (status.lower() in _TROUBLED_STATUSES
                                                      and last_status.lower() not in _TROUBLED_STATUSES)
         out.append(DeviceChange(
@@ -364,7 +367,7 @@ def recommendations(findings: list[Finding], rows: list[ReportAction], problems:
     still = sorted(d.equipment_id for d in after.values()
                    if d.health_after is HealthState.CRITICAL or d.status_after.lower() in _TROUBLED_STATUSES)
     if still:
-        out.append(f"{len(still)} device(s) an action ran on are still critical or down: {_some(still)}.")
+        out.append(f"{len(still)} device(s) an action ran on are still critical, down or degraded: {_some(still)}.")
     for p in [p for p in problems if p.scope == "site"]:
         if len(out) >= 40:
             break
@@ -408,7 +411,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 def md(value: Any) -> str:
     """Text from the data (device ids, messages, names) made inert in Markdown: no line breaks (so no
     injected rows or headings), no markup, links or HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", _CONTROL.sub(" ", str("" if value is None else value)))
+    text = _MD_SPECIAL.sub(r"\\\1", _CONTROL.sub(" ", str("" if value is None else value)))
+    return "\\" + text if text.startswith(("#", "+", "-", ">", "=")) else text  # no heading, list or quote
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:

@@ -90,11 +90,15 @@ class ReportActionOut(BaseModel):
     risk: str
     outcome: str
     detail: str = ""
+    observed: str = Field("", description="What verification saw on the device.")
+    changes: str = Field("", description="The fields the action changed, old → new.")
 
 
 class ReportOut(BaseModel):
     workflow_id: str
     outcome: Phase
+    verdict: str = Field("", description="The outcome as the summary says it, e.g. COMPLETED WITH PROBLEMS.")
+    executor: str = Field("simulated", description="What carried the actions out (simulated: no real device).")
     summary: str
     analysis_time: datetime | None = None
     decision: Decision | None = None
@@ -106,6 +110,7 @@ class ReportOut(BaseModel):
     advisor: dict[str, Any] = Field(default_factory=dict)
     markdown_path: str
     json_path: str
+    html_path: str | None = None
     resource_uri: str
 
 
