@@ -390,3 +390,76 @@ def test_a_change_the_files_could_not_hold_is_never_committed(fleet_dir: Path) -
                                    before=dev, after=bad))
     assert not (fleet_dir / STATE_DIRNAME / AUDIT_FILE).exists()
     store.compact()
+
+
+def test_a_retried_detection_gives_the_same_health_states_as_its_first_attempt(tmp_path: Path) -> None:
+    """Before: detect_fleet read the previous states, then overwrote them with its own, so its retry
+    read its own output and the no-jump rule let a held-back `stressed` become `critical`."""
+    from temporalio.testing import ActivityEnvironment
+
+    from maintenance_agent import artifacts
+    from maintenance_agent.activities import MaintenanceActivities
+    from maintenance_agent.models.workflow import DetectInput
+
+    data = copy_fleet(tmp_path / "data")
+    acts = MaintenanceActivities(data_dir=data, reports_dir=tmp_path / "reports")
+    env = ActivityEnvironment()
+
+    def health(run: str) -> dict[str, tuple[str, bool]]:
+        env.run(acts.detect_fleet, DetectInput(run_id=run, artifact_dir=run))
+        found = artifacts.read(tmp_path / "reports" / run, artifacts.DETECTION, artifacts.DetectionArtifact)
+        return {d.equipment_id: (d.state.value, d.held_back) for d in found.device_health}
+
+    before = health("run-1")
+    happy = sorted(eid for eid, (state, _) in before.items() if state == "happy")[0]
+    inventory = json.loads((data / INVENTORY_FILE).read_text())
+    next(d for d in inventory["infrastructure_inventory"] if d["id"] == happy)["status"] = "Down"
+    (data / INVENTORY_FILE).write_text(json.dumps(inventory))
+    first, retried = health("run-2"), health("run-2")
+    assert first[happy] == ("stressed", True), "happy last run, critical now: held at stressed"
+    assert retried == first
+    assert health("run-3")[happy] == ("critical", False), "the next run sees it critical twice: no longer held"
+
+
+def test_an_activity_waiting_for_the_store_lock_keeps_heartbeating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: an action waited up to 120 s for the lock in silence, past its 10 s heartbeat timeout, so
+    Temporal took a worker that was only queueing for a dead one and started the action again."""
+    import threading
+    import time
+
+    from temporalio.testing import ActivityEnvironment
+
+    from maintenance_agent import store as store_module
+    from maintenance_agent.activities import MaintenanceActivities
+    from maintenance_agent.models.workflow import DetectInput
+
+    monkeypatch.setattr(store_module, "LOCK_WAIT_SLICE", 0.05, raising=False)
+    data = copy_fleet(tmp_path / "data")
+    acts = MaintenanceActivities(data_dir=data, reports_dir=tmp_path / "reports")
+    beats: list[str] = []
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: beats.append(str(details[0]) if details else "")
+    holding, release = threading.Event(), threading.Event()
+
+    def other_process() -> None:  # another FleetStore on the same files: only the file lock is shared
+        with FleetStore(data).locked():
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=other_process)
+    holder.start()
+    assert holding.wait(30)
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(
+        env.run(acts.detect_fleet, DetectInput(run_id="r", artifact_dir="r"))))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while beats.count("waiting for the fleet store lock") < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert beats.count("waiting for the fleet store lock") >= 3 and not result, "it heartbeats while it waits"
+    finally:
+        release.set()
+    holder.join(30)
+    worker.join(60)
+    assert result and result[0].summary.devices == 50, "and carries on once the lock is free"

@@ -146,7 +146,7 @@ class MaintenanceActivities:
         self._keys_dir = keys_dir
         self._notifications = notifications or NotifySettings(webhook_url=notify_url)
         self._llm = llm
-        self._store = FleetStore(Path(data_dir).resolve())
+        self._store = FleetStore(Path(data_dir).resolve(), while_waiting=_heartbeat_while_waiting)
         self._reports_root = Path(reports_dir).resolve()
         self._hooks = hooks or TestHooks()
         self._random = random.Random(self._hooks.seed)
@@ -248,7 +248,7 @@ class MaintenanceActivities:
         frame = time_frame(fleet.inventory.values(), fleet.health.values(), datetime.now(UTC), inp.rules.future_tolerance)
         as_of = inp.as_of or frame.as_of
         warnings = as_of_warnings(as_of, frame.as_of, given=inp.as_of is not None)
-        previous = store.read_health_states()
+        previous = store.read_health_states(inp.run_id if inp.record_health else None)
         with gc_paused():
             detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous)
         del fleet
@@ -967,6 +967,13 @@ def _result(action: PlannedAction, outcome: Outcome, detail: str, seq: int | Non
                         changes=changes or {}, audit_seq=seq, finished_at=datetime.now(UTC),
                         attempts=activity.info().attempt if activity.in_activity() else 1,
                         observed=observed, after=after, executor=EXECUTOR)
+
+
+def _heartbeat_while_waiting() -> None:
+    """Waiting for the store lock (another process writes): an activity says it is alive meanwhile, so
+    its heartbeat timeout (10 s for an action) does not mistake the wait for a dead worker."""
+    if activity.in_activity():
+        activity.heartbeat("waiting for the fleet store lock")
 
 
 def _after_state(life_years: Mapping[tuple[str, str], float], state: DeviceState,

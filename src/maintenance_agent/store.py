@@ -26,9 +26,10 @@ import logging
 import os
 import re
 import threading
+import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +67,8 @@ LEASES_FILE = "leases.json"
 USED_PROOFS_FILE = "used_proofs.json"
 LOCK_FILE = "store.lock"
 LOCK_TIMEOUT_SECONDS = 120.0
+LOCK_WAIT_SLICE = 2.0
+"""While waiting for the lock, `while_waiting` runs this often (well inside the 10 s action heartbeat)."""
 
 _RESET_HINT = "fix the file, or restore the default fleet with --reset-data"
 
@@ -410,8 +413,12 @@ class _Cache:
 class FleetStore:
     """Load, validate, change (under a cross-process lock) and reset one data directory."""
 
-    def __init__(self, data_dir: Path, *, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
+    def __init__(self, data_dir: Path, *, lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+                 while_waiting: Callable[[], None] | None = None) -> None:
+        """`while_waiting` is called about every `LOCK_WAIT_SLICE` seconds while the lock is busy, in the
+        waiting thread (an activity heartbeats there, so a long wait does not look like a dead worker)."""
         self.data_dir = Path(data_dir)
+        self._while_waiting = while_waiting
         self.state_dir = self.data_dir / STATE_DIRNAME
         self.audit_path = self.state_dir / AUDIT_FILE
         self.mark_path = self.state_dir / MARK_FILE
@@ -432,12 +439,20 @@ class FleetStore:
         if self._lock is None:
             self._lock = FileLock(self.state_dir / LOCK_FILE, timeout=self._lock_timeout, poll_interval=0.005)
         acquired = False
+        deadline = time.monotonic() + self._lock_timeout
         try:
-            acquired = self._mutex.acquire(timeout=self._lock_timeout)
-            if not acquired:
-                raise Timeout(str(self.state_dir / LOCK_FILE))
-            with self._lock:
+            while not (acquired := self._mutex.acquire(timeout=self._slice(deadline))):
+                self._waited(deadline)
+            while True:
+                try:
+                    self._lock.acquire(timeout=self._slice(deadline))
+                    break
+                except Timeout:
+                    self._waited(deadline)
+            try:
                 yield
+            finally:
+                self._lock.release()
         except Timeout:
             raise StoreBusy(
                 f"the fleet store in {self.data_dir} stayed locked for {self._lock_timeout:.0f} s; "
@@ -576,6 +591,17 @@ class FleetStore:
             return 0, 0
 
     # -- changing -----------------------------------------------------------------------------
+    def _slice(self, deadline: float) -> float:
+        return max(0.0, min(LOCK_WAIT_SLICE, deadline - time.monotonic())) if self._while_waiting else \
+            max(0.0, deadline - time.monotonic())
+
+    def _waited(self, deadline: float) -> None:
+        """One slice of waiting for the lock is over: give up at the deadline, else say so and go on."""
+        if time.monotonic() >= deadline:
+            raise Timeout(str(self.state_dir / LOCK_FILE))
+        if self._while_waiting is not None:
+            self._while_waiting()
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """Lock the store, bring the cached state up to date and let the caller commit changes."""
@@ -724,7 +750,17 @@ class FleetStore:
             return True
 
     # -- health states -----------------------------------------------------------------------
-    def read_health_states(self) -> dict[str, str]:
+    def read_health_states(self, run_id: str | None = None) -> dict[str, str]:
+        """Each device's health state as the last run left it. For `run_id`, the states before that run
+        wrote its own: a retried detection reads what its first attempt read, not its own output (which
+        would let the no-jump rule escalate a held-back `stressed` to `critical`)."""
+        doc = self._health_doc()
+        if run_id is not None and doc.get("run_id") == run_id:
+            doc = doc.get("before") if isinstance(doc.get("before"), dict) else {}
+        devices = doc.get("devices", {})
+        return {str(k): str(v) for k, v in devices.items()} if isinstance(devices, dict) else {}
+
+    def _health_doc(self) -> dict[str, Any]:
         try:
             data = orjson.loads(self.health_state_path.read_bytes())
         except FileNotFoundError:
@@ -732,13 +768,19 @@ class FleetStore:
         except orjson.JSONDecodeError:
             log.warning("%s is corrupt; treating every device as having no previous state", self.health_state_path)
             return {}
-        return {str(k): str(v) for k, v in data.get("devices", {}).items()} if isinstance(data, dict) else {}
+        return data if isinstance(data, dict) else {}
 
     def write_health_states(self, states: dict[str, str], run_id: str) -> None:
+        """Record this run's states, keeping the ones it started from (see `read_health_states`)."""
         with self.locked():
+            current = self._health_doc()
+            if current.get("run_id") == run_id:  # a retry: the states before this run stay the same
+                before = current.get("before") if isinstance(current.get("before"), dict) else {}
+            else:
+                before = {"run_id": current.get("run_id"), "devices": current.get("devices", {})}
             atomic_write_bytes(
                 self.health_state_path,
-                orjson.dumps({"run_id": run_id, "devices": states}, option=orjson.OPT_SORT_KEYS),
+                orjson.dumps({"run_id": run_id, "devices": states, "before": before}, option=orjson.OPT_SORT_KEYS),
             )
 
     # -- reset --------------------------------------------------------------------------------
