@@ -470,3 +470,16 @@ def test_terminal_output_prints_text_from_the_data_as_it_is(capsys: pytest.Captu
     commands.print_plan(SimpleNamespace(approval_deadline=None), [action], 1, "wf-1")
     out = capsys.readouterr().err
     assert hostile in out and "[bold]down[/bold]" in out and "⚠" not in out
+
+
+@pytest.mark.parametrize("options,fragment", [
+    ({"auto_aprove": True}, "unknown run option 'auto_aprove'; the options are auto_approve, dry_run"),
+    ({"max_failures": 0}, "run option max_failures: Input should be greater than or equal to 1"),
+    ({"dry_run": "perhaps"}, "run option dry_run: Input should be a valid boolean"),
+])
+def test_a_misspelt_or_invalid_run_option_is_an_error_not_another_run(tmp_path: Path, options: dict, fragment: str) -> None:
+    """Before: `auto_aprove=True` was dropped and the run quietly waited for an approval nobody expected."""
+    with pytest.raises(client_ops.OperationError) as refused:
+        client_ops.run_input(settings_for(tmp_path), **options)
+    assert fragment in str(refused.value) and "\n" not in str(refused.value)
+    assert client_ops.run_input(settings_for(tmp_path), auto_approve=True).auto_approve

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecution,
@@ -58,6 +59,7 @@ from .models.workflow import (
     ProactiveInput,
     ProactiveStatus,
     ResultsView,
+    RunOptions,
     RunStatus,
     SetIntervalRequest,
 )
@@ -124,9 +126,20 @@ def signer(settings: Settings) -> Signer | None:
 
 
 def run_input(settings: Settings, **options: Any) -> MaintenanceInput:
-    """The start input of a run, from settings and per-run options."""
-    options.setdefault("advisor", settings.llm_enabled)
-    return MaintenanceInput(**_start_options(settings, options))
+    """The start input of a run, from settings and per-run options (`RunOptions`: a misspelt one is an
+    error, not a silently different run)."""
+    try:
+        chosen = RunOptions(**options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        if first["type"] == "extra_forbidden":
+            raise OperationError(f"unknown run option {name!r}; the options are "
+                                 f"{', '.join(RunOptions.model_fields)}") from None
+        raise OperationError(f"run option {name}: {first['msg']}") from None
+    given = {name: getattr(chosen, name) for name in chosen.model_fields_set if getattr(chosen, name) is not None}
+    given.setdefault("advisor", settings.llm_enabled)
+    return MaintenanceInput(**_start_options(settings, given))
 
 
 async def start_run(client: Client, settings: Settings, **options: Any) -> str:

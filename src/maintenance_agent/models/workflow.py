@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..core.rules import Rules
 from .core import (
@@ -127,6 +127,23 @@ class MaintenanceInput(BaseModel):
     advisor: bool = False
     source_plan: PlanRef | None = None
     parent_workflow_id: str | None = None
+
+
+class RunOptions(BaseModel):
+    """What a client may choose for one run (the rest comes from its settings). Unknown names are an
+    error: `auto_aprove=True` must not quietly start a run that waits for approval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto_approve: bool = False
+    dry_run: bool = False
+    as_of: datetime | None = None
+    rules: Rules | None = None
+    max_failures: int | None = Field(None, ge=1)
+    approval_timeout_seconds: float | None = Field(None, gt=0)
+    approvers: list[str] | None = None
+    require_distinct_approver: bool | None = None
+    advisor: bool | None = None
 
 
 class OutcomeCounts(BaseModel):
