@@ -123,6 +123,7 @@ def test_full_cycle_through_the_scripts_on_the_embedded_server(tmp_path: Path) -
         assert "Traceback" not in again.stderr
         unknown = run([str(ROOT / "query_monitoring_agent.py"), "--workflow-id", "no-such-run"], env)
         assert unknown.returncode == 2 and "no maintenance run with id 'no-such-run'" in unknown.stderr
+        assert "list recent runs with `query_monitoring_agent.py --list`" in unknown.stderr, "the CLI's own hint"
         listing = run([str(ROOT / "query_monitoring_agent.py"), "--list", "--json"], env)
         assert wid in {r["workflow_id"] for r in json.loads(listing.stdout)}
         nothing = run([str(ROOT / "run_monitoring_agent_proactive.py"), "--status"], env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import os
 import sys
 import time
@@ -64,6 +65,7 @@ async def error(session: Client, tool: str, args: dict[str, Any] | None = None, 
     assert result.is_error, f"{tool}({args}) should have failed: {result.structured_content}"
     text = result.content[0].text
     assert "Traceback" not in text
+    assert not re.search(r"\w+\.py\b", text), f"an MCP error names tools, not scripts: {text}"
     if one_line:
         assert "\n" not in text.strip(), text
     return text
@@ -175,7 +177,7 @@ async def test_reject_and_proactive_tools(agent: dict[str, str]) -> None:
                      "get_maintenance_plan"):
             text = await error(session, tool, {"workflow_id": agent_id})
             assert f"'{agent_id}' is the proactive agent, not a maintenance run" in text, text
-            assert "run_monitoring_agent_proactive.py --status" in text and "trigger_proactive_cycle" in text
+            assert "trigger_proactive_cycle" in text and ".py" not in text, "MCP errors name tools, not scripts"
         with pytest.raises(MCPError, match="is the proactive agent, not a maintenance run"):
             await session.read_resource(f"maintenance://runs/{agent_id}/report")
         deadline = time.monotonic() + 60
@@ -224,7 +226,10 @@ async def test_error_results(agent: dict[str, str]) -> None:
         assert "callback_url" in await error(session, "initiate_proactive_maintenance", {"callback_url": "ftp://x"},
                                              one_line=False)
         assert "no site 'DC-MOON1'" in await error(session, "get_fleet_health", {"site": "DC-MOON1"})
-        assert "no proactive agent is running" in await error(session, "stop_proactive_maintenance")
+        stopped = await error(session, "stop_proactive_maintenance")
+        assert "no proactive agent is running" in stopped and "start one with initiate_proactive_maintenance" in stopped
+        assert "list recent runs with list_maintenance_runs" in await error(
+            session, "get_maintenance_plan", {"workflow_id": "no-such-run"})
         assert "decides only as" in await error(
             session, "approve_maintenance_actions", {"workflow_id": wid, "approver": "second.op"})
         ok = await call(session, "approve_maintenance_actions", {"workflow_id": wid})

@@ -87,7 +87,7 @@ def run(main: Callable[[Settings], Awaitable[int]]) -> NoReturn:
         code = asyncio.run(main(settings))
     except (ConfigError, TemporalUnavailable, EmbeddedError, OperationError, FleetDataError, StoreBusy,
             CliError, RulesError) as exc:
-        err(f"error: {exc}")
+        err(f"error: {exc.for_cli() if isinstance(exc, OperationError) else exc}")
         code = EXIT_USAGE
     except OSError as exc:  # a path that is a file, not a directory; no permission; a full disk
         where = f" ({exc.filename})" if exc.filename else ""

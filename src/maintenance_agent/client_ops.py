@@ -70,7 +70,18 @@ log = logging.getLogger(__name__)
 
 
 class OperationError(Exception):
-    """A request could not be carried out; the message is one sentence saying what to do."""
+    """A request could not be carried out. The message says what and why, for any interface; what to do
+    next is a hint per interface (`cli`: a script to run, `mcp`: a tool to call), rendered by each."""
+
+    def __init__(self, message: str, *, cli: str | None = None, mcp: str | None = None) -> None:
+        super().__init__(message)
+        self.cli_hint, self.mcp_hint = cli, mcp
+
+    def for_cli(self) -> str:
+        return f"{self}; {self.cli_hint}" if self.cli_hint else str(self)
+
+    def for_mcp(self) -> str:
+        return f"{self}; {self.mcp_hint}" if self.mcp_hint else str(self)
 
 
 class RunNotFound(OperationError):
@@ -175,10 +186,9 @@ async def _guard(workflow_id: str, call: Awaitable[Any]) -> Any:
                 f"run {workflow_id} has already finished; decisions are accepted only while it is PENDING-APPROVAL"
             ) from None
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise RunNotFound(
-                f"no maintenance run with id {workflow_id!r}; list recent runs with "
-                f"`query_monitoring_agent.py --list`"
-            ) from None
+            raise RunNotFound(f"no maintenance run with id {workflow_id!r}",
+                              cli="list recent runs with `query_monitoring_agent.py --list`",
+                              mcp="list recent runs with list_maintenance_runs") from None
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:
             raise OperationError(f"{workflow_id!r} is not a maintenance run or the request was invalid: {exc.message}") from None
         if exc.status in TRANSIENT_RPC or "Workflow Task in failed state" in exc.message:
@@ -219,21 +229,25 @@ async def _run_handle(client: Client, workflow_id: str) -> tuple[WorkflowHandle,
     handle = _handle(client, workflow_id)
     desc = await _guard(workflow_id, handle.describe())
     if desc.workflow_type == ProactiveMaintenanceWorkflow.__name__:
-        raise OperationError(await _agent_is_not_a_run(client, workflow_id, desc))
+        message, open_runs = await _agent_is_not_a_run(client, workflow_id, desc)
+        cli = (f"approve one with `approve_monitoring_agent.py --workflow-id {open_runs[0]}`" if open_runs else
+               "`run_monitoring_agent_proactive.py --status` shows the agent and its approval runs")
+        mcp = (f"pass one of those ids (e.g. approve_maintenance_actions with workflow_id {open_runs[0]!r})" if open_runs
+               else "initiate_proactive_maintenance or trigger_proactive_cycle show the agent and its approval runs")
+        raise OperationError(message, cli=cli, mcp=mcp)
     if desc.workflow_type != RUN_WORKFLOW:
-        raise OperationError(
-            f"{workflow_id!r} is a {desc.workflow_type} workflow, not a maintenance run; list maintenance runs with "
-            f"`query_monitoring_agent.py --list` (over MCP: list_maintenance_runs)")
+        raise OperationError(f"{workflow_id!r} is a {desc.workflow_type} workflow, not a maintenance run",
+                             cli="list maintenance runs with `query_monitoring_agent.py --list`",
+                             mcp="list maintenance runs with list_maintenance_runs")
     return handle, desc
 
 
-async def _agent_is_not_a_run(client: Client, workflow_id: str, desc: WorkflowExecutionDescription) -> str:
-    """What to say when the proactive agent's id is used for a run: its proposals wait in approval runs
-    of their own, so name those (when the agent can be asked)."""
+async def _agent_is_not_a_run(client: Client, workflow_id: str,
+                              desc: WorkflowExecutionDescription) -> tuple[str, list[str]]:
+    """What to say when the proactive agent's id is used for a run, and its open approval runs: its
+    proposals wait in approval runs of their own (from the agent's query, else from visibility)."""
     head = (f"{workflow_id!r} is the proactive agent, not a maintenance run: its proposals wait for approval "
             f"in approval runs of their own")
-    where = ("`run_monitoring_agent_proactive.py --status` (over MCP: initiate_proactive_maintenance or "
-             "trigger_proactive_cycle) shows the agent and its approval runs")
     open_runs: list[str] = []
     if desc.status == WorkflowExecutionStatus.RUNNING:
         with contextlib.suppress(RPCError, WorkflowQueryFailedError):
@@ -246,11 +260,11 @@ async def _agent_is_not_a_run(client: Client, workflow_id: str, desc: WorkflowEx
             open_runs = sorted([wf.id async for wf in client.list_workflows(query, limit=100)
                                 if (await wf.memo()).get("kind") == "approval"])
         except RPCError:
-            return f"{head}; {where}"
+            return head, []
     if not open_runs:
-        return f"{head}, and none is open now; {where}"
+        return f"{head}, and none is open now", []
     shown = ", ".join(open_runs[:10]) + (f" and {len(open_runs) - 10} more" if len(open_runs) > 10 else "")
-    return f"{head}. Open now: {shown}; pass one of those ids instead. {where[0].upper()}{where[1:]}"
+    return f"{head}. Open now: {shown}; pass one of those ids instead", open_runs
 
 
 async def _query(client: Client, workflow_id: str, query: Callable[..., Any]) -> Any:
@@ -545,14 +559,16 @@ async def proactive_status(client: Client, user: str) -> ProactiveStatus:
     try:
         return await _guard(workflow_id, _agent(client, user).query(ProactiveMaintenanceWorkflow.status))
     except RunNotFound:
-        raise RunNotFound(f"no proactive agent for {user} ({workflow_id}); start one with "
-                          f"`run_monitoring_agent_proactive.py`") from None
+        raise RunNotFound(f"no proactive agent for {user} ({workflow_id})",
+                          cli="start one with `run_monitoring_agent_proactive.py`",
+                          mcp="start one with initiate_proactive_maintenance") from None
 
 
 async def _signal_agent(client: Client, user: str, signal: Any) -> ProactiveStatus:
     if not await _is_running(client, proactive_workflow_id(user)):
-        raise RunNotFound(f"no proactive agent is running for {user}; start one with "
-                          f"`run_monitoring_agent_proactive.py`")
+        raise RunNotFound(f"no proactive agent is running for {user}",
+                          cli="start one with `run_monitoring_agent_proactive.py`",
+                          mcp="start one with initiate_proactive_maintenance")
     await _guard(proactive_workflow_id(user), _agent(client, user).signal(signal))
     return await proactive_status(client, user)
 
@@ -575,8 +591,9 @@ async def resume_proactive(client: Client, user: str) -> ProactiveStatus:
 
 async def set_proactive_interval(client: Client, user: str, minutes: float) -> ProactiveStatus:
     if not await _is_running(client, proactive_workflow_id(user)):
-        raise RunNotFound(f"no proactive agent is running for {user}; start one with "
-                          f"`run_monitoring_agent_proactive.py --interval-minutes {minutes:g}`")
+        raise RunNotFound(f"no proactive agent is running for {user}",
+                          cli=f"start one with `run_monitoring_agent_proactive.py --interval-minutes {minutes:g}`",
+                          mcp=f"start one with initiate_proactive_maintenance (interval_minutes {minutes:g})")
     return await _guard(proactive_workflow_id(user), _agent(client, user).execute_update(
         ProactiveMaintenanceWorkflow.set_interval, SetIntervalRequest(minutes=minutes)))
 

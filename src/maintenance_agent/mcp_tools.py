@@ -194,7 +194,7 @@ async def _call(coro: Any) -> Any:
     try:
         return await coro
     except expected_errors() as exc:
-        raise ToolError(str(exc)) from None
+        raise ToolError(exc.for_mcp() if isinstance(exc, ops().OperationError) else str(exc)) from None
 
 
 def _rules(settings: Settings) -> Any:
