@@ -46,7 +46,6 @@ from .core.report import actions_csv, build_report, findings_csv, render_markdow
 from .core.report_html import render_html
 from .models.core import ActionResult, DeviceAfter, Outcome, PlannedAction
 from .models.fleet import DeviceState
-from .perf import gc_paused
 from .models.workflow import (
     INLINE_LIMIT,
     AdviseInput,
@@ -56,30 +55,31 @@ from .models.workflow import (
     ApprovalPolicy,
     ClaimRunInput,
     CompactInput,
-    GiveUpInput,
     DetectInput,
     DetectResult,
     ExecuteActionInput,
+    GiveUpInput,
+    GrantCheckInput,
+    LastCycleInput,
     LoadActionsInput,
     LoadPlanInput,
     NotifyInput,
     NotifyResult,
     OpenApproval,
     OpenChildrenInput,
-    GrantCheckInput,
-    LastCycleInput,
     OutcomeCounts,
     PageInput,
     ParentCheckInput,
     PlanInput,
-    ProactiveStatus,
     PlanResult,
+    ProactiveStatus,
     ReportInput,
     ReportRef,
     RunProgressInput,
     StillOpenInput,
     UseProofInput,
 )
+from .perf import gc_paused
 from .store import ChangeRecord, FleetDataError, FleetStore, StoreBusy, Transaction, atomic_write_bytes
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ from pydantic import BaseModel, Field, ValidationError
 from .models.core import (
     ActionResult,
     DataError,
-    Outcome,
     DeviceFacts,
     DeviceHealth,
     Finding,
     FleetSummary,
+    Outcome,
     PlannedAction,
     Problem,
     SiteHealth,

@@ -36,14 +36,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from . import artifacts
 from .config import Settings
-from .core.report import Report
-from .store import FleetStore
 from .core import identity
 from .core.approval import auto_approval_refusal
-from .core.listing import card_from_result, card_from_status, listed_outcome, start_details, start_summary
-from .identity import KeyFileError, Signer
 from .core.detect import analysis_time, detect
+from .core.listing import card_from_result, card_from_status, listed_outcome, start_details, start_summary
+from .core.report import Report
 from .core.rules import load_rules
+from .identity import KeyFileError, Signer
 from .models.core import Finding, HealthState, Severity
 from .models.listing import MEMO_KEY, RunCard, RunSummary
 from .models.mcp import MAX_ITEMS, DeviceIssue, FleetHealthOut
@@ -63,6 +62,7 @@ from .models.workflow import (
     RunStatus,
     SetIntervalRequest,
 )
+from .store import FleetStore
 from .workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWorkflow
 
 RUN_WORKFLOW = "InfrastructureMaintenanceWorkflow"

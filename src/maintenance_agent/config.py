@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from .core.ids import unsafe_user
 
+
 def _project_root() -> Path:
     """The repository root in a source checkout (where `.env`, `data/` and `reports/` live); after a
     plain `pip install .` there is none, and relative paths are taken from the working directory."""

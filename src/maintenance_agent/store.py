@@ -40,15 +40,13 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .models.core import Outcome
-from .perf import gc_paused, keep_out_of_gc
-from .strict_json import DuplicateKey, find_duplicate_key, json_key_count
 from .models.fleet import (
-    FLOAT_LIMIT,
-    DeviceState,
     FLEET_FILES,
+    FLOAT_LIMIT,
     HEALTH_FILE,
     INVENTORY_FILE,
     LIFE_FILE,
+    DeviceState,
     HealthFile,
     HealthRecord,
     InventoryFile,
@@ -56,6 +54,8 @@ from .models.fleet import (
     LifeExpectancy,
     LifeFile,
 )
+from .perf import gc_paused, keep_out_of_gc
+from .strict_json import DuplicateKey, find_duplicate_key, json_key_count
 
 log = logging.getLogger(__name__)
 

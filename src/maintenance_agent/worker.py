@@ -7,9 +7,9 @@ import asyncio
 import logging
 import os
 import signal
-from datetime import timedelta
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import NoReturn
 
 from temporalio.client import Client

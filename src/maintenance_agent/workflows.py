@@ -20,13 +20,13 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from .activities import MaintenanceActivities
-    from .core.approval import ApprovalRejected, auto_approval_refusal, check_decision, effective_policy
     from .core import identity
+    from .core.approval import ApprovalRejected, auto_approval_refusal, check_decision, effective_policy
     from .core.ids import unsafe_user, unsafe_workflow_id
     from .core.listing import cycle_run_details, indexed_phase, listed_sites, outcome_label, run_details
     from .core.notify import cycle_failure_key, page_event, top_counts
-    from .models.listing import MEMO_KEY, OUTCOME_ATTRIBUTE, SITES_ATTRIBUTE, STARTER_ATTRIBUTE, RunCard
     from .models.core import ActionResult, Outcome, PlannedAction, Risk
+    from .models.listing import MEMO_KEY, OUTCOME_ATTRIBUTE, SITES_ATTRIBUTE, STARTER_ATTRIBUTE, RunCard
     from .models.workflow import (
         INLINE_LIMIT,
         MAX_INTERVAL_MINUTES,
@@ -40,14 +40,6 @@ with workflow.unsafe.imports_passed_through():
         ApprovalResult,
         ChildOutcome,
         ClaimRunInput,
-        GiveUpInput,
-        UseProofInput,
-        GrantCheckInput,
-        GrantRequest,
-        LastCycleInput,
-        PageEvent,
-        PageInput,
-        ParentCheckInput,
         CompactInput,
         CycleSummary,
         Decision,
@@ -56,6 +48,10 @@ with workflow.unsafe.imports_passed_through():
         DetectResult,
         ExecuteActionInput,
         FindingsView,
+        GiveUpInput,
+        GrantCheckInput,
+        GrantRequest,
+        LastCycleInput,
         LoadActionsInput,
         LoadPlanInput,
         MaintenanceInput,
@@ -64,12 +60,15 @@ with workflow.unsafe.imports_passed_through():
         OpenApproval,
         OpenChildrenInput,
         OutcomeCounts,
+        PageEvent,
+        PageInput,
+        ParentCheckInput,
         PendingAction,
         Phase,
         PhaseMark,
         PlanInput,
-        PlanResult,
         PlanRef,
+        PlanResult,
         PlanView,
         ProactiveInput,
         ProactivePhase,
@@ -83,6 +82,7 @@ with workflow.unsafe.imports_passed_through():
         SiteBatchInput,
         SiteBatchResult,
         StillOpenInput,
+        UseProofInput,
     )
 
 STEP_TIMEOUT = timedelta(minutes=15)

@@ -9,7 +9,6 @@ served `REPORTS_URL`): never a path of the worker's machine.
 from __future__ import annotations
 
 import re
-
 import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence

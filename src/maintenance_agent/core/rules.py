@@ -10,7 +10,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-
 REPEAT_HOLD_FLOOR_MINUTES = 60.0
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from typing_extensions import NotRequired, TypedDict
-
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, with_config
+from typing_extensions import NotRequired, TypedDict
 
 INVENTORY_FILE = "infrastructure_inventory.json"
 HEALTH_FILE = "health_metrics.json"
