@@ -25,9 +25,9 @@ async def test_ten_thousand_devices(client: Client, tmp_path: Path) -> None:
         status = await eventually(lambda: client_ops.get_status(client, wid),
                                   lambda s: s.phase is Phase.PENDING_APPROVAL, timeout=240, what="plan")
         assert status.actions > INLINE_LIMIT, "large plans travel by reference"
-        findings = await client_ops.get_findings(client, wid, site="DC-EAST1", reports_dir=settings.reports_dir)
+        findings = await client_ops.get_findings(client, wid, site="DC-EAST1")
         assert findings.findings and {f.site for f in findings.findings} == {"DC-EAST1"} and not findings.truncated
-        plan = await client_ops.get_plan(client, wid, reports_dir=settings.reports_dir)  # the full plan, from the artifact
+        plan = await client_ops.get_plan(client, wid)  # the full plan, from the artifact
         assert len(plan.actions) == status.actions and len({a.key for a in plan.actions}) == status.actions
         # A slice with every action kind at every site (executed through the per-site children).
         per_site_kind: dict[tuple[str, str], str] = {}

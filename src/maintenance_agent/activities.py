@@ -48,11 +48,13 @@ from .models.core import ActionResult, DeviceAfter, Outcome, PlannedAction
 from .models.fleet import DeviceState
 from .models.workflow import (
     INLINE_LIMIT,
+    READABLE_ARTIFACTS,
     AdviseInput,
     AdviseResult,
     AnalyzeInput,
     AnalyzeResult,
     ApprovalPolicy,
+    ArtifactPage,
     ClaimRunInput,
     CompactInput,
     DetectInput,
@@ -73,6 +75,7 @@ from .models.workflow import (
     PlanInput,
     PlanResult,
     ProactiveStatus,
+    ReadArtifactInput,
     ReportInput,
     ReportRef,
     RunProgressInput,
@@ -647,6 +650,31 @@ class MaintenanceActivities:
         atomic_write_bytes(json_path, report.model_dump_json(indent=2).encode())
         return ReportRef(directory=str(report_dir), markdown=str(md_path), json_path=str(json_path),
                          html=str(html_path), summary=report.summary)
+
+    @activity.defn
+    def read_run_artifact(self, inp: ReadArtifactInput) -> ArtifactPage:
+        """One page of a run's plan, detection or report, for a client that cannot see this worker's
+        disk (another machine, another REPORTS_DIR). Only READABLE_ARTIFACTS, only under REPORTS_DIR."""
+        if inp.name not in READABLE_ARTIFACTS:
+            raise ApplicationError(f"{inp.name[:80]!r} is not a readable run artifact; readable are "
+                                   f"{', '.join(READABLE_ARTIFACTS)}", type="UnsafePath", non_retryable=True)
+        path = self.run_dir(inp.run_dir) / inp.name
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                fh.seek(inp.offset)
+                data = fh.read(inp.limit + 1)
+        except FileNotFoundError:
+            raise ApplicationError(f"{inp.run_dir}/{inp.name} is not in this worker's REPORTS_DIR "
+                                   f"({self._reports_root}): the run has not written it yet, or it was deleted",
+                                   type="ArtifactMissing", non_retryable=True) from None
+        cut = len(data)
+        if cut > inp.limit:  # not the last page: end it before a character that continues past it
+            cut = inp.limit
+            while cut > 0 and data[cut] & 0xC0 == 0x80:
+                cut -= 1
+        return ArtifactPage(text=data[:cut].decode("utf-8"), offset=inp.offset, next_offset=inp.offset + cut,
+                            size=size)
 
     # -- notifications and the proactive agent's bookkeeping --------------------------------------
     @activity.defn

@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import posixpath
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecution,
@@ -32,9 +32,11 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import TimeoutError as TemporalTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
 from . import artifacts
+from .artifact_reader import ArtifactReaderWorkflow
 from .config import Settings
 from .core import identity
 from .core.approval import auto_approval_refusal
@@ -50,6 +52,7 @@ from .models.workflow import (
     ApprovalPolicy,
     ApprovalRequest,
     ApprovalResult,
+    ArtifactPage,
     FindingsView,
     MaintenanceInput,
     MaintenanceResult,
@@ -57,6 +60,7 @@ from .models.workflow import (
     PlanView,
     ProactiveInput,
     ProactiveStatus,
+    ReadArtifactInput,
     ResultsView,
     RunOptions,
     RunStatus,
@@ -66,6 +70,7 @@ from .store import FleetStore
 from .workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWorkflow
 
 RUN_WORKFLOW = "InfrastructureMaintenanceWorkflow"
+M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
 
 
@@ -294,52 +299,102 @@ async def get_status(client: Client, workflow_id: str) -> RunStatus:
     return await _guard(workflow_id, handle.query(InfrastructureMaintenanceWorkflow.status))
 
 
-def _local_artifact(reports_dir: Path | None, artifact: str | None) -> Path | None:
-    """Where a run's artifact (named relative to the worker's REPORTS_DIR) is on this machine, if it is:
-    this client's REPORTS_DIR is the worker's when they share a machine (the embedded default)."""
-    if not artifact:
-        return None
-    path = Path(artifact)
-    if not path.is_absolute():
-        if reports_dir is None:
-            return None
-        path = reports_dir / path
-    return path if path.exists() else None
+READ_ARTIFACT_TIMEOUT = timedelta(seconds=60)
+"""How long a page of an artifact may take, waiting for a worker included."""
 
 
-async def get_plan(client: Client, workflow_id: str, *, reports_dir: Path | None = None) -> PlanView:
+class ArtifactMissing(OperationError):
+    """The worker has no such artifact (not written yet, or deleted)."""
+
+
+async def read_artifact(client: Client, workflow_id: str, artifact: str) -> str:
+    """The whole text of one of the run's artifacts (`<run folder>/<file>`, relative to the worker's
+    REPORTS_DIR), read by a worker of the run's task queue page by page: a client never reads the
+    worker's disk, so it may be on another machine or have another REPORTS_DIR."""
+    _, desc = await _run_handle(client, workflow_id)
+    run_dir, name = posixpath.split(artifact)
+    parts: list[str] = []
+    inp = ReadArtifactInput(run_dir=run_dir, name=name)
+    size: int | None = None
+    while True:
+        page = await _read_page(client, desc.task_queue or "", inp)
+        if size is not None and page.size != size:
+            raise OperationError(f"{artifact} changed on the worker while it was read; ask again")
+        size = page.size
+        parts.append(page.text)
+        if page.done or page.next_offset <= inp.offset:
+            return "".join(parts)
+        inp = inp.model_copy(update={"offset": page.next_offset})
+
+
+async def _read_page(client: Client, task_queue: str, inp: ReadArtifactInput) -> ArtifactPage:
+    where = f"{inp.run_dir}/{inp.name}"
+    try:
+        return await client.execute_workflow(
+            ArtifactReaderWorkflow.run, inp, id=f"read-artifact-{uuid.uuid4()}", task_queue=task_queue,
+            execution_timeout=READ_ARTIFACT_TIMEOUT)
+    except WorkflowFailureError as exc:
+        cause: BaseException = exc
+        while isinstance(cause, FailureError | WorkflowFailureError) and cause.cause is not None:
+            cause = cause.cause
+        if isinstance(cause, ApplicationError) and cause.type == "ArtifactMissing":
+            raise ArtifactMissing(cause.message) from None
+        if isinstance(cause, TemporalTimeout):
+            raise OperationError(f"no worker of task queue {task_queue!r} read {where} within "
+                                 f"{READ_ARTIFACT_TIMEOUT.total_seconds():.0f} s",
+                                 cli="start one with `python -m maintenance_agent.worker`",
+                                 mcp="start a worker for that task queue and ask again") from None
+        raise OperationError(f"the worker could not read {where}: {_failure_text(exc)}") from None
+    except RPCError as exc:
+        raise OperationError(f"could not ask a worker for {where}: {exc.message}") from None
+
+
+def _parsed(model: type[M], text: str, artifact: str) -> M:
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        raise OperationError(f"{artifact} on the worker is unreadable ({exc.errors()[0]['msg']}); start a new run") from None
+
+
+async def get_plan(client: Client, workflow_id: str) -> PlanView:
+    """The run's plan, every action of it (a large plan from its artifact, through a worker)."""
     view: PlanView = await _query(client, workflow_id, InfrastructureMaintenanceWorkflow.plan)
-    local = _local_artifact(reports_dir, view.artifact) if view.truncated else None
-    if local is not None:
-        plan = artifacts.read(local.parent, artifacts.PLAN, artifacts.PlanArtifact)
+    if view.truncated and view.artifact:
+        plan = _parsed(artifacts.PlanArtifact, await read_artifact(client, workflow_id, view.artifact), view.artifact)
         view = view.model_copy(update={"actions": plan.actions, "truncated": False})
     return view
 
 
 async def get_findings(client: Client, workflow_id: str, *, site: str | None = None,
-                       min_severity: Severity | None = None, reports_dir: Path | None = None) -> FindingsView:
+                       min_severity: Severity | None = None) -> FindingsView:
     """The run's findings; a run started from a proactive cycle's plan shows that cycle's detection."""
     view: FindingsView = await _query(client, workflow_id, InfrastructureMaintenanceWorkflow.findings)
+    source = view.artifact if view.truncated else None
     if view.total == 0 and view.artifact is None:
-        # Such a run detects nothing itself; its plan, and the detection behind it, are in the cycle's directory.
+        # Such a run detects nothing itself; its plan, and the detection behind it, are in the cycle's folder.
         plan: PlanView = await _query(client, workflow_id, InfrastructureMaintenanceWorkflow.plan)
-        local_plan = _local_artifact(reports_dir, plan.artifact)
-        if local_plan is not None and (local_plan.parent / artifacts.DETECTION).exists():
-            detected = artifacts.read(local_plan.parent, artifacts.DETECTION, artifacts.DetectionArtifact).findings
-            source = str(Path(plan.artifact or "").parent / artifacts.DETECTION)
-            view = FindingsView(total=len(detected), findings=detected, artifact=source)
+        if plan.artifact:
+            source = posixpath.join(posixpath.dirname(plan.artifact), artifacts.DETECTION)
     findings: list[Finding] = view.findings
-    truncated = view.truncated
-    local = _local_artifact(reports_dir, view.artifact) if truncated else None
-    if local is not None:
-        findings = artifacts.read(local.parent, artifacts.DETECTION, artifacts.DetectionArtifact).findings
-        truncated = False
+    truncated, artifact = view.truncated, view.artifact
+    if source is not None:
+        text: str | None
+        try:
+            text = await read_artifact(client, workflow_id, source)
+        except ArtifactMissing:
+            if not view.truncated:  # a cycle's plan without a detection beside it: nothing to show
+                text = None
+            else:
+                raise
+        if text is not None:
+            findings = _parsed(artifacts.DetectionArtifact, text, source).findings
+            truncated, artifact = False, source
     if site is not None:
         findings = [f for f in findings if f.site == site]
     if min_severity is not None:
         findings = [f for f in findings if f.severity.rank >= min_severity.rank]
     return FindingsView(total=len(findings) if not truncated else view.total, findings=findings,
-                        truncated=truncated, artifact=view.artifact)
+                        truncated=truncated, artifact=artifact)
 
 
 async def get_results(client: Client, workflow_id: str) -> ResultsView:
@@ -348,20 +403,29 @@ async def get_results(client: Client, workflow_id: str) -> ResultsView:
 
 async def get_report(client: Client, workflow_id: str) -> Report:
     """The finished run's report (report.json), or an error saying the run is not finished."""
-    return read_report(await get_status(client, workflow_id))
+    return await read_report(client, await get_status(client, workflow_id))
 
 
-def read_report(status: RunStatus) -> Report:
-    """The report of the run with this status (report.json, where the worker wrote it)."""
-    workflow_id = status.workflow_id
+async def get_report_markdown(client: Client, workflow_id: str) -> str:
+    """The finished run's report.md, or an error saying the run is not finished."""
+    status = await get_status(client, workflow_id)
+    return await read_artifact(client, workflow_id, _report_artifact(status, "report.md"))
+
+
+async def read_report(client: Client, status: RunStatus) -> Report:
+    """The report of the run with this status (report.json, read through a worker)."""
+    artifact = _report_artifact(status, "report.json")
+    return _parsed(Report, await read_artifact(client, status.workflow_id, artifact), artifact)
+
+
+def _report_artifact(status: RunStatus, name: str) -> str:
+    """A report file of the run, relative to the worker's REPORTS_DIR: a run's report folder is named
+    by its workflow id (the absolute paths in its ReportRef are the worker's, not this machine's)."""
     if status.report is None:
         raise OperationError(
-            f"run {workflow_id} is {status.phase.value} and has no report yet; check again when it has finished"
+            f"run {status.workflow_id} is {status.phase.value} and has no report yet; check again when it has finished"
         )
-    try:
-        return Report.model_validate_json(Path(status.report.json_path).read_bytes())
-    except FileNotFoundError:
-        raise OperationError(f"the report file {status.report.json_path} is gone; it was deleted after the run") from None
+    return f"{status.workflow_id}/{name}"
 
 
 async def decide(client: Client, workflow_id: str, request: ApprovalRequest, *,
@@ -437,14 +501,14 @@ async def follow(client: Client, workflow_id: str, on_change: Callable[[RunStatu
         await asyncio.sleep(poll_seconds)
 
 
-def action_outcomes(status: RunStatus, results: ResultsView) -> dict[str, str]:
+async def action_outcomes(client: Client, status: RunStatus, results: ResultsView) -> dict[str, str]:
     """What became of each action of the run, by action id: from the run's results, and for a finished
     run from its report, which also names the actions that were not approved or not run and those a
     large plan ran in site children (whose results the run itself does not hold one by one)."""
     outcomes = {r.action_id: r.outcome.value for r in results.results}
     if status.report is not None and (results.truncated or status.phase.terminal):
         with contextlib.suppress(OperationError, OSError, ValueError):
-            for action in read_report(status).actions:
+            for action in (await read_report(client, status)).actions:
                 outcomes.setdefault(action.id, action.outcome.value)
     return outcomes
 

@@ -162,7 +162,7 @@ async def run_command(settings: Settings, args: argparse.Namespace, as_of: datet
         nonlocal shown_plan
         if status.phase is Phase.PENDING_APPROVAL and not shown_plan:
             shown_plan = True
-            view = await client_ops.get_plan(client, workflow_id, reports_dir=settings.reports_dir)
+            view = await client_ops.get_plan(client, workflow_id)
             print_plan(status, view.actions, view.total, workflow_id)
 
     while True:
@@ -206,7 +206,7 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
         print_runs(runs)
         return EXIT_OK
     status = await client_ops.get_status(client, args.workflow_id)
-    plan = await client_ops.get_plan(client, args.workflow_id, reports_dir=settings.reports_dir)
+    plan = await client_ops.get_plan(client, args.workflow_id)
     results = await client_ops.get_results(client, args.workflow_id)
     if args.json:
         print(json.dumps({"status": status.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
@@ -230,7 +230,7 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
         table = Table(title=f"Plan ({plan.total} action(s))", title_justify="left")
         for col in ("Id", "Device", "Action", "Risk", "Conf.", "Routine", "Approval", "Outcome"):
             table.add_column(col)
-        outcome = client_ops.action_outcomes(status, results)
+        outcome = await client_ops.action_outcomes(client, status, results)
         for a in plan.actions[:100]:
             table.add_row(a.id, a.equipment_id, a.action.value, a.risk.value, f"{a.confidence:.2f}",
                           "yes" if a.routine else "", plan.approval.get(a.id, plan.default_approval),

@@ -277,7 +277,7 @@ async def get_maintenance_findings(
 ) -> FindingsOut:
     """What a run detected: findings with evidence (metric, value, threshold) and confidence, most severe first."""
     client = await _agent(ctx).client()
-    view = await _call(ops().get_findings(client, workflow_id, site=site, reports_dir=_settings(ctx).reports_dir,
+    view = await _call(ops().get_findings(client, workflow_id, site=site,
                                                min_severity=Severity(min_severity) if min_severity else None))
     shown = view.findings[:MAX_ITEMS]
     note = None
@@ -296,7 +296,7 @@ async def get_maintenance_findings(
 async def get_maintenance_plan(ctx: Context, workflow_id: WorkflowId) -> PlanOut:
     """The planned actions (id, device, action, risk, confidence, routine, approval state) of a run."""
     client = await _agent(ctx).client()
-    view = await _call(ops().get_plan(client, workflow_id, reports_dir=_settings(ctx).reports_dir))
+    view = await _call(ops().get_plan(client, workflow_id))
     status = await _call(ops().get_status(client, workflow_id))
     actions = [PlanActionOut(id=a.id, equipment_id=a.equipment_id, site=a.site, action=a.action.value,
                              risk=a.risk.value, confidence=a.confidence, routine=a.routine, priority=a.priority,
@@ -434,12 +434,9 @@ async def get_fleet_health(
 async def run_report(workflow_id: str, ctx: Context) -> str:
     try:
         client = await _agent(ctx).client()
-        status = await _call(ops().get_status(client, workflow_id))
+        return await _call(ops().get_report_markdown(client, workflow_id))
     except ToolError as exc:
         raise ResourceError(str(exc)) from None
-    if status.report is None:
-        raise ResourceError(f"run {workflow_id} is {status.phase.value} and has no report yet; read it when it has finished")
-    return await asyncio.to_thread(Path(status.report.markdown).read_text)
 
 
 @mcp.prompt(title="Weekly maintenance review")

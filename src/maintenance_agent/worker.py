@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from .activities import MaintenanceActivities, TestHooks, worker_approval_policy
+from .artifact_reader import ArtifactReaderWorkflow
 from .client_ops import approval_policy
 from .config import ConfigError, LlmSettings, NotifySettings, Settings, load_settings
 from .connection import TemporalUnavailable, connect
@@ -26,7 +27,8 @@ from .workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWo
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow, ProactiveMaintenanceWorkflow]
+WORKFLOWS = [InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow, ProactiveMaintenanceWorkflow,
+             ArtifactReaderWorkflow]
 MAX_CONCURRENT_ACTIVITIES = 32
 MAX_CONCURRENT_WORKFLOW_TASKS = 10
 """Workflow activations run under one GIL, so taking more at once only makes each one slower: with
@@ -47,7 +49,7 @@ def activity_list(acts: MaintenanceActivities) -> list:
         acts.execute_action, acts.compact_store, acts.write_report, acts.notify, acts.list_open_approvals,
         acts.approval_policy, acts.still_open, acts.claim_run, acts.run_progress, acts.verify_parent_agent,
         acts.check_site_grant, acts.use_proof, acts.record_give_up, acts.page, acts.last_cycle,
-        acts.listing_attributes,
+        acts.listing_attributes, acts.read_run_artifact,
     ]
 
 

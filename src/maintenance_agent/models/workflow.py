@@ -758,3 +758,36 @@ class StillOpenInput(BaseModel):
     said_finished: list[str] = Field(default_factory=list)
     """Runs that signalled they are over: they close a moment after, so they are given a short while."""
     settle_seconds: float = 20.0
+
+
+# ------------------------------------------------------------------------------------------------
+# reading a run's artifacts from the worker (a client may be on another machine)
+
+READABLE_ARTIFACTS = ("plan.json", "detection.json", "report.json", "report.md")
+"""The files of a run folder a client may read through the worker; nothing else (no ledger, no keys)."""
+ARTIFACT_PAGE_BYTES = 400_000
+"""One page of an artifact: under Temporal's 512 KB payload warning, far under its 2 MB limit."""
+
+
+class ReadArtifactInput(BaseModel):
+    run_dir: str
+    """The run's folder relative to the worker's REPORTS_DIR (refused if it leads outside it)."""
+    name: str
+    """One of READABLE_ARTIFACTS."""
+    offset: int = Field(default=0, ge=0)
+    """Byte offset of this page (the previous page's `next_offset`)."""
+    limit: int = Field(default=ARTIFACT_PAGE_BYTES, gt=0, le=ARTIFACT_PAGE_BYTES)
+
+
+class ArtifactPage(BaseModel):
+    """One page of an artifact's UTF-8 text, cut at a character boundary."""
+
+    text: str
+    offset: int
+    next_offset: int
+    size: int
+    """The file's size in bytes when this page was read (a file replaced between pages is noticed)."""
+
+    @property
+    def done(self) -> bool:
+        return self.next_offset >= self.size
