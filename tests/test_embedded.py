@@ -118,3 +118,29 @@ def test_the_settings_digest_names_what_the_worker_reads_and_hides_secrets(tmp_p
     assert differs(TEMPORAL_PAYLOAD_KEY="a-secret-of-16-chars+") == ["TEMPORAL_PAYLOAD_KEY"]
     assert "a-secret-of-16-chars+" not in str(settings_digest(load_settings(
         environ={"TEMPORAL_PAYLOAD_KEY": "a-secret-of-16-chars+"})))
+
+
+async def test_a_transport_error_asking_for_pollers_is_retried_then_one_clear_line(monkeypatch) -> None:  # noqa: ANN001
+    """Seen in CI: a dev server that had just started dropped a describe_task_queue ('transport error'),
+    and the script died with a traceback instead of asking again."""
+    from types import SimpleNamespace
+
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueResponse
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from maintenance_agent import embedded
+
+    failures = {"left": 2}
+
+    async def describe(_request):  # noqa: ANN001, ANN202
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RPCError("transport error", RPCStatusCode.UNKNOWN, b"")
+        return DescribeTaskQueueResponse()
+
+    client = SimpleNamespace(namespace="default", workflow_service=SimpleNamespace(describe_task_queue=describe))
+    assert await embedded.worker_pollers(client, "q") == [] and failures["left"] == 0
+    failures["left"] = 10**6
+    monkeypatch.setattr(embedded, "POLLERS_PATIENCE_SECONDS", 0.3)
+    with pytest.raises(embedded.EmbeddedError, match="did not answer for the pollers of task queue q"):
+        await embedded.worker_pollers(client, "q")

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, time
 from typing import NoReturn
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from .config import ConfigError, Settings, load_settings
 from .connection import TemporalUnavailable
@@ -88,6 +89,10 @@ def run(main: Callable[[Settings], Awaitable[int]]) -> NoReturn:
     except (ConfigError, TemporalUnavailable, EmbeddedError, OperationError, FleetDataError, StoreBusy,
             CliError, RulesError) as exc:
         err(f"error: {exc.for_cli() if isinstance(exc, OperationError) else exc}")
+        code = EXIT_USAGE
+    except RPCError as exc:  # what no layer expected from the server: still one line, never a traceback
+        err(f"error: the Temporal server refused or dropped a request ({exc.status.name}: {exc.message}); "
+            f"try again shortly, and check TEMPORAL_ADDRESS if it persists")
         code = EXIT_USAGE
     except OSError as exc:  # a path that is a file, not a directory; no permission; a full disk
         where = f" ({exc.filename})" if exc.filename else ""

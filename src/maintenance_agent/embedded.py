@@ -247,15 +247,30 @@ def _tail(path: Path, lines: int = 3) -> str:
 # worker
 
 
+POLLERS_PATIENCE_SECONDS = 15.0
+"""How long a transient error asking for a queue's pollers is retried (a server just started, or busy)."""
+_TRANSIENT = (RPCStatusCode.UNKNOWN, RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+              RPCStatusCode.RESOURCE_EXHAUSTED)
+
+
 async def worker_pollers(client: Client, task_queue: str) -> list[tuple[str, float]]:
-    """(identity, seconds since last poll) of workers polling the task queue for workflow tasks."""
-    resp = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-    )
+    """(identity, seconds since last poll) of workers polling the task queue for workflow tasks. A
+    transport error (a dev server that has just started, or is overloaded) is retried for a while."""
+    request = DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
+                                       task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
+    deadline, delay = time.monotonic() + POLLERS_PATIENCE_SECONDS, 0.1
+    while True:
+        try:
+            resp = await client.workflow_service.describe_task_queue(request)
+            break
+        except RPCError as exc:
+            if exc.status not in _TRANSIENT:
+                raise
+            if time.monotonic() >= deadline:
+                raise EmbeddedError(f"the Temporal server did not answer for the pollers of task queue {task_queue} "
+                                    f"({exc.message}) for {POLLERS_PATIENCE_SECONDS:.0f} s; try again shortly") from None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
     now = time.time()
     return [(p.identity, now - p.last_access_time.ToSeconds()) for p in resp.pollers]
 
