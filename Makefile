@@ -2,7 +2,7 @@
 PYTHON ?= python3
 POETRY ?= $(shell command -v poetry 2>/dev/null || echo ../shared/tools/poetry)
 
-.PHONY: install demo test worker server stop status lock bench chaos clean help assets record-histories
+.PHONY: install demo test test-fast worker server stop status lock bench chaos clean help assets record-histories
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -15,6 +15,9 @@ demo:  ## the main job: a full auto-approved run on the default fleet (local Tem
 
 test:  ## the whole test suite (starts its own Temporal servers)
 	$(PYTHON) tools/dev.py test
+
+test-fast:  ## the unit layer only (pure core, store, actions, settings, lint; no Temporal server): under a minute
+	$(PYTHON) tools/dev.py test-fast
 
 worker:  ## run a worker in the foreground (start more for more throughput)
 	$(PYTHON) tools/dev.py worker

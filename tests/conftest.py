@@ -135,3 +135,28 @@ async def running_worker(client: Client, settings: Settings, **kwargs: Any) -> A
 
     async with build_worker(client, settings, **kwargs):
         yield
+
+
+# -------------------------------------------------------------------------------------------------
+# Layers: `unit` (pure core, store, actions, settings, lint: no Temporal server, no subprocess server;
+# `python3 tools/dev.py test-fast` runs only these, in well under a minute) and `temporal` (everything
+# that starts a real server, a worker, a script or an MCP client). The whole suite runs both.
+
+UNIT_MODULES = frozenset({
+    "test_core_approval", "test_core_detect", "test_core_identity", "test_core_notify", "test_core_plan",
+    "test_core_report", "test_actions", "test_datagen", "test_store", "test_config", "test_lint",
+})
+SERVER_FIXTURES = frozenset({"temporal_env", "client", "temporal_address", "env", "skipping_env", "worker"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "unit: fast tests without a Temporal server (python3 tools/dev.py test-fast)")
+    config.addinivalue_line("markers", "temporal: tests with a real Temporal server, worker, script or MCP client")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__ if getattr(item, "module", None) else ""
+        # A test of a unit module that asks for a server (e.g. connecting for real) is a temporal one.
+        uses_server = bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
+        item.add_marker(pytest.mark.unit if module in UNIT_MODULES and not uses_server else pytest.mark.temporal)

@@ -4,7 +4,7 @@
     python3 tools/dev.py demo     # install into .venv/, start local Temporal + worker, one auto-approved run
     python3 tools/dev.py test     # install into .venv/ and run the whole test suite
 
-Other commands: install, worker, server, stop, status, bench [--quick], chaos [--trials N], assets,
+Other commands: install, test-fast (the unit layer, no Temporal server: well under a minute), worker, server, stop, status, bench [--quick], chaos [--trials N], assets,
 record-histories, keygen --user NAME [--out DIR], repair-audit [DATA_DIR]. `install` creates `.venv/` and installs exactly what poetry.lock pins, through its
 hashed export `requirements-dev.lock.txt` (`pip --require-hashes`; Poetry is not needed); it is
 skipped when nothing it depends on changed since the last install.
@@ -61,6 +61,7 @@ COMMANDS = {
     "install": lambda *a: install(),
     "demo": lambda *a: in_venv("run_monitoring_agent.py", "--reset-data", "--auto-approve", *a),
     "test": lambda *a: in_venv("-m", "pytest", *a),
+    "test-fast": lambda *a: in_venv("-m", "pytest", "-m", "unit", "-q", *a),
     "worker": lambda *a: in_venv("-m", "maintenance_agent.worker", *a),
     "server": lambda *a: in_venv("-m", "maintenance_agent.embedded", "start", *a),
     "status": lambda *a: in_venv("-m", "maintenance_agent.embedded", "status", *a),
