@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import ROOT, eventually, free_port  # noqa: E402
+from conftest import ROOT, audit_log, eventually, free_port  # noqa: E402
 
 from maintenance_agent import client_ops  # noqa: E402
 from maintenance_agent.config import Settings, load_settings, settings_environment  # noqa: E402
@@ -45,7 +45,7 @@ from maintenance_agent.embedded import port_open, server_command  # noqa: E402
 from maintenance_agent.models.core import DISRUPTIVE_ACTIONS  # noqa: E402
 from maintenance_agent.models.fleet import FLEET_FILES  # noqa: E402
 from maintenance_agent.models.workflow import ApprovalRequest, Phase  # noqa: E402
-from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME, FleetStore  # noqa: E402
+from maintenance_agent.store import FleetStore  # noqa: E402
 
 DISRUPTIVE = {a.value for a in DISRUPTIVE_ACTIONS}
 FAULT_RATE = 0.3
@@ -164,11 +164,6 @@ class Cluster:
                 proc.wait(30)
 
 
-def _ledger(data: Path) -> list[dict]:
-    path = data / STATE_DIRNAME / AUDIT_FILE
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
 async def trial(index: int, cluster: Cluster, stats: Stats, rng: random.Random) -> None:
     data = cluster.work / f"trial-{index}" / "data"
     write_fleet(generate_fleet(rng.randint(40, 80), 10_000 + index), data)
@@ -220,7 +215,7 @@ async def trial(index: int, cluster: Cluster, stats: Stats, rng: random.Random) 
 
     # Exactly once: ledger, report and data agree. The files are read as the runs left them (each run
     # writes its changes into them at its end); nothing is compacted here first.
-    ledger = _ledger(data)
+    ledger = audit_log(data)
     for run in results:
         mine = [e for e in ledger if e.get("workflow_id") == run]
         counts = Counter(e["action_id"] for e in mine)

@@ -18,6 +18,7 @@ for _var in ("LLM_MODEL", "LLM_KEY", "LLM_BASE_URL", "TEMPORAL_API_KEY", "APPROV
     os.environ.pop(_var, None)
 
 import asyncio  # noqa: E402
+import json  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
@@ -34,6 +35,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from maintenance_agent.config import Settings, load_settings  # noqa: E402
 from maintenance_agent.connection import data_converter  # noqa: E402
+from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME  # noqa: E402
 from maintenance_agent.models.listing import SEARCH_ATTRIBUTES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +108,21 @@ def copy_fleet(dest: Path, source: Path = PRISTINE) -> Path:
 def fleet_dir(tmp_path: Path) -> Path:
     """A private copy of the default 50-device fleet."""
     return copy_fleet(tmp_path / "data")
+
+
+def audit_log(data: Path, workflow_id: str | None = None) -> list[dict]:
+    """The audit ledger's entries in commit order (only those of `workflow_id`, if given)."""
+    path = data / STATE_DIRNAME / AUDIT_FILE
+    entries = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return entries if workflow_id is None else [e for e in entries if e.get("workflow_id") == workflow_id]
+
+
+async def wait_phase(client: Client, workflow_id: str, phase: Any, *, timeout: float = 30.0) -> Any:
+    """The run's status once it has reached `phase` (polled, with a deadline)."""
+    from maintenance_agent import client_ops
+
+    return await eventually(lambda: client_ops.get_status(client, workflow_id), lambda s: s.phase is phase,
+                            timeout=timeout, what=f"{workflow_id} to reach {phase.value}")
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,11 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from conftest import ROOT, copy_fleet, eventually, settings_for
+from conftest import ROOT, audit_log, copy_fleet, eventually, settings_for
 from maintenance_agent import client_ops
 from maintenance_agent.models.fleet import INVENTORY_FILE
 from maintenance_agent.models.workflow import Phase
 from maintenance_agent.config import Settings
-from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
 
 
 def start_worker(address: str, settings: Settings, log: Path, **env: str) -> subprocess.Popen:
@@ -44,7 +43,7 @@ async def test_worker_killed_mid_execution_applies_every_action_once(
         assert status.executed < status.to_execute, "the kill must land in the middle of execution"
         first.send_signal(signal.SIGKILL)
         assert first.wait(10) == -signal.SIGKILL
-        in_flight = {e["action_id"] for e in _ledger(settings.data_dir, wid)}
+        in_flight = {e["action_id"] for e in audit_log(settings.data_dir, wid)}
         second = start_worker(temporal_address, settings, tmp_path / "w2.log")
         result = await client_ops.result(client, wid)
     finally:
@@ -53,7 +52,7 @@ async def test_worker_killed_mid_execution_applies_every_action_once(
                 proc.terminate()
                 proc.wait(15)
     assert result.phase is Phase.COMPLETED
-    ledger = _ledger(settings.data_dir, wid)
+    ledger = audit_log(settings.data_dir, wid)
     per_action = Counter(e["action_id"] for e in ledger)
     assert per_action and max(per_action.values()) == 1, f"applied twice: {[a for a, n in per_action.items() if n > 1]}"
     report = json.loads(Path(result.report.json_path).read_text())
@@ -71,6 +70,3 @@ async def test_worker_killed_mid_execution_applies_every_action_once(
         assert inventory[eid] == entry["after"]["inventory"], f"{eid}: data and ledger disagree"
 
 
-def _ledger(data: Path, run_id: str) -> list[dict]:
-    path = data / STATE_DIRNAME / AUDIT_FILE
-    return [e for e in map(json.loads, path.read_text().splitlines()) if e.get("workflow_id") == run_id] if path.exists() else []

@@ -3,7 +3,6 @@ block monitoring, pause/resume/trigger/stop/set_interval, continue-as-new."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -12,11 +11,10 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from conftest import copy_fleet, eventually, running_worker, settings_for, tool
+from conftest import audit_log, copy_fleet, eventually, running_worker, settings_for, tool
 from maintenance_agent import client_ops
 from maintenance_agent.connection import data_converter
 from maintenance_agent.models.workflow import ApprovalRequest, Phase, ProactivePhase, ProactiveStatus
-from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
 
 
 @pytest.fixture
@@ -43,11 +41,6 @@ def _waiting_after(cycle: int):  # noqa: ANN202
     return lambda s: s.cycle == cycle and s.phase is ProactivePhase.WAITING
 
 
-def _ledger(settings) -> list[dict]:  # noqa: ANN001
-    path = settings.data_dir / STATE_DIRNAME / AUDIT_FILE
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
 async def test_cycles_routine_repairs_and_approvals_that_do_not_block(env: WorkflowEnvironment, tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     async with running_worker(env.client, settings):
@@ -61,7 +54,7 @@ async def test_cycles_routine_repairs_and_approvals_that_do_not_block(env: Workf
         assert c1 and c1.error is None and c1.routine_executed > 0 and c1.routine_outcomes.succeeded > 0
         assert c1.approval_run and [o.workflow_id for o in first.open_approvals] == [c1.approval_run]
         assert first.next_cycle_at == c1.finished_at + timedelta(minutes=10)
-        routine_ids = {e["workflow_id"] for e in _ledger(settings)}
+        routine_ids = {e["workflow_id"] for e in audit_log(settings.data_dir)}
         assert routine_ids == {c1.routine_run}, "only the routine run touched the fleet"
         child = await eventually(lambda: client_ops.get_status(env.client, c1.approval_run),
                                  lambda s: s.phase is Phase.PENDING_APPROVAL, what="the approval run's plan")
@@ -129,7 +122,7 @@ async def test_trigger_pause_resume_interval_and_stop(env: WorkflowEnvironment, 
         await client_ops.start_proactive(env.client, settings, interval_minutes=60, auto_execute_routine=False)
         one = await _status(env, settings, _waiting_after(1), "cycle 1")
         assert one.last_cycle and one.last_cycle.routine_run is None, "without auto-execution nothing runs unasked"
-        assert _ledger(settings) == []
+        assert audit_log(settings.data_dir) == []
 
         await client_ops.trigger_proactive(env.client, settings.user_name)
         await _status(env, settings, _waiting_after(2), "triggered cycle 2")

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from conftest import ROOT, copy_fleet, eventually, identities, running_worker, settings_for
+from conftest import ROOT, audit_log, copy_fleet, eventually, identities, running_worker, settings_for
 from maintenance_agent import client_ops
 from maintenance_agent.core import identity
 from maintenance_agent.identity import Signer
 from maintenance_agent.models.fleet import HEALTH_FILE, INVENTORY_FILE
 from maintenance_agent.models.workflow import ApprovalRequest, Phase
-from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
+from maintenance_agent.store import STATE_DIRNAME
 
 
 def _settings(tmp: Path, **overrides: Any):  # noqa: ANN202
@@ -33,11 +33,6 @@ def _settings(tmp: Path, **overrides: Any):  # noqa: ANN202
 
 def _report(result) -> dict:  # noqa: ANN001
     return json.loads(Path(result.report.json_path).read_text())
-
-
-def _audit(data: Path) -> list[dict]:
-    path = data / STATE_DIRNAME / AUDIT_FILE
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 async def _auto_run(client: Client, settings, **options: Any):  # noqa: ANN001, ANN202
@@ -121,7 +116,7 @@ async def test_a_start_input_cannot_point_the_worker_at_other_directories(client
         data_dir=str(elsewhere), reports_dir=str(tmp_path / "someone-elses-reports")))
     assert error is None and result["phase"] in ("COMPLETED", "NO-ACTION-NEEDED")
     assert _files_under(elsewhere) == before and not (tmp_path / "someone-elses-reports").exists()
-    assert _audit(settings.data_dir), "the run worked on the worker's own DATA_DIR"
+    assert audit_log(settings.data_dir), "the run worked on the worker's own DATA_DIR"
     assert Path(result["report"]["markdown"]).is_relative_to(settings.reports_dir)
 
 
@@ -170,7 +165,7 @@ async def _describe(client: Client, wid: str):  # noqa: ANN202
 
 def _mine(data: Path, wid: str) -> list[dict]:
     """The ledger entries of the run(s) under this workflow id (keyed by it, before runs had keys)."""
-    return [e for e in _audit(data) if wid in (e.get("workflow_id"), e.get("run_id"))]
+    return [e for e in audit_log(data) if wid in (e.get("workflow_id"), e.get("run_id"))]
 
 
 def _after_the_breaker(entries: list[dict], max_failures: int) -> list[dict]:
@@ -289,7 +284,7 @@ async def test_two_concurrent_auto_approved_runs_repeat_no_repair(client: Client
         runs = [await client_ops.start_run(client, settings, auto_approve=True) for _ in range(2)]
         results = [await client_ops.result(client, wid) for wid in runs]
     assert [r.phase for r in results] == [Phase.COMPLETED] * 2
-    ledger = _audit(settings.data_dir)
+    ledger = audit_log(settings.data_dir)
     assert _tried_twice(ledger) == []
     held = [e for e in ledger if "is not repeated within 60 min" in e.get("detail", "")]
     assert held, "the fleet has repairs that do not work (overheating devices), so the rule must have held some"
@@ -309,8 +304,8 @@ async def test_disruptive_operations_at_one_site_never_overlap_across_runs(clien
         runs = [await client_ops.start_run(client, settings, auto_approve=True) for _ in range(2)]
         for wid in runs:
             assert (await client_ops.result(client, wid)).phase is Phase.COMPLETED
-    assert _tried_twice(_audit(settings.data_dir)) == []
-    operations = [e for e in _audit(settings.data_dir) if "operation_started_at" in e.get("result", {})]
+    assert _tried_twice(audit_log(settings.data_dir)) == []
+    operations = [e for e in audit_log(settings.data_dir) if "operation_started_at" in e.get("result", {})]
     assert {e["workflow_id"] for e in operations} == set(runs), "both runs operated"
     by_site: dict[str, list[tuple[datetime, datetime, str]]] = {}
     for e in operations:

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from conftest import THIRD_PARTY, copy_fleet, eventually, identities, running_worker, settings_for
+from conftest import (THIRD_PARTY, audit_log, copy_fleet, identities, running_worker,
+                      settings_for, wait_phase)
 from maintenance_agent import client_ops
 from maintenance_agent.datagen import generate_fleet, write_fleet
 from maintenance_agent.identity import Signer
 from maintenance_agent.models.fleet import HEALTH_FILE, INVENTORY_FILE
 from maintenance_agent.models.workflow import ApprovalRequest, Phase
-from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
+from maintenance_agent.store import STATE_DIRNAME
 
 def _queue(tmp_path: Path) -> str:
     """One task queue per test: a worker owns its DATA_DIR, so each test's fleet has its own worker."""
@@ -56,17 +57,6 @@ def _inventory(data: Path) -> dict[str, dict]:
     return {d["id"]: d for d in json.loads((data / INVENTORY_FILE).read_text())["infrastructure_inventory"]}
 
 
-def _audit(data: Path, run_id: str) -> list[dict]:
-    path = data / STATE_DIRNAME / AUDIT_FILE
-    lines = path.read_text().splitlines() if path.exists() else []
-    return [e for e in map(json.loads, lines) if e.get("workflow_id") == run_id]
-
-
-async def _wait_phase(client: Client, wid: str, phase: Phase):  # noqa: ANN202
-    return await eventually(lambda: client_ops.get_status(client, wid), lambda s: s.phase is phase,
-                            what=f"{wid} to reach {phase.value}")
-
-
 def _report(result) -> dict:  # noqa: ANN001
     return json.loads(Path(result.report.json_path).read_text())
 
@@ -91,7 +81,7 @@ async def test_auto_approved_run_changes_exactly_what_the_report_says(client: Cl
         assert f"{counts['rolled_back']} rolled back" in report["summary"] and "PROBLEMS" in report["summary"]
 
     # Every executed action is in the ledger exactly once, with the report's outcome.
-    ledger = _audit(settings.data_dir, wid)
+    ledger = audit_log(settings.data_dir, wid)
     assert sorted(e["action_id"] for e in ledger) == sorted(a["id"] for a in actions)
     assert {e["action_id"]: e["outcome"] for e in ledger} == {a["id"]: a["outcome"] for a in actions}
 
@@ -118,7 +108,7 @@ async def test_auto_approved_run_changes_exactly_what_the_report_says(client: Cl
 async def test_run_waits_for_approval_and_executes_exactly_the_approved_subset(client: Client, worker, tmp_path: Path) -> None:  # noqa: ANN001
     settings = _settings(tmp_path)
     wid = await client_ops.start_run(client, settings)
-    status = await _wait_phase(client, wid, Phase.PENDING_APPROVAL)
+    status = await wait_phase(client, wid, Phase.PENDING_APPROVAL)
     assert status.pending_total == status.actions > 3 and status.approval_deadline is not None
     plan = await client_ops.get_plan(client, wid)
     assert plan.default_approval == "pending"
@@ -134,7 +124,7 @@ async def test_run_waits_for_approval_and_executes_exactly_the_approved_subset(c
     assert [m.at for m in result.phases] == sorted(m.at for m in result.phases)
     assert (await client_ops.get_status(client, wid)).phases == result.phases
     report = _report(result)
-    assert sorted(e["action_id"] for e in _audit(settings.data_dir, wid)) == sorted(chosen)
+    assert sorted(e["action_id"] for e in audit_log(settings.data_dir, wid)) == sorted(chosen)
     by_id = {a["id"]: a for a in report["actions"]}
     assert all(by_id[i]["approved"] and by_id[i]["outcome"] != "skipped_unapproved" for i in chosen)
     others = [a for a in report["actions"] if a["id"] not in chosen]
@@ -148,11 +138,11 @@ async def test_rejection_changes_nothing(client: Client, worker, tmp_path: Path)
     settings = _settings(tmp_path)
     before = _digests(settings.data_dir)
     wid = await client_ops.start_run(client, settings)
-    await _wait_phase(client, wid, Phase.PENDING_APPROVAL)
+    await wait_phase(client, wid, Phase.PENDING_APPROVAL)
     await client_ops.decide(client, wid, ApprovalRequest(approve=False, approver="ops.lead", comment="change freeze"))
     result = await client_ops.result(client, wid)
     assert result.phase is Phase.REJECTED
-    assert _digests(settings.data_dir) == before and _audit(settings.data_dir, wid) == []
+    assert _digests(settings.data_dir) == before and audit_log(settings.data_dir, wid) == []
     report = _report(result)
     assert report["summary"].startswith("REJECTED by ops.lead: 0 of")
     assert {a["outcome"] for a in report["actions"]} == {"skipped_unapproved"}
@@ -161,7 +151,7 @@ async def test_rejection_changes_nothing(client: Client, worker, tmp_path: Path)
 async def test_bad_decisions_are_refused_before_history(client: Client, worker, tmp_path: Path) -> None:  # noqa: ANN001
     settings = _settings(tmp_path)
     wid = await client_ops.start_run(client, settings, approvers=["alice", "bob"], require_distinct_approver=True)
-    await _wait_phase(client, wid, Phase.PENDING_APPROVAL)
+    await wait_phase(client, wid, Phase.PENDING_APPROVAL)
     cases = [
         (ApprovalRequest(action_ids=["A1", "A99999"], approver="alice"), "unknown action id"),
         (ApprovalRequest(action_ids=[], approver="alice"), "no action ids"),
@@ -196,7 +186,7 @@ async def test_bad_decisions_are_refused_before_history(client: Client, worker, 
 async def test_four_eyes_rule_refuses_the_starter(client: Client, worker, tmp_path: Path) -> None:  # noqa: ANN001
     settings = _settings(tmp_path)
     wid = await client_ops.start_run(client, settings, require_distinct_approver=True)
-    await _wait_phase(client, wid, Phase.PENDING_APPROVAL)
+    await wait_phase(client, wid, Phase.PENDING_APPROVAL)
     with pytest.raises(client_ops.OperationError, match="REQUIRE_DISTINCT_APPROVER"):
         await client_ops.decide(client, wid, ApprovalRequest(approver=settings.user_name),
                                 signed_by=_as(tmp_path, settings.user_name))
@@ -215,7 +205,7 @@ async def test_dry_run_simulates_and_writes_nothing(client: Client, worker, tmp_
     assert not (settings.data_dir / STATE_DIRNAME / "health_state.json").exists()
     report = _report(result)
     assert report["dry_run"] and report["summary"].startswith("DRY RUN")
-    assert _audit(settings.data_dir, wid) == []
+    assert audit_log(settings.data_dir, wid) == []
 
 
 async def test_malformed_data_fails_the_run_with_a_clear_error(client: Client, worker, tmp_path: Path) -> None:  # noqa: ANN001
@@ -277,11 +267,11 @@ async def test_third_party_fleet(client: Client, worker, tmp_path: Path) -> None
 async def test_action_ids_match_whatever_their_case(client: Client, worker, tmp_path: Path) -> None:  # noqa: ANN001
     settings = _settings(tmp_path)
     wid = await client_ops.start_run(client, settings)
-    await _wait_phase(client, wid, Phase.PENDING_APPROVAL)
+    await wait_phase(client, wid, Phase.PENDING_APPROVAL)
     outcome = await client_ops.decide(client, wid, ApprovalRequest(action_ids=["a1", " A2 "], approver="ops.lead"))
     assert outcome.approved == 2 and outcome.decision.action_ids == ["A1", "A2"]
     result = await client_ops.result(client, wid)
-    assert sorted(e["action_id"] for e in _audit(settings.data_dir, wid)) == ["A1", "A2"]
+    assert sorted(e["action_id"] for e in audit_log(settings.data_dir, wid)) == ["A1", "A2"]
     assert result.phase is Phase.COMPLETED
 
 
