@@ -38,6 +38,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from . import artifacts
 from .artifact_reader import ArtifactReaderWorkflow
 from .config import Settings
+from .connection import TRANSIENT_RPC
 from .core import identity
 from .core.approval import auto_approval_refusal
 from .core.detect import analysis_time, detect
@@ -98,7 +99,6 @@ class Busy(OperationError):
     asking again shortly is safe."""
 
 
-TRANSIENT_RPC = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED)
 FOLLOW_PATIENCE_SECONDS = 120.0
 """How long `follow` keeps asking a busy run before giving up."""
 

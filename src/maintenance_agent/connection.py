@@ -9,10 +9,13 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
-from temporalio.service import RPCError, TLSConfig
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from .config import Settings, TlsMode
 from .converter import data_converter as checking_converter
+
+TRANSIENT_RPC = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED)
+"""Server answers that mean "busy or restarting, ask again shortly" (shared by every caller that retries)."""
 
 log = logging.getLogger(__name__)
 

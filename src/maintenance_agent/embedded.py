@@ -39,7 +39,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from .config import ENV_VARS, ConfigError, EmbeddedMode, Settings, load_settings, settings_environment
-from .connection import TemporalUnavailable, connect
+from .connection import TRANSIENT_RPC, TemporalUnavailable, connect
 from .core.listing import attribute_spec
 from .models.listing import SEARCH_ATTRIBUTES
 
@@ -249,8 +249,7 @@ def _tail(path: Path, lines: int = 3) -> str:
 
 POLLERS_PATIENCE_SECONDS = 15.0
 """How long a transient error asking for a queue's pollers is retried (a server just started, or busy)."""
-_TRANSIENT = (RPCStatusCode.UNKNOWN, RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
-              RPCStatusCode.RESOURCE_EXHAUSTED)
+_TRANSIENT = (*TRANSIENT_RPC, RPCStatusCode.UNKNOWN)  # UNKNOWN: a just-started server's 'transport error'
 
 
 async def worker_pollers(client: Client, task_queue: str) -> list[tuple[str, float]]:
