@@ -36,7 +36,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import ROOT, audit_log, eventually, free_port  # noqa: E402
-
 from maintenance_agent import client_ops  # noqa: E402
 from maintenance_agent.config import Settings, load_settings, settings_environment  # noqa: E402
 from maintenance_agent.connection import TemporalUnavailable, connect  # noqa: E402

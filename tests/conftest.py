@@ -35,8 +35,8 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from maintenance_agent.config import Settings, load_settings  # noqa: E402
 from maintenance_agent.connection import data_converter  # noqa: E402
-from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME  # noqa: E402
 from maintenance_agent.models.listing import SEARCH_ATTRIBUTES  # noqa: E402
+from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PRISTINE = ROOT / "src" / "maintenance_agent" / "fleet_default"

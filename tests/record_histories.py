@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import copy_fleet, eventually, identities, running_worker, settings_for, tool  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from conftest import copy_fleet, eventually, identities, running_worker, settings_for, tool  # noqa: E402
 from maintenance_agent import client_ops  # noqa: E402
 from maintenance_agent.connection import data_converter  # noqa: E402
 from maintenance_agent.datagen import generate_fleet, write_fleet  # noqa: E402

@@ -21,7 +21,7 @@ from helpers.fleet_builders import (
     reading,
     state,
 )
-from maintenance_agent.actions import (
+from maintenance_agent.core.actions import (
     CATALOG,
     READING_OFFSET,
     RENEWAL_DAYS,

@@ -17,11 +17,10 @@ import orjson
 import pytest
 from aiohttp import web
 from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
 from conftest import ROOT, copy_fleet, running_worker, settings_for
 from helpers.http_stub import http_stub
-from temporalio.testing import ActivityEnvironment
-
 from maintenance_agent import artifacts, client_ops, llm
 from maintenance_agent.activities import MaintenanceActivities
 from maintenance_agent.config import LlmSettings

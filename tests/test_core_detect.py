@@ -29,12 +29,12 @@ from helpers.fleet_builders import (
 from maintenance_agent.core.detect import (
     Trend,
     analysis_time,
-    time_frame,
     firmware_baseline,
     fit_trend,
     raw_health_state,
     site_health,
     smooth_state,
+    time_frame,
     version_key,
 )
 from maintenance_agent.models.core import (

@@ -27,7 +27,7 @@ from helpers.fleet_builders import (
     series,
     state,
 )
-from maintenance_agent.actions import CATALOG, guard_values, precheck
+from maintenance_agent.core.actions import CATALOG, guard_values, precheck
 from maintenance_agent.core.analyze import analyze, explain_device, explain_site
 from maintenance_agent.core.detect import Detection, analysis_time, detect
 from maintenance_agent.core.plan import (

@@ -15,9 +15,9 @@ from temporalio.client import Client
 
 from conftest import ROOT, audit_log, copy_fleet, eventually, settings_for
 from maintenance_agent import client_ops
+from maintenance_agent.config import Settings
 from maintenance_agent.models.fleet import INVENTORY_FILE
 from maintenance_agent.models.workflow import Phase
-from maintenance_agent.config import Settings
 
 
 def start_worker(address: str, settings: Settings, log: Path, **env: str) -> subprocess.Popen:

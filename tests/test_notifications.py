@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from temporalio.service import RPCError
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from conftest import ROOT, copy_fleet, eventually, running_worker, settings_for
 from helpers.http_stub import answer_never, answer_status, http_stub

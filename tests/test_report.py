@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from conftest import copy_fleet, running_worker, settings_for
 from maintenance_agent import client_ops
-from maintenance_agent.actions import CATALOG, READING_OFFSET
+from maintenance_agent.core.actions import CATALOG, READING_OFFSET
 from maintenance_agent.core.detect import assess_device
 from maintenance_agent.core.rules import Rules
 from maintenance_agent.models.core import ActionName

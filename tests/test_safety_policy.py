@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import contextlib
+import json
 import uuid
 from pathlib import Path
 
 import orjson
-from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from temporalio.client import Client
 
 from conftest import eventually, running_worker, settings_for

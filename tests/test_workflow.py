@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from conftest import (THIRD_PARTY, audit_log, copy_fleet, identities, running_worker,
-                      settings_for, wait_phase)
+from conftest import THIRD_PARTY, audit_log, copy_fleet, identities, running_worker, settings_for, wait_phase
 from maintenance_agent import client_ops
 from maintenance_agent.datagen import generate_fleet, write_fleet
 from maintenance_agent.identity import Signer
 from maintenance_agent.models.fleet import HEALTH_FILE, INVENTORY_FILE
 from maintenance_agent.models.workflow import ApprovalRequest, Phase
 from maintenance_agent.store import STATE_DIRNAME
+
 
 def _queue(tmp_path: Path) -> str:
     """One task queue per test: a worker owns its DATA_DIR, so each test's fleet has its own worker."""

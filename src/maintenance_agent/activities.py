@@ -35,8 +35,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from . import actions, artifacts
+from . import artifacts
 from .config import LlmSettings, NotifySettings
+from .core import actions
 from .core import notify as messages
 from .core.analyze import analyze
 from .core.detect import as_of_warnings, detect, device_after, time_frame

@@ -6,26 +6,20 @@ atomically by the activity that produced them and read by the activities that fo
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from .models.artifacts import AdviceArtifact, AnalysisArtifact, DetectionArtifact, PlanArtifact
 from .models.core import (
     ActionResult,
-    DataError,
-    DeviceFacts,
-    DeviceHealth,
-    Finding,
-    FleetSummary,
     Outcome,
-    PlannedAction,
-    Problem,
-    SiteHealth,
-    SiteImpact,
 )
 from .store import atomic_write_bytes
+
+__all__ = ["AdviceArtifact", "AnalysisArtifact", "ArtifactError", "DetectionArtifact", "PlanArtifact",
+           "append_simulated", "read", "read_simulated", "write", "SimulationTally"]
 
 DETECTION = "detection.json"
 ANALYSIS = "analysis.json"
@@ -36,53 +30,6 @@ SIMULATED = "simulated.jsonl"
 
 class ArtifactError(Exception):
     """An artifact is missing or unreadable; the run that produced it must be re-run."""
-
-
-class DetectionArtifact(BaseModel):
-    as_of: datetime
-    summary: FleetSummary
-    findings: list[Finding]
-    facts: dict[str, DeviceFacts]
-    device_health: list[DeviceHealth]
-    sites: list[SiteHealth]
-    firmware_baseline: dict[str, str] = Field(default_factory=dict)
-    data_errors: list[DataError] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-
-
-class AnalysisArtifact(BaseModel):
-    problems: list[Problem]
-    impacts: list[SiteImpact]
-    llm: dict[str, object] = Field(default_factory=dict)
-
-
-class AdviceArtifact(BaseModel):
-    """What the advisor contributed to a run (for the report): never needed for a decision."""
-
-    used: bool
-    model: str | None = None
-    executive_summary: str | None = None
-    parts: list[str] = Field(default_factory=list)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    latency_ms: float = 0
-    attempts: int = 0
-    digest_tokens: int = 0
-    tokenizer: str = ""
-    token_budget: int = 0
-    problems_included: int = 0
-    problems_omitted: int = 0
-    actions_included: int = 0
-    actions_omitted: int = 0
-    proposals_accepted: list[str] = Field(default_factory=list)
-    proposals_rejected: list[str] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-
-
-class PlanArtifact(BaseModel):
-    actions: list[PlannedAction]
-    excluded: int = 0
-    llm: dict[str, object] = Field(default_factory=dict)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from maintenance_agent.core.detect import DeviceAssessment, Detection, assess_device, detect
+from maintenance_agent.core.detect import Detection, DeviceAssessment, assess_device, detect
 from maintenance_agent.core.rules import Rules
 from maintenance_agent.models.core import DeviceFacts, Finding, FindingKind
 from maintenance_agent.models.fleet import DeviceState, HealthRecord, InventoryRecord, Reading

@@ -18,8 +18,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from ..models.core import DeviceFacts, PlannedAction, Problem
+from ..models.rules import Rules
 from .plan import PlanError, Proposal, make_action, validate_proposal
-from .rules import Rules
 
 RESERVED_FOR_INSTRUCTIONS = 600
 MAX_PROPOSALS = 20

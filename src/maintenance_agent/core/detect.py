@@ -24,7 +24,7 @@ from ..models.core import (
     SiteHealth,
 )
 from ..models.fleet import HEALTH_FILE, INVENTORY_FILE, DeviceState, HealthRecord, InventoryRecord, Reading
-from .rules import METRICS, Rules
+from ..models.rules import METRICS, Rules
 
 DAYS_PER_YEAR = 365.25
 

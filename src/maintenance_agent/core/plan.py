@@ -11,7 +11,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..actions import CATALOG, planned_guard
 from ..models.core import (
     ActionName,
     DeviceFacts,
@@ -22,9 +21,10 @@ from ..models.core import (
     Risk,
     Severity,
 )
+from ..models.rules import Rules
+from .actions import CATALOG, planned_guard
 from .analyze import has_hardware_fault
 from .detect import version_key
-from .rules import Rules
 
 _ACTION_ORDER = {a: i for i, a in enumerate(ActionName)}
 _PERFORMANCE = (FindingKind.HIGH_CPU, FindingKind.HIGH_MEMORY, FindingKind.PACKET_LOSS, FindingKind.HIGH_LATENCY)

@@ -38,7 +38,7 @@ from ..models.workflow import Decision, OutcomeCounts, Phase, ReportInput
 from .detect import smooth_state
 
 if TYPE_CHECKING:
-    from ..artifacts import AnalysisArtifact, DetectionArtifact, PlanArtifact
+    from ..models.artifacts import AnalysisArtifact, DetectionArtifact, PlanArtifact
 
 REPORT_SCHEMA_VERSION = "2"
 

@@ -15,7 +15,6 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..core.rules import Rules
 from .core import (
     ActionResult,
     DataError,
@@ -28,6 +27,7 @@ from .core import (
     SiteHealth,
     SiteImpact,
 )
+from .rules import Rules
 
 INLINE_LIMIT = 400
 """Up to this many findings/actions travel inline in payloads and queries; beyond it, artifacts."""

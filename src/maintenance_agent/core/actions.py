@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .core.analyze import HARDWARE_ALERT
-from .core.rules import Rules
-from .models.core import ActionName, DeviceFacts, PlannedAction, Risk
-from .models.fleet import DeviceState, HealthRecord, Reading
+from ..models.core import ActionName, DeviceFacts, PlannedAction, Risk
+from ..models.fleet import DeviceState, HealthRecord, Reading
+from ..models.rules import Rules
+from .analyze import HARDWARE_ALERT
 
 RENEWAL_DAYS = 365
 READING_OFFSET = timedelta(minutes=5)

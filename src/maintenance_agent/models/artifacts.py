@@ -1,0 +1,66 @@
+"""The run artifacts' shapes: the full detection, analysis, advice and plan of a run (stored by artifacts.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from .core import (
+    DataError,
+    DeviceFacts,
+    DeviceHealth,
+    Finding,
+    FleetSummary,
+    PlannedAction,
+    Problem,
+    SiteHealth,
+    SiteImpact,
+)
+
+
+class DetectionArtifact(BaseModel):
+    as_of: datetime
+    summary: FleetSummary
+    findings: list[Finding]
+    facts: dict[str, DeviceFacts]
+    device_health: list[DeviceHealth]
+    sites: list[SiteHealth]
+    firmware_baseline: dict[str, str] = Field(default_factory=dict)
+    data_errors: list[DataError] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+class AnalysisArtifact(BaseModel):
+    problems: list[Problem]
+    impacts: list[SiteImpact]
+    llm: dict[str, object] = Field(default_factory=dict)
+
+
+class AdviceArtifact(BaseModel):
+    """What the advisor contributed to a run (for the report): never needed for a decision."""
+
+    used: bool
+    model: str | None = None
+    executive_summary: str | None = None
+    parts: list[str] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0
+    attempts: int = 0
+    digest_tokens: int = 0
+    tokenizer: str = ""
+    token_budget: int = 0
+    problems_included: int = 0
+    problems_omitted: int = 0
+    actions_included: int = 0
+    actions_omitted: int = 0
+    proposals_accepted: list[str] = Field(default_factory=list)
+    proposals_rejected: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class PlanArtifact(BaseModel):
+    actions: list[PlannedAction]
+    excluded: int = 0
+    llm: dict[str, object] = Field(default_factory=dict)

@@ -1,0 +1,82 @@
+"""Detection and policy thresholds: one model with documented defaults, overridable from a JSON file.
+
+A breach is strictly greater than its threshold: a value equal to a threshold is not a breach.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+REPEAT_HOLD_FLOOR_MINUTES = 60.0
+
+
+class MetricThreshold(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    warning: float
+    critical: float | None = None
+    unit: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MetricThreshold:
+        if self.critical is not None and self.critical < self.warning:
+            raise ValueError("critical must not be below warning")
+        return self
+
+
+class Rules(BaseModel):
+    """Every number the rules use. Defaults follow common vendor guidance for network gear."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temperature_celsius: MetricThreshold = MetricThreshold(warning=70, critical=75, unit="°C")
+    cpu_utilization_percent: MetricThreshold = MetricThreshold(warning=80, critical=95, unit="%")
+    memory_utilization_percent: MetricThreshold = MetricThreshold(warning=85, critical=95, unit="%")
+    packet_loss_percent: MetricThreshold = MetricThreshold(warning=0.5, critical=2, unit="%")
+    latency_ms: MetricThreshold = MetricThreshold(warning=15, critical=20, unit="ms")
+
+    nearing_end_of_life_fraction: float = Field(0.8, gt=0, lt=1)
+    contract_expiring_days: int = Field(90, ge=1)
+    maintenance_overdue_days: int = Field(730, ge=1)
+    critical_alert_max_age_days: int = Field(30, ge=1)
+    """Critical alerts older than this (before the analysis time) are history, not a finding."""
+    stale_reading_days: float = Field(2.0, gt=0)
+    """A newest reading older than this lowers the confidence of threshold findings."""
+
+    trend_min_readings: int = Field(4, ge=3)
+    trend_window_days: float = Field(14, gt=0)
+    trend_horizon_days: float = Field(30, gt=0)
+    trend_min_r2: float = Field(0.6, ge=0, le=1)
+    trend_urgent_days: float = Field(7, gt=0)
+
+    future_tolerance_minutes: float = Field(10, ge=0, le=24 * 60)
+    """Readings and alerts stamped more than this after the current time are data errors: a device
+    clock gone wrong. They are reported, ignored by the rules, and never move the analysis time."""
+
+    repeat_hold_minutes: float = Field(REPEAT_HOLD_FLOOR_MINUTES, ge=0, le=7 * 24 * 60)
+    """A repair that failed or was rolled back on a device is not tried again there by another run
+    within this time: that run finds it `stale`, with the reason (concurrent runs repeat no work).
+    It protects other runs' work, so a run's rules may lengthen it but never shorten it below
+    REPEAT_HOLD_FLOOR_MINUTES (see `repeat_hold`)."""
+
+    routine_confidence: float = Field(0.95, ge=0, le=1)
+    """An action is routine (may run without approval) at or above this confidence and low risk."""
+
+    def metric(self, name: str) -> MetricThreshold:
+        return getattr(self, name)
+
+    @property
+    def repeat_hold(self) -> timedelta:
+        return timedelta(minutes=max(self.repeat_hold_minutes, REPEAT_HOLD_FLOOR_MINUTES))
+
+    @property
+    def future_tolerance(self) -> timedelta:
+        return timedelta(minutes=self.future_tolerance_minutes)
+
+
+METRICS: tuple[str, ...] = (
+    "temperature_celsius", "cpu_utilization_percent", "memory_utilization_percent",
+    "packet_loss_percent", "latency_ms",
+)
