@@ -9,13 +9,14 @@ prior state is restored).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..models.core import ActionName, DeviceFacts, PlannedAction, Risk
 from ..models.fleet import DeviceState, HealthRecord, Reading
-from ..models.rules import Rules
+from ..models.rules import MetricName, Rules
 from .analyze import HARDWARE_ALERT
 
 RENEWAL_DAYS = 365
@@ -108,19 +109,23 @@ def _latest(state: DeviceState) -> Reading | None:
     return max(readings, key=lambda r: r["timestamp"]) if readings else None
 
 
-def _with_reading(state: DeviceState, as_of: datetime, **changes: Any) -> HealthRecord | None:
+def _with_reading(state: DeviceState, as_of: datetime, *, status: str | None = None,
+                  health_score: float | None = None,
+                  metrics: Mapping[MetricName, int | float | None] | None = None) -> HealthRecord | None:
     """A copy of the health record with one new reading derived from the latest one."""
     if state.health is None:
         return None
     base = _latest(state)
-    reading = Reading(**base) if base else Reading(timestamp=as_of)  # type: ignore[typeddict-item]
-    reading.update({k: v for k, v in changes.items() if v is not None and k not in ("status", "health_score")})
+    reading = Reading(**base) if base else Reading(timestamp=as_of)
+    for metric, value in (metrics or {}).items():
+        if value is not None:
+            reading[metric] = value
     reading["timestamp"] = max(as_of, base["timestamp"] if base else as_of) + READING_OFFSET
     health_changes: dict[str, Any] = {"recent_readings": [reading, *state.health.recent_readings]}
-    if "status" in changes:
-        health_changes["status"] = changes["status"]
-    if changes.get("health_score") is not None:
-        health_changes["health_score"] = changes["health_score"]
+    if status is not None:
+        health_changes["status"] = status
+    if health_score is not None:
+        health_changes["health_score"] = health_score
     return state.health.model_copy(update=health_changes)
 
 
@@ -144,7 +149,7 @@ def apply(action: PlannedAction, state: DeviceState, as_of: datetime, rules: Rul
         mem = latest.get("memory_utilization_percent") if latest else None
         health = _with_reading(
             state, as_of, status=status,
-            memory_utilization_percent=_keep_type(mem, max(5.0, mem * 0.7)) if mem is not None else None,
+            metrics={"memory_utilization_percent": _keep_type(mem, max(5.0, mem * 0.7)) if mem is not None else None},
             health_score=max(state.health.health_score or 0, 85) if comes_back and state.health else None,
         )
         return DeviceState(inventory=inv.model_copy(update={"status": status, "uptime_days": 0, "alerts": alerts}),
@@ -165,25 +170,26 @@ def apply(action: PlannedAction, state: DeviceState, as_of: datetime, rules: Rul
         })
         health = _with_reading(
             state, as_of, status="Operational", health_score=100,
-            temperature_celsius=_keep_type(temp, cool) if cool is not None else None,
-            packet_loss_percent=0.0 if latest and latest.get("packet_loss_percent") is not None else None,
+            metrics={"temperature_celsius": _keep_type(temp, cool) if cool is not None else None,
+                     "packet_loss_percent": 0.0 if latest and latest.get("packet_loss_percent") is not None else None},
         )
         return DeviceState(inventory=new_inv, health=health)
     if name is ActionName.OPTIMIZE_CONFIGURATION:
         if latest is None:
             raise ApplyError(f"{inv.id} has no readings to tune against")
-        tuned: dict[str, Any] = {}
-        factors = {"cpu_utilization_percent": -15.0, "memory_utilization_percent": -10.0,
-                   "latency_ms": 0.6, "packet_loss_percent": 0.4}
+        tuned: dict[MetricName, int | float | None] = {}
+        factors: dict[MetricName, float] = {"cpu_utilization_percent": -15.0, "memory_utilization_percent": -10.0,
+                                            "latency_ms": 0.6, "packet_loss_percent": 0.4}
         for metric, factor in factors.items():
             value = latest.get(metric)
             if value is None:
                 continue
             new = max(0.0, value + factor) if factor < 0 else value * factor
             tuned[metric] = _keep_type(value, new)
-        inv_update = {k: tuned[k] for k in ("cpu_utilization_percent", "memory_utilization_percent")
-                      if k in tuned and getattr(inv, k) is not None}
-        return DeviceState(inventory=inv.model_copy(update=inv_update), health=_with_reading(state, as_of, **tuned))
+        inv_update: dict[str, Any] = {k: tuned[k] for k in ("cpu_utilization_percent", "memory_utilization_percent")
+                                      if k in tuned and getattr(inv, k) is not None}
+        return DeviceState(inventory=inv.model_copy(update=inv_update),
+                           health=_with_reading(state, as_of, metrics=tuned))
     if name is ActionName.SCHEDULE_MAINTENANCE:
         entry = {"window": as_of.date().isoformat(), "tasks": str(action.params.get("tasks", "preventive maintenance")),
                  "status": "completed", "action_id": action.id}
@@ -218,7 +224,9 @@ def verify(action: PlannedAction, before: DeviceState, after: DeviceState, as_of
             value = latest.get(metric) if latest and metric else None
             if value is None:
                 continue
-            limit = rules.metric(metric).warning
+            limit = rules.metric(metric).warning  # a name from the plan that is not a metric fails here
+            # Loading admits only numbers under a metric's name; `Reading.get(str)` cannot say so.
+            assert isinstance(value, int | float), f"{metric} holds {value!r}"
             if value > limit:
                 problems.append(f"{metric} {value:g} still above {limit:g}")
         return "; ".join(problems) or None

@@ -229,16 +229,16 @@ def apply_advice(answer: AdvisorAnswer, problems: Sequence[Problem], actions: Se
     notes: list[str] = []
     by_pid = {p.id: p for p in problems}
     unknown = [a.id for a in answer.problems if a.id not in by_pid]
-    for advice in answer.problems:
-        if advice.id in by_pid:
-            by_pid[advice.id].llm_explanation = advice.explanation.strip()
+    for problem_advice in answer.problems:
+        if problem_advice.id in by_pid:
+            by_pid[problem_advice.id].llm_explanation = problem_advice.explanation.strip()
     by_aid = {a.id: a for a in actions}
     unknown += [a.id for a in answer.actions if a.id not in by_aid]
-    for advice in answer.actions:
-        action = by_aid.get(advice.id)
+    for action_advice in answer.actions:
+        action = by_aid.get(action_advice.id)
         if action is not None:
-            action.llm_comment = advice.comment.strip() if advice.comment else None
-            action.llm_priority = advice.priority
+            action.llm_comment = action_advice.comment.strip() if action_advice.comment else None
+            action.llm_priority = action_advice.priority
     if unknown:
         notes.append(f"ignored advice for {len(unknown)} unknown id(s): {', '.join(sorted(set(unknown))[:5])}")
     planned = [*actions]

@@ -189,7 +189,7 @@ def plan_actions(
     by_device: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
         by_device[f.equipment_id].append(f)
-    rank = {}
+    rank: dict[str, tuple[int, str]] = {}
     for index, problem in enumerate(problems):
         for eid in problem.equipment_ids:
             rank.setdefault(eid, (index, problem.id))

@@ -6,6 +6,7 @@ A breach is strictly greater than its threshold: a value equal to a threshold is
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -76,7 +77,9 @@ class Rules(BaseModel):
         return timedelta(minutes=self.future_tolerance_minutes)
 
 
-METRICS: tuple[str, ...] = (
+MetricName = Literal[
     "temperature_celsius", "cpu_utilization_percent", "memory_utilization_percent",
     "packet_loss_percent", "latency_ms",
-)
+]
+"""A metric the rules judge: a reading key and a `Rules` field of the same name."""
+METRICS: tuple[MetricName, ...] = get_args(MetricName)
