@@ -16,7 +16,7 @@ from ..models.core import (
     SiteHealth,
     SiteImpact,
 )
-from .detect import metric_label
+from .readings import metric_label
 
 SEVERITY_WEIGHT = {Severity.CRITICAL: 100, Severity.WARNING: 10, Severity.INFO: 1}
 HARDWARE_ALERT = re.compile(r"hardware|power|psu|fan|module|optic|transceiver|board|disk", re.IGNORECASE)

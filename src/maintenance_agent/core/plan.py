@@ -24,7 +24,7 @@ from ..models.core import (
 from ..models.rules import Rules
 from .actions import CATALOG, planned_guard
 from .analyze import has_hardware_fault
-from .detect import version_key
+from .firmware import version_key
 
 _ACTION_ORDER = {a: i for i, a in enumerate(ActionName)}
 _PERFORMANCE = (FindingKind.HIGH_CPU, FindingKind.HIGH_MEMORY, FindingKind.PACKET_LOSS, FindingKind.HIGH_LATENCY)

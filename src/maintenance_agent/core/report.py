@@ -35,7 +35,7 @@ from ..models.core import (
     SiteImpact,
 )
 from ..models.workflow import Decision, OutcomeCounts, Phase, ReportInput
-from .detect import smooth_state
+from .health import smooth_state
 
 if TYPE_CHECKING:
     from ..models.artifacts import AnalysisArtifact, DetectionArtifact, PlanArtifact

@@ -1,0 +1,121 @@
+"""Findings from a device's readings: a metric over its warning or critical threshold, or rising toward it. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..models.core import FindingKind, Severity
+from ..models.fleet import HealthRecord, InventoryRecord, Reading
+from ..models.rules import METRICS, MetricName, Rules
+from .evidence import DeviceFindings, evidence
+from .trends import fit_trend
+
+_METRIC_KIND = {
+    "temperature_celsius": FindingKind.HIGH_TEMPERATURE,
+    "cpu_utilization_percent": FindingKind.HIGH_CPU,
+    "memory_utilization_percent": FindingKind.HIGH_MEMORY,
+    "packet_loss_percent": FindingKind.PACKET_LOSS,
+    "latency_ms": FindingKind.HIGH_LATENCY,
+}
+_METRIC_LABEL = {
+    "temperature_celsius": "temperature",
+    "cpu_utilization_percent": "CPU",
+    "memory_utilization_percent": "memory",
+    "packet_loss_percent": "packet loss",
+    "latency_ms": "latency",
+}
+_SNAPSHOT_METRICS: tuple[MetricName, ...] = ("temperature_celsius", "cpu_utilization_percent",
+                                             "memory_utilization_percent")
+
+
+def metric_label(metric: str) -> str:
+    return _METRIC_LABEL.get(metric, metric)
+
+
+def readings_up_to(health: HealthRecord | None, as_of: datetime) -> tuple[list[Reading], datetime | None]:
+    """The readings at or before `as_of`, oldest first, and the newest timestamp in the data."""
+    if health is None or not health.recent_readings:
+        return [], None
+    readings = health.recent_readings
+    stamps = [r["timestamp"] for r in readings]
+    # Datasets list readings newest-first or oldest-first; sort only when neither holds.
+    if all(a <= b for a, b in zip(stamps, stamps[1:])):
+        newest = stamps[-1]
+    elif all(a >= b for a, b in zip(stamps, stamps[1:])):
+        readings, newest = readings[::-1], stamps[0]
+    else:
+        readings = sorted(readings, key=lambda r: r["timestamp"])
+        newest = readings[-1]["timestamp"]
+    if newest <= as_of:  # the usual case: as_of defaults to the newest reading
+        return list(readings), newest
+    return [r for r in readings if r["timestamp"] <= as_of], newest
+
+
+@dataclass(frozen=True)
+class Readout:
+    """What the readings said, beside the findings: the facts later steps need."""
+
+    latest: dict[str, float]
+    """The newest value of each metric (or the inventory's snapshot of it)."""
+    latest_at: datetime | None
+    """The newest reading at or before the analysis time."""
+    newest_at: datetime | None
+    """The newest reading in the data, even one after the analysis time."""
+
+
+def add_reading_findings(out: DeviceFindings, inv: InventoryRecord, health: HealthRecord | None, rules: Rules,
+                         as_of: datetime) -> Readout:
+    """A finding per metric: critical or warning breach of its newest value, else a rising trend."""
+    readings, newest_reading = readings_up_to(health, as_of)
+    latest_values: dict[str, float] = {}
+    latest_at: datetime | None = readings[-1]["timestamp"] if readings else None
+    # Day offsets once per device (not per metric): this loop runs for every device in the fleet.
+    origin = readings[0]["timestamp"] if readings else as_of
+    days = [(r["timestamp"] - origin).total_seconds() / 86400.0 for r in readings]
+    window_start = (as_of - origin).total_seconds() / 86400.0 - rules.trend_window_days
+    stale_after = timedelta(days=rules.stale_reading_days)
+    for metric in METRICS:
+        threshold = rules.metric(metric)
+        # (index, value) of the readings that have this metric, oldest first.
+        present = [(i, v) for i, r in enumerate(readings) if (v := r.get(metric)) is not None]
+        observed_at: datetime | None
+        if present:
+            last, value = present[-1]
+            observed_at = readings[last]["timestamp"]
+            previous = present[-2][1] if len(present) > 1 else None
+            confidence = 1.0 if previous is not None and previous > threshold.warning else 0.85
+            if as_of - observed_at > stale_after:
+                confidence = min(confidence, 0.7)
+        elif metric in _SNAPSHOT_METRICS and getattr(inv, metric) is not None:
+            observed_at, value, confidence = None, getattr(inv, metric), 0.8
+        else:
+            continue
+        value = float(value)
+        latest_values[metric] = value
+        label = _METRIC_LABEL[metric]
+        if threshold.critical is not None and value > threshold.critical:
+            out.add(_METRIC_KIND[metric], Severity.CRITICAL,
+                    evidence(metric, value, threshold.critical, threshold.unit, observed_at),
+                    confidence,
+                    f"{label} {value:g}{threshold.unit} above critical {threshold.critical:g}{threshold.unit}")
+        elif value > threshold.warning:
+            out.add(_METRIC_KIND[metric], Severity.WARNING,
+                    evidence(metric, value, threshold.warning, threshold.unit, observed_at),
+                    confidence, f"{label} {value:g}{threshold.unit} above warning {threshold.warning:g}{threshold.unit}")
+        elif len(present) >= rules.trend_min_readings:
+            recent = [(i, v) for i, v in present if days[i] >= window_start]
+            # Cheap exits first: most series are flat or falling and need no regression.
+            if len(recent) < rules.trend_min_readings or recent[-1][1] <= recent[0][1]:
+                continue
+            trend = fit_trend([(days[i], float(v)) for i, v in recent], threshold.warning, rules)
+            if trend is not None:
+                urgent = trend.days_to_breach <= rules.trend_urgent_days
+                out.add(FindingKind.RISING_TREND, Severity.WARNING if urgent else Severity.INFO,
+                        evidence(metric, value, threshold.warning, threshold.unit, observed_at,
+                                 projected_days_to_breach=round(trend.days_to_breach, 1),
+                                 slope_per_day=round(trend.slope_per_day, 3)),
+                        trend.r2 * min(1.0, len(recent) / 6),
+                        f"{label} rising {trend.slope_per_day:+.2f}{threshold.unit}/day, "
+                        f"breaches {threshold.warning:g}{threshold.unit} in ~{trend.days_to_breach:.1f} days")
+    return Readout(latest_values, latest_at, newest_reading)
