@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import ROOT, audit_log, eventually, free_port  # noqa: E402
+from helpers.faulty_worker import worker_command  # noqa: E402
 from maintenance_agent import client_ops  # noqa: E402
 from maintenance_agent.config import Settings, load_settings, settings_environment  # noqa: E402
 from maintenance_agent.connection import TemporalUnavailable, connect  # noqa: E402
@@ -142,8 +143,7 @@ class Cluster:
                "MAINTENANCE_AGENT_TEST_OPERATION_MS": str(OPERATION_MS),
                "MAINTENANCE_AGENT_TEST_FAULT_LOG": str(self.fault_log)}
         log = open(self.work / "worker.log", "ab")
-        self.worker = subprocess.Popen([sys.executable, "-m", "maintenance_agent.worker"], env=env, cwd=ROOT,
-                                       stdout=log, stderr=subprocess.STDOUT)
+        self.worker = subprocess.Popen(worker_command(), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
     def use_fleet(self, data: Path) -> None:
         if self.worker is not None:

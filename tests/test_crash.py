@@ -14,17 +14,20 @@ from pathlib import Path
 from temporalio.client import Client
 
 from conftest import ROOT, audit_log, copy_fleet, eventually, settings_for
+from helpers.faulty_worker import worker_command
 from maintenance_agent import client_ops
 from maintenance_agent.config import Settings
 from maintenance_agent.models.fleet import INVENTORY_FILE
 from maintenance_agent.models.workflow import Phase
 
 
-def start_worker(address: str, settings: Settings, log: Path, **env: str) -> subprocess.Popen:
+def start_worker(address: str, settings: Settings, log: Path, command: list[str] | None = None,
+                 **env: str) -> subprocess.Popen:
+    """The production worker, or `command` (the fault-injecting test worker) with the same settings."""
     environment = {**os.environ, "TEMPORAL_ADDRESS": address, "TEMPORAL_TASK_QUEUE": settings.task_queue,
                    "EMBEDDED_TEMPORAL": "never", "DATA_DIR": str(settings.data_dir),
                    "REPORTS_DIR": str(settings.reports_dir), **env}
-    return subprocess.Popen([sys.executable, "-m", "maintenance_agent.worker"], cwd=ROOT, env=environment,
+    return subprocess.Popen(command or [sys.executable, "-m", "maintenance_agent.worker"], cwd=ROOT, env=environment,
                             stdout=open(log, "ab"), stderr=subprocess.STDOUT)
 
 
@@ -33,7 +36,9 @@ async def test_worker_killed_mid_execution_applies_every_action_once(
 ) -> None:
     task_queue = f"crash-{uuid.uuid4().hex[:8]}"
     settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=task_queue)
-    first = start_worker(temporal_address, settings, tmp_path / "w1.log", MAINTENANCE_AGENT_TEST_ACTION_DELAY_MS="400")
+    # The first worker holds each action open for 400 ms after its commit: the kill lands in one of them.
+    first = start_worker(temporal_address, settings, tmp_path / "w1.log", worker_command(),
+                         MAINTENANCE_AGENT_TEST_ACTION_DELAY_MS="400")
     second = None
     try:
         wid = await client_ops.start_run(client, settings, auto_approve=True, max_failures=1000)

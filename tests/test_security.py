@@ -48,8 +48,7 @@ async def test_sentinel_secrets_never_appear_in_any_output(client: Client, tempo
                "MCP_HTTP_TOKEN": SENTINELS["MCP_HTTP_TOKEN"], "TEMPORAL_TASK_QUEUE": f"sec-{uuid.uuid4().hex[:6]}",
                "PAGERDUTY_ROUTING_KEY": SENTINELS["PAGERDUTY_ROUTING_KEY"], "PAGERDUTY_EVENTS_URL": pagerduty.url,
                "DATA_DIR": str(copy_fleet(tmp_path / "data")), "REPORTS_DIR": str(tmp_path / "reports"),
-               "TEMPORAL_STATE_DIR": str(tmp_path / "state"), "USER_NAME": f"sec{uuid.uuid4().hex[:4]}",
-               "MAINTENANCE_AGENT_TEST_FAULT_RATE": "0"}
+               "TEMPORAL_STATE_DIR": str(tmp_path / "state"), "USER_NAME": f"sec{uuid.uuid4().hex[:4]}"}
         worker_log = open(tmp_path / "worker.log", "wb")
         worker = subprocess.Popen([sys.executable, "-m", "maintenance_agent.worker"], env=env, cwd=ROOT,
                                   stdout=worker_log, stderr=subprocess.STDOUT)

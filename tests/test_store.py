@@ -429,11 +429,11 @@ def test_an_activity_waiting_for_the_store_lock_keeps_heartbeating(tmp_path: Pat
 
     from temporalio.testing import ActivityEnvironment
 
-    from maintenance_agent import store as store_module
     from maintenance_agent.activities import MaintenanceActivities
     from maintenance_agent.models.workflow import DetectInput
+    from maintenance_agent.store import files as store_files
 
-    monkeypatch.setattr(store_module, "LOCK_WAIT_SLICE", 0.05, raising=False)
+    monkeypatch.setattr(store_files, "LOCK_WAIT_SLICE", 0.05)
     data = copy_fleet(tmp_path / "data")
     acts = MaintenanceActivities(data_dir=data, reports_dir=tmp_path / "reports")
     beats: list[str] = []

@@ -249,12 +249,12 @@ async def test_a_reused_workflow_id_never_reports_another_run_s_work(client: Cli
 
 async def test_progress_of_a_large_run_moves_while_its_sites_execute(client: Client, tmp_path: Path) -> None:
     """Before, status said (0/87514) while 36,390 actions had run: the count moved only when a site finished."""
-    from maintenance_agent.activities import TestHooks
+    from helpers.faulty_worker import TestHooks, faulty
 
     settings = _settings(tmp_path, data_dir=_generated(tmp_path, 1200), max_failures=100_000)
     sites = sorted({d["site"] for d in json.loads((settings.data_dir / INVENTORY_FILE).read_text())[
         "infrastructure_inventory"]})
-    async with running_worker(client, settings, hooks=TestHooks(action_delay_ms=150)):
+    async with running_worker(client, settings, make_activities=faulty(TestHooks(action_delay_ms=150))):
         wid = await client_ops.start_run(client, settings, auto_approve=True)
         seen = []
         while not (status := await client_ops.get_status(client, wid)).phase.terminal:
@@ -297,10 +297,10 @@ async def test_two_concurrent_auto_approved_runs_repeat_no_repair(client: Client
 async def test_disruptive_operations_at_one_site_never_overlap_across_runs(client: Client, tmp_path: Path) -> None:
     """Operations that take time hold a site and a device lease in the store: two runs planned on the
     same fleet never run disruptive operations at one site at the same time."""
-    from maintenance_agent.activities import TestHooks
+    from helpers.faulty_worker import TestHooks, faulty
 
     settings = _settings(tmp_path, data_dir=_generated(tmp_path, 120, seed=5), max_failures=100_000)
-    async with running_worker(client, settings, hooks=TestHooks(operation_ms=80)):
+    async with running_worker(client, settings, make_activities=faulty(TestHooks(operation_ms=80))):
         runs = [await client_ops.start_run(client, settings, auto_approve=True) for _ in range(2)]
         for wid in runs:
             assert (await client_ops.result(client, wid)).phase is Phase.COMPLETED

@@ -73,7 +73,7 @@ def _exact(raw: bytes) -> DuplicateKey | None:
     return None
 
 
-class _Flagged(dict):  # type: ignore[type-arg]
+class _Flagged(dict[str, Any]):
     duplicate: str = ""
 
 

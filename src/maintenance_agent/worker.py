@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import NoReturn
@@ -16,7 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from .activities import MaintenanceActivities, TestHooks, worker_approval_policy
+from .activities import MaintenanceActivities, worker_approval_policy
 from .artifact_reader import ArtifactReaderWorkflow
 from .client_ops import approval_policy
 from .config import ConfigError, LlmSettings, NotifySettings, Settings, load_settings
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 WORKFLOWS = [InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow, ProactiveMaintenanceWorkflow,
              ArtifactReaderWorkflow]
+ActivitiesFactory = Callable[..., MaintenanceActivities]
+"""Builds the worker's activities from keyword arguments (`MaintenanceActivities`, or a subclass of it)."""
 MAX_CONCURRENT_ACTIVITIES = 32
 MAX_CONCURRENT_WORKFLOW_TASKS = 10
 """Workflow activations run under one GIL, so taking more at once only makes each one slower: with
@@ -54,15 +57,15 @@ def activity_list(acts: MaintenanceActivities) -> list:
 
 
 def build_worker(client: Client, settings: Settings, *, identity: str | None = None,
-                 hooks: TestHooks | None = None) -> Worker:
+                 make_activities: ActivitiesFactory = MaintenanceActivities) -> Worker:
     """A worker for the agent's task queue (the same one in production, the CLI and the tests)."""
     policy = worker_approval_policy(approval_policy(settings), settings.approver_keys_dir)
     if policy.require_proof and not policy.keys:
         raise ConfigError("APPROVERS or REQUIRE_DISTINCT_APPROVER is set, so starts and decisions must be signed, "
                           "but no public key is there to check them: set APPROVER_KEYS_DIR to a folder of <user>.pub "
                           "keys (`python -m maintenance_agent.identity keygen --user NAME`)")
-    acts = MaintenanceActivities(
-        hooks, data_dir=settings.data_dir, reports_dir=settings.reports_dir, client=client,
+    acts = make_activities(
+        data_dir=settings.data_dir, reports_dir=settings.reports_dir, client=client,
         llm=LlmSettings.from_settings(settings), policy=approval_policy(settings), keys_dir=settings.approver_keys_dir,
         notifications=NotifySettings.from_settings(settings))
     return Worker(
@@ -80,9 +83,10 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
     )
 
 
-async def run_worker(settings: Settings, *, identity: str | None = None) -> None:
+async def run_worker(settings: Settings, *, identity: str | None = None,
+                     make_activities: ActivitiesFactory = MaintenanceActivities) -> None:
     client = await connect(settings)
-    worker = build_worker(client, settings, identity=identity, hooks=TestHooks.from_environment())
+    worker = build_worker(client, settings, identity=identity, make_activities=make_activities)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,7 +99,7 @@ async def run_worker(settings: Settings, *, identity: str | None = None) -> None
     # Leaving the `async with` shuts the worker down through the SDK before the process exits.
 
 
-def main(argv: list[str] | None = None) -> NoReturn:
+def main(argv: list[str] | None = None, *, make_activities: ActivitiesFactory = MaintenanceActivities) -> NoReturn:
     parser = argparse.ArgumentParser(
         prog="python -m maintenance_agent.worker",
         description="Run a worker for the maintenance agent (start more for more throughput).",
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     try:
         settings = load_settings()
         identity = embedded_worker_identity(os.getpid()) if args.embedded else None
-        asyncio.run(run_worker(settings, identity=identity))
+        asyncio.run(run_worker(settings, identity=identity, make_activities=make_activities))
     except (ConfigError, TemporalUnavailable, ValueError, KeyFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         exit_now(2)

@@ -14,9 +14,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from maintenance_agent import store as store_module
 from maintenance_agent.models.fleet import DeviceState
 from maintenance_agent.store import ChangeRecord, FleetStore
+from maintenance_agent.store import files as store_files
 
 
 def change_status(store: FleetStore, run_id: str, equipment_id: str, status: str) -> None:
@@ -39,7 +39,7 @@ def main() -> None:
         return
     kill = lambda: os.kill(os.getpid(), signal.SIGKILL)  # noqa: E731
     if mode == "die-before-rename":
-        store_module.os.replace = lambda *a, **k: kill()  # type: ignore[attr-defined]
+        store_files.os.replace = lambda *a, **k: kill()
     elif mode == "die-mid-write":
         real_fdopen = os.fdopen
 
@@ -60,7 +60,7 @@ def main() -> None:
                 kill()
                 return 0
 
-        store_module.os.fdopen = lambda fd, *a, **k: HalfWriter(real_fdopen(fd, *a, **k))  # type: ignore[attr-defined]
+        store_files.os.fdopen = lambda fd, *a, **k: HalfWriter(real_fdopen(fd, *a, **k))  # type: ignore[assignment]
     else:
         raise SystemExit(f"unknown mode {mode}")
     change_status(store, "crash", sys.argv[3], "Crashed-Write")  # committed to the journal ...

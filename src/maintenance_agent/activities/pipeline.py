@@ -1,0 +1,166 @@
+"""Pipeline activities: detect, analyze and plan (the fleet store read through the pure core), and
+the plan's summaries the workflows carry (ids and counts; the full lists stay in the run folder)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import UTC, datetime
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from .. import artifacts
+from ..core.analyze import analyze
+from ..core.detect import as_of_warnings, detect, time_frame
+from ..core.plan import plan_actions
+from ..models.core import PlannedAction
+from ..models.workflow import (
+    INLINE_LIMIT,
+    AnalyzeInput,
+    AnalyzeResult,
+    DetectInput,
+    DetectResult,
+    LoadActionsInput,
+    LoadPlanInput,
+    PlanInput,
+    PlanResult,
+)
+from ..perf import gc_paused
+from .base import ActivityBase
+from .errors import store_errors
+
+log = logging.getLogger(__name__)
+MAX_INLINE_DATA_ERRORS = 50
+
+
+class PipelineActivities(ActivityBase):
+    @activity.defn
+    def detect_fleet(self, inp: DetectInput) -> DetectResult:
+        """Load and validate the fleet, run every rule, store the findings as an artifact."""
+        # The folder first: a cycle whose data cannot be read still leaves its number behind (last_cycle).
+        self.run_dir(inp.artifact_dir).mkdir(parents=True, exist_ok=True)
+        store = self.store()
+        with store_errors():
+            fleet = store.snapshot()
+        activity.heartbeat("loaded")
+        # The clock is read here, in the activity; the rules only ever see the time they are given.
+        frame = time_frame(fleet.inventory.values(), fleet.health.values(), datetime.now(UTC), inp.rules.future_tolerance)
+        as_of = inp.as_of or frame.as_of
+        warnings = as_of_warnings(as_of, frame.as_of, given=inp.as_of is not None)
+        previous = store.read_health_states(inp.run_id if inp.record_health else None)
+        with gc_paused():
+            detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous)
+        del fleet
+        activity.heartbeat("detected")
+        artifact = artifacts.DetectionArtifact(
+            as_of=as_of, summary=detection.summary, findings=detection.findings, facts=detection.facts,
+            device_health=detection.device_health, sites=detection.sites,
+            firmware_baseline=detection.firmware_baseline, data_errors=frame.data_errors, warnings=warnings,
+        )
+        artifacts.write(self.run_dir(inp.artifact_dir), artifacts.DETECTION, artifact)
+        if inp.record_health:
+            with store_errors():
+                store.write_health_states({d.equipment_id: d.state.value for d in detection.device_health},
+                                          inp.run_id)
+        return DetectResult(
+            as_of=as_of, summary=detection.summary, findings_total=len(detection.findings),
+            by_severity=dict(Counter(f.severity.value for f in detection.findings)),
+            by_kind=dict(sorted(Counter(f.kind.value for f in detection.findings).items())),
+            findings=detection.findings[:INLINE_LIMIT], sites=detection.sites,
+            held_back=sum(1 for d in detection.device_health if d.held_back),
+            data_errors_total=len(frame.data_errors), data_errors=frame.data_errors[:MAX_INLINE_DATA_ERRORS],
+            warnings=warnings,
+        )
+
+    @activity.defn
+    def analyze_findings(self, inp: AnalyzeInput) -> AnalyzeResult:
+        """Group findings into ranked problems with likely causes and per-site blast radius."""
+        directory = self.run_dir(inp.artifact_dir)
+        detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
+        with gc_paused():
+            problems, impacts = analyze(detection.findings, detection.facts, detection.sites)
+        artifacts.write(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact(problems=problems, impacts=impacts))
+        return AnalyzeResult(problems_total=len(problems), problems=problems[:INLINE_LIMIT], impacts=impacts)
+
+    @activity.defn
+    def plan_maintenance(self, inp: PlanInput) -> PlanResult:
+        """Map problems to catalog actions; skip repairs already awaiting a decision elsewhere."""
+        directory = self.run_dir(inp.artifact_dir)
+        detection = self._read(directory, artifacts.DETECTION, artifacts.DetectionArtifact)
+        analysis = self._read(directory, artifacts.ANALYSIS, artifacts.AnalysisArtifact)
+        open_keys: set[str] = set()
+        for other, everything_open in ([(p, False) for p in inp.exclude_plans]
+                                       + [(p, True) for p in inp.exclude_plans_entirely]):
+            try:
+                open_keys.update(a.key for a in artifacts.read(self.run_dir(other), artifacts.PLAN,
+                                                               artifacts.PlanArtifact).actions
+                                 if everything_open or not a.routine)
+            except (artifacts.ArtifactError, ApplicationError):
+                log.warning("open plan %s is unreadable; its actions may be proposed again", other)
+        with gc_paused():
+            everything = plan_actions(analysis.problems, detection.findings, detection.facts,
+                                      detection.firmware_baseline, inp.rules, inp.as_of)
+        planned = [a for a in everything if a.key not in open_keys]
+        for index, action in enumerate(planned, start=1):
+            action.id = f"A{index}"
+        artifacts.write(directory, artifacts.PLAN, artifacts.PlanArtifact(actions=planned, excluded=len(everything) - len(planned)))
+        return plan_result(planned, excluded=len(everything) - len(planned))
+
+    @activity.defn
+    def load_plan(self, inp: LoadPlanInput) -> PlanResult:
+        """Summarize a plan made earlier (by a proactive cycle), optionally only some of its actions."""
+        plan = self._read(self.run_dir(inp.artifact_dir), artifacts.PLAN, artifacts.PlanArtifact)
+        if inp.action_ids is None:
+            return plan_result(plan.actions, plan.excluded)
+        return plan_result(select_actions(plan, inp.action_ids, inp.artifact_dir))
+
+    @activity.defn
+    def load_actions(self, inp: LoadActionsInput) -> list[PlannedAction]:
+        """The planned actions with these ids, in plan order (for executing large plans in batches)."""
+        plan = self._read(self.run_dir(inp.artifact_dir), artifacts.PLAN, artifacts.PlanArtifact)
+        return select_actions(plan, inp.action_ids, inp.artifact_dir)
+
+
+def select_actions(plan: artifacts.PlanArtifact, ids: list[str], where: str) -> list[PlannedAction]:
+    """The planned actions with these ids, in plan order; non-retryable PlanMismatch if one is not there."""
+    wanted = set(ids)
+    chosen = [a for a in plan.actions if a.id in wanted]
+    if len(chosen) != len(wanted):
+        missing = sorted(wanted - {a.id for a in chosen})[:5]
+        raise ApplicationError(f"the plan in {where} has no action(s) {', '.join(missing)}",
+                               type="PlanMismatch", non_retryable=True)
+    return chosen
+
+
+
+def plan_result(planned: list[PlannedAction], excluded: int = 0) -> PlanResult:
+    summary = PlanResult(
+        total=len(planned),
+        by_site=dict(sorted(Counter(a.site for a in planned).items())),
+        by_risk=dict(Counter(a.risk for a in planned)),
+        by_action=dict(sorted(Counter(a.action.value for a in planned).items())),
+        excluded=excluded,
+    )
+    if len(planned) <= INLINE_LIMIT:
+        by_site: dict[str, list[str]] = {}
+        for a in planned:
+            by_site.setdefault(a.site, []).append(a.id)
+        summary.action_ids = [a.id for a in planned]
+        summary.routine_ids = [a.id for a in planned if a.routine]
+        summary.ids_by_site = dict(sorted(by_site.items()))
+        summary.actions = planned
+        return summary
+    sites = sorted({a.site for a in planned})
+    index = {site: i for i, site in enumerate(sites)}
+    ranges: list[tuple[int, int]] = []
+    for a in planned:
+        n = int(a.id[1:])
+        if ranges and ranges[-1][1] == n - 1:
+            ranges[-1] = (ranges[-1][0], n)
+        else:
+            ranges.append((n, n))
+    summary.compact, summary.id_ranges, summary.sites = True, ranges, sites
+    summary.site_index = [index[a.site] for a in planned]
+    summary.routine_mask = "".join("1" if a.routine else "0" for a in planned)
+    return summary
