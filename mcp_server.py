@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("temporalio").setLevel(logging.INFO if args.verbose else logging.ERROR)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     from maintenance_agent.embedded import exit_now
-    from maintenance_agent.mcp_tools import serve
+    from maintenance_agent.mcp import serve
 
     code = serve(args.transport, host=args.host, port=args.port)
     exit_now(code)

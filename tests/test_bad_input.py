@@ -485,3 +485,20 @@ def test_a_misspelt_or_invalid_run_option_is_an_error_not_another_run(tmp_path: 
         client_ops.run_input(settings_for(tmp_path), **options)
     assert fragment in str(refused.value) and "\n" not in str(refused.value)
     assert client_ops.run_input(settings_for(tmp_path), auto_approve=True).auto_approve
+
+
+@pytest.mark.parametrize("options,fragment", [
+    ({"auto_exucute_routine": False}, "unknown proactive agent option 'auto_exucute_routine'; the options are "
+                                      "interval_minutes, auto_execute_routine"),
+    ({"interval_minutes": 0}, "proactive agent option interval_minutes: Input should be greater than or equal to"),
+    ({"notify_timeout_seconds": 500}, "proactive agent option notify_timeout_seconds: Input should be less than"),
+])
+async def test_a_misspelt_or_invalid_agent_option_is_an_error_not_another_agent(tmp_path: Path, options: dict,
+                                                                                fragment: str) -> None:
+    """Before: `ProactiveInput` ignored unknown fields, so a typo started an agent with the default."""
+    with pytest.raises(client_ops.OperationError) as refused:
+        await client_ops.start_proactive(None, settings_for(tmp_path), **options)  # type: ignore[arg-type]
+    assert fragment in str(refused.value) and "\n" not in str(refused.value)
+    assert refused.value.code == client_ops.ErrorCode.BAD_OPTION
+    chosen = client_ops.proactive_input(settings_for(tmp_path), interval_minutes=5, notify_timeout_seconds=3)
+    assert (chosen.interval_seconds, chosen.notify_timeout_seconds) == (300, 3)

@@ -178,3 +178,152 @@ def test_settings_round_trip_through_the_environment(tmp_path: Path) -> None:
     s = load_settings(environ={"APPROVERS": "a,b", "REQUIRE_DISTINCT_APPROVER": "true", "LLM_KEY": "k",
                                "TEMPORAL_ADDRESS": "h:1", "DATA_DIR": str(tmp_path)}, env_file=NO_FILE)
     assert load_settings(environ=settings_environment(s), env_file=NO_FILE) == s
+
+
+# -------------------------------------------------------------------------------------------------
+# The SDK's environment configuration: TOML profiles, the SDK's names, today's names as aliases
+
+
+def _profile_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "temporal.toml"
+    path.write_text(text)
+    return path
+
+
+PROFILES = """
+[profile.default]
+address = "file.default:7233"
+namespace = "file-ns"
+
+[profile.cloud]
+address = "acct.tmprl.cloud:7233"
+namespace = "cloud-ns"
+api_key = "sentinel-file-key-789"
+"""
+
+
+def test_precedence_explicit_variable_over_profile_file_over_default(tmp_path: Path) -> None:
+    toml = str(_profile_file(tmp_path, PROFILES))
+    default = load_settings(environ={}, env_file=NO_FILE)
+    from_file = load_settings(environ={"TEMPORAL_CONFIG_FILE": toml}, env_file=NO_FILE)
+    explicit = load_settings(environ={"TEMPORAL_CONFIG_FILE": toml, "TEMPORAL_ADDRESS": "env.host:7233"},
+                             env_file=NO_FILE)
+    # default < profile file < explicit variable, field by field
+    assert (default.temporal_address, default.temporal_namespace) == ("localhost:7233", "default")
+    assert (from_file.temporal_address, from_file.temporal_namespace) == ("file.default:7233", "file-ns")
+    assert (explicit.temporal_address, explicit.temporal_namespace) == ("env.host:7233", "file-ns")
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"TEMPORAL_CONFIG_FILE={toml}\nTEMPORAL_NAMESPACE=dotenv-ns\n")
+    assert load_settings(environ={}, env_file=dotenv).temporal_namespace == "dotenv-ns", ".env is explicit too"
+    assert load_settings(environ={"TEMPORAL_NAMESPACE": "env-ns"}, env_file=dotenv).temporal_namespace == "env-ns"
+    assert load_settings(environ={"TEMPORAL_CONFIG_FILE": toml}, env_file=NO_FILE,
+                         temporal_address="override:1").temporal_address == "override:1"
+
+
+def test_a_named_profile_and_its_api_key_become_the_connection(tmp_path: Path) -> None:
+    toml = str(_profile_file(tmp_path, PROFILES))
+    s = load_settings(environ={"TEMPORAL_CONFIG_FILE": toml, "TEMPORAL_PROFILE": "cloud"}, env_file=NO_FILE)
+    opts = connect_options(s)
+    assert (opts.target_host, opts.namespace, opts.api_key, opts.tls) == (
+        "acct.tmprl.cloud:7233", "cloud-ns", "sentinel-file-key-789", True)
+    assert "sentinel" not in repr(s) and "sentinel" not in repr(opts)
+    off = load_settings(environ={"TEMPORAL_CONFIG_FILE": toml, "TEMPORAL_PROFILE": "cloud", "TEMPORAL_TLS": "false"},
+                        env_file=NO_FILE)
+    assert connect_options(off).tls is False, "TEMPORAL_TLS (the SDK's boolean) overrides the profile"
+
+
+def test_a_profile_file_is_read_only_when_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    (home / ".config" / "temporalio").mkdir(parents=True)
+    (home / ".config" / "temporalio" / "temporal.toml").write_text(PROFILES)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert load_settings(environ={}, env_file=NO_FILE).temporal_address == "localhost:7233", \
+        "a Temporal CLI config in the home folder does not silently move the agent to another server"
+    chosen = load_settings(environ={"TEMPORAL_PROFILE": "cloud"}, env_file=NO_FILE)
+    assert chosen.temporal_address == "acct.tmprl.cloud:7233", "TEMPORAL_PROFILE alone reads the SDK's default file"
+
+
+def test_mtls_from_a_profile_with_paths_and_inline_data(tmp_path: Path) -> None:
+    for name, body in (("c.pem", "CERT"), ("k.pem", "KEY")):
+        (tmp_path / name).write_text(body)
+    toml = _profile_file(tmp_path, f"""
+[profile.default]
+address = "private.example:7233"
+[profile.default.tls]
+client_cert_path = "{tmp_path / 'c.pem'}"
+client_key_path = "{tmp_path / 'k.pem'}"
+server_ca_cert_data = "CA-INLINE"
+server_name = "temporal.private"
+""")
+    s = load_settings(environ={"TEMPORAL_CONFIG_FILE": str(toml)}, env_file=NO_FILE)
+    assert s.tls_cert == tmp_path / "c.pem" and s.tls_ca_data == "CA-INLINE" and s.tls_server_name == "temporal.private"
+    opts = connect_options(s)
+    assert isinstance(opts.tls, TLSConfig) and repr(opts).count("mTLS") == 1
+    assert (opts.tls.client_cert, opts.tls.client_private_key, opts.tls.server_root_ca_cert, opts.tls.domain) == (
+        b"CERT", b"KEY", b"CA-INLINE", "temporal.private")
+    assert load_settings(environ=settings_environment_of(s), env_file=NO_FILE) == s
+
+
+def settings_environment_of(settings):  # noqa: ANN001, ANN201
+    from maintenance_agent.config import settings_environment
+
+    return settings_environment(settings)
+
+
+def test_the_sdk_names_and_the_older_names_both_work(tmp_path: Path) -> None:
+    from maintenance_agent.config import ENV_ALIASES
+
+    for name, body in (("c.pem", "CERT"), ("k.pem", "KEY"), ("ca.pem", "CA")):
+        (tmp_path / name).write_text(body)
+    new = {"TEMPORAL_TLS_CLIENT_CERT_PATH": "c.pem", "TEMPORAL_TLS_CLIENT_KEY_PATH": "k.pem",
+           "TEMPORAL_TLS_SERVER_CA_CERT_PATH": "ca.pem"}
+    old = {alias: new[name] for alias, name in ENV_ALIASES.items()}
+    assert set(old) == {"TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA"}
+    as_new, as_old = ({k: str(tmp_path / v) for k, v in names.items()} for names in (new, old))
+    assert load_settings(environ=as_new, env_file=NO_FILE) == load_settings(environ=as_old, env_file=NO_FILE)
+    assert load_settings(environ={**as_new, **as_old}, env_file=NO_FILE).tls_cert == tmp_path / "c.pem"
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={**as_new, "TEMPORAL_TLS_CERT": str(tmp_path / "k.pem")}, env_file=NO_FILE)
+    assert str(err.value).startswith("TEMPORAL_TLS_CERT and TEMPORAL_TLS_CLIENT_CERT_PATH are both set")
+    for value, mode in (("true", "on"), ("FALSE", "off"), ("on", "on"), ("auto", "auto")):
+        assert load_settings(environ={"TEMPORAL_TLS": value}, env_file=NO_FILE).tls.value == mode
+
+
+@pytest.mark.parametrize("toml,environ,fragment", [
+    (None, {"TEMPORAL_CONFIG_FILE": "/nonexistent/temporal.toml"}, "TEMPORAL_CONFIG_FILE=/nonexistent/temporal.toml "
+                                                                    "does not exist"),
+    (PROFILES, {"TEMPORAL_PROFILE": "staging"}, "Profile 'staging' not found"),
+    ("[profile.default\naddress = 1", {}, "TOML parse error at line 1"),
+    ('[profile.default]\naddres = "x:1"\n', {}, "unknown field `addres`"),
+    ('[profile.default]\naddress = "no-port"\n', {}, "address (no-port) in Temporal profile 'default' of"),
+    ('[profile.default]\napi_key = "k"\n[profile.default.grpc_meta]\nx = "y"\n', {}, "grpc_meta in Temporal profile"),
+    ('[profile.default.tls]\nclient_cert_data = "CERT"\n', {}, "must be set together"),
+])
+def test_a_bad_profile_is_one_actionable_line(tmp_path: Path, toml: str | None, environ: dict, fragment: str) -> None:
+    env = dict(environ)
+    if toml is not None:
+        env.setdefault("TEMPORAL_CONFIG_FILE", str(_profile_file(tmp_path, toml)))
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ=env, env_file=NO_FILE)
+    message = str(err.value)
+    assert fragment in message and "\n" not in message and "Traceback" not in message, message
+    assert "sentinel" not in message
+
+
+def test_profile_secrets_are_hidden_in_errors(tmp_path: Path) -> None:
+    toml = _profile_file(tmp_path, '[profile.default]\naddress = "h:1"\n[profile.default.tls]\n'
+                                   'client_key_data = "sentinel-private-key"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"TEMPORAL_CONFIG_FILE": str(toml)}, env_file=NO_FILE)
+    assert "sentinel" not in str(err.value)
+
+
+def test_an_unknown_override_is_an_error_not_a_default() -> None:
+    with pytest.raises(ConfigError, match="unknown setting 'max_failure'"):
+        load_settings(environ={}, env_file=NO_FILE, max_failure=3)
+
+
+def test_only_the_variable_names_are_read_not_the_field_names() -> None:
+    s = load_settings(environ={"data_dir": "/elsewhere", "user_name": "mallory"}, env_file=NO_FILE)
+    assert s.data_dir == PROJECT_ROOT / "data" and s.user_name == "Admin.User"

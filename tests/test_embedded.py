@@ -36,7 +36,7 @@ def embedded_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN2
     # The fingerprint reads a copy of the package, so the test can "change the code".
     code = tmp_path / "code"
     shutil.copytree(embedded.PACKAGE_DIR, code, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
-    monkeypatch.setattr(embedded, "PACKAGE_DIR", code)
+    monkeypatch.setattr(embedded.processes, "PACKAGE_DIR", code)
     settings = load_settings()
     yield settings, state, code
     stop(settings)
@@ -141,6 +141,6 @@ async def test_a_transport_error_asking_for_pollers_is_retried_then_one_clear_li
     client = SimpleNamespace(namespace="default", workflow_service=SimpleNamespace(describe_task_queue=describe))
     assert await embedded.worker_pollers(client, "q") == [] and failures["left"] == 0
     failures["left"] = 10**6
-    monkeypatch.setattr(embedded, "POLLERS_PATIENCE_SECONDS", 0.3)
+    monkeypatch.setattr(embedded.worker_process, "POLLERS_PATIENCE_SECONDS", 0.3)
     with pytest.raises(embedded.EmbeddedError, match="did not answer for the pollers of task queue q"):
         await embedded.worker_pollers(client, "q")

@@ -19,9 +19,9 @@ async def _raise(exc: BaseException) -> None:
 
 async def test_a_slow_worker_is_reported_as_busy_not_as_a_wrong_id() -> None:
     with pytest.raises(client_ops.Busy, match="too busy"):
-        await client_ops._guard("run-1", _raise(WorkflowQueryFailedError(DEADLOCK)))
+        await client_ops.guard("run-1", _raise(WorkflowQueryFailedError(DEADLOCK)))
     with pytest.raises(client_ops.OperationError, match="cannot answer") as info:
-        await client_ops._guard("run-1", _raise(WorkflowQueryFailedError("unknown queryType status")))
+        await client_ops.guard("run-1", _raise(WorkflowQueryFailedError("unknown queryType status")))
     assert not isinstance(info.value, client_ops.Busy)
 
 
@@ -40,7 +40,7 @@ async def test_follow_keeps_asking_a_busy_run(monkeypatch: pytest.MonkeyPatch) -
             raise answer
         return answer
 
-    monkeypatch.setattr(client_ops, "get_status", fake_status)
+    monkeypatch.setattr(client_ops.runs, "get_status", fake_status)
     seen: list[Phase] = []
     final = await client_ops.follow(None, "run-1", lambda s: seen.append(s.phase),  # type: ignore[arg-type]
                                     until=lambda s: s.phase is Phase.COMPLETED, poll_seconds=0, busy_poll_seconds=0)
@@ -55,8 +55,8 @@ async def test_follow_gives_up_on_a_run_that_stays_busy(monkeypatch: pytest.Monk
         calls += 1
         raise client_ops.Busy("the worker was too busy to answer for run-1; try again shortly")
 
-    monkeypatch.setattr(client_ops, "get_status", always_busy)
-    monkeypatch.setattr(client_ops, "FOLLOW_PATIENCE_SECONDS", 0.0)
+    monkeypatch.setattr(client_ops.runs, "get_status", always_busy)
+    monkeypatch.setattr(client_ops.runs, "FOLLOW_PATIENCE_SECONDS", 0.0)
     with pytest.raises(client_ops.Busy, match="try again shortly"):
         await client_ops.follow(None, "run-1", lambda s: None,  # type: ignore[arg-type]
                                 until=lambda s: True, busy_poll_seconds=0)
@@ -68,10 +68,10 @@ async def test_a_failed_workflow_task_is_busy_not_a_refusal() -> None:
 
     failed = RPCError("Workflow Task in failed state.", RPCStatusCode.FAILED_PRECONDITION, b"")
     with pytest.raises(client_ops.Busy, match="try again shortly"):
-        await client_ops._guard("run-1", _raise(failed))
+        await client_ops.guard("run-1", _raise(failed))
     refused = RPCError("namespace is not active", RPCStatusCode.FAILED_PRECONDITION, b"")
     with pytest.raises(client_ops.OperationError) as info:
-        await client_ops._guard("run-1", _raise(refused))
+        await client_ops.guard("run-1", _raise(refused))
     assert not isinstance(info.value, client_ops.Busy)
 
 

@@ -271,13 +271,14 @@ async def test_embedded_start_up_leaves_the_server_loop_free(client: TemporalCli
     from filelock import FileLock
     from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
-    from maintenance_agent import embedded, mcp_tools
+    from maintenance_agent import embedded
+    from maintenance_agent.mcp.context import connect_client
 
     settings = settings_for(tmp_path, embedded="auto", temporal_address=temporal_address,
                             data_dir=copy_fleet(tmp_path / "data"))
     try:
         with FileLock(settings.state_dir / "embedded.lock"):  # another script is starting the embedded server
-            connecting = asyncio.create_task(mcp_tools._connect(settings))
+            connecting = asyncio.create_task(connect_client(settings))
             began = time.monotonic()
             for _ in range(20):  # each RPC needs the event loop: it must keep running while the start-up waits
                 await client.workflow_service.get_system_info(GetSystemInfoRequest())
@@ -352,10 +353,42 @@ def test_http_on_a_public_address_needs_a_token(tmp_path: Path) -> None:
 def test_the_chat_cannot_vouch_for_a_second_person(tmp_path: Path) -> None:
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from maintenance_agent.mcp_tools import _approver
+    from maintenance_agent.mcp.context import deciding_user
 
     for strict in (False, True):
         settings = settings_for(tmp_path, user_name="alice", approvers="alice,bob", require_distinct_approver=strict)
-        assert _approver(settings, None) == _approver(settings, "alice") == "alice"
+        assert deciding_user(settings, None) == deciding_user(settings, "alice") == "alice"
         with pytest.raises(ToolError, match="decides only as alice"):
-            _approver(settings, "bob")
+            deciding_user(settings, "bob")
+
+
+def test_each_interface_renders_its_own_hint_and_mcp_names_no_script() -> None:
+    """client_ops errors carry a code and facts; the CLI and the MCP server each say what to do next."""
+    from maintenance_agent import cli, client_ops
+    from maintenance_agent.mcp.hints import MCP_HINTS, hinted
+
+    codes = {code.value for code in client_ops.ErrorCode}
+    assert set(MCP_HINTS) == set(cli.CLI_HINTS) and set(MCP_HINTS) <= codes, "a hint for a code that does not exist"
+    facts = {"workflow_id": "wf-1", "workflow_type": "Other", "open_runs": ["wf-1-cycle-1"], "user": "alice",
+             "interval_minutes": 5, "task_queue": "q"}
+    for code in MCP_HINTS:
+        for given in (facts, {k: v for k, v in facts.items() if k not in ("open_runs", "interval_minutes")}):
+            error = client_ops.OperationError("something went wrong", code=client_ops.ErrorCode(code), **given)
+            mcp_text, cli_text = hinted(error), cli.hinted(error)
+            assert mcp_text.startswith("something went wrong; ") and cli_text.startswith("something went wrong; ")
+            assert not re.search(r"\w+\.py\b|python -m", mcp_text), mcp_text
+            assert mcp_text != cli_text
+    missing = client_ops.RunNotFound("no maintenance run with id 'x'", workflow_id="x")
+    assert cli.hinted(missing).endswith("`query_monitoring_agent.py --list`")
+    assert hinted(missing).endswith("list recent runs with list_maintenance_runs")
+    plain = client_ops.OperationError("Temporal refused the request: nope")
+    assert hinted(plain) == cli.hinted(plain) == "Temporal refused the request: nope"
+
+
+def test_no_shared_error_text_names_a_script() -> None:
+    """What client_ops says is said to CLI and MCP users alike: it may name neither a script nor a tool."""
+    package = ROOT / "src" / "maintenance_agent" / "client_ops"
+    for path in sorted(package.glob("*.py")):
+        text = path.read_text()
+        assert not re.search(r"\w+\.py\b", text), f"{path.name} names a script or file"
+        assert not re.search(r"`[a-z_]+_maintenance|list_maintenance_runs|approve_maintenance", text), path.name

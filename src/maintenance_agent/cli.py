@@ -13,9 +13,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, time
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -25,6 +25,9 @@ from .connection import TemporalUnavailable
 from .core.rules import RulesError
 from .embedded import EmbeddedError, ensure_running, exit_now, require_worker
 
+if TYPE_CHECKING:
+    from .client_ops import OperationError
+
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
 interrupt_hint = "Stopped following. Anything already started keeps running in Temporal."
 """What Ctrl-C prints; a command may replace it with how to follow, stop or approve what it started."""
@@ -32,6 +35,25 @@ interrupt_hint = "Stopped following. Anything already started keeps running in T
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
+
+
+CLI_HINTS: Mapping[str, Callable[[dict[str, Any]], str]] = {
+    "run_not_found": lambda _: "list recent runs with `query_monitoring_agent.py --list`",
+    "not_a_run": lambda _: "list maintenance runs with `query_monitoring_agent.py --list`",
+    "agent_not_a_run": lambda f: (f"approve one with `approve_monitoring_agent.py --workflow-id {f['open_runs'][0]}`"
+                                  if f.get("open_runs") else
+                                  "`run_monitoring_agent_proactive.py --status` shows the agent and its approval runs"),
+    "no_agent": lambda f: "start one with `run_monitoring_agent_proactive.py"
+                          + (f" --interval-minutes {f['interval_minutes']:g}`" if "interval_minutes" in f else "`"),
+    "no_artifact_reader": lambda _: "start one with `python -m maintenance_agent.worker`",
+}
+"""What to do next after a client_ops error, by its code, said as the scripts are run (MCP has its own)."""
+
+
+def hinted(exc: OperationError) -> str:
+    """An `OperationError`'s sentence with the scripts' next step, if its code has one."""
+    hint = CLI_HINTS.get(exc.code)
+    return f"{exc}; {hint(exc.facts)}" if hint else str(exc)
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -75,7 +97,7 @@ def _exit_at_once(_signum: int, _frame: object) -> None:
     os._exit(130)
 
 
-def run(main: Callable[[Settings], Awaitable[int]]) -> NoReturn:
+def run(main: Callable[[Settings], Coroutine[Any, Any, int]]) -> NoReturn:
     """Load settings and run `main`, turning expected errors into one line and exit code 2."""
     from .client_ops import OperationError
     from .store import FleetDataError, StoreBusy
@@ -83,12 +105,13 @@ def run(main: Callable[[Settings], Awaitable[int]]) -> NoReturn:
     signal.signal(signal.SIGINT, _exit_at_once)
     # `kill -USR1 <pid>` prints every thread's stack to stderr: what a script that seems stuck is doing.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    code: int
     try:
         settings = load_settings()
         code = asyncio.run(main(settings))
     except (ConfigError, TemporalUnavailable, EmbeddedError, OperationError, FleetDataError, StoreBusy,
             CliError, RulesError) as exc:
-        err(f"error: {exc.for_cli() if isinstance(exc, OperationError) else exc}")
+        err(f"error: {hinted(exc) if isinstance(exc, OperationError) else exc}")
         code = EXIT_USAGE
     except RPCError as exc:  # what no layer expected from the server: still one line, never a traceback
         err(f"error: the Temporal server refused or dropped a request ({exc.status.name}: {exc.message}); "

@@ -3,55 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
+import asyncio
 import json
-import shlex
-import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
 
-from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table
-from rich.text import Text
+from temporalio.client import Client
 
-from . import client_ops
+from . import cli, client_ops
 from .cli import EXIT_OK, EXIT_RUN_FAILED, CliError, connect_for_cli, err
 from .config import Settings
-from .core.listing import counts_text, outcome_label
 from .core.report import with_problems
 from .core.rules import load_rules
-from .models.listing import RunSummary
-from .models.workflow import ApprovalRequest, MaintenanceResult, Phase, RunStatus
+from .models.workflow import ApprovalRequest, MaintenanceResult, Phase, ProactivePhase, RunStatus
 from .store import FleetStore
+from .terminal import print_agent, print_plan, print_result, print_run, print_runs, script, stderr, stdout
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+__all__ = ["approve_command", "exit_code", "print_plan", "proactive_command", "query_command", "run_command",
+           "stderr", "stdout"]
+
 PRISTINE_DIR = Path(__file__).resolve().parent / "fleet_default"
-
-PIPED_WIDTH = 100_000
-"""Output that is not a terminal is laid out this wide: a table row stays one line and no id or word
-is cut, folded or wrapped (a terminal gets its own width)."""
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # replaced or closed
-        return False
-
-
-def console(*, to_stderr: bool = False) -> Console:
-    """A Rich console for stdout or stderr: the terminal's width, or full-width lines when piped. Text
-    from the data (device ids, comments, names) is printed as it is: no Rich markup or emoji codes, so
-    `[/x]` in an id cannot crash the output and `[link=…]` cannot turn into a hyperlink."""
-    terminal = _is_terminal(sys.stderr if to_stderr else sys.stdout)
-    return Console(stderr=to_stderr, highlight=False, soft_wrap=True, width=None if terminal else PIPED_WIDTH,
-                   markup=False, emoji=False)
-
-
-stderr = console(to_stderr=True)
-stdout = console()
 
 
 def reset_fleet(settings: Settings) -> None:
@@ -71,57 +42,12 @@ def refuse_reset_of_another_fleet(settings: Settings) -> None:
                        f"with yours, or use its DATA_DIR")
 
 
-def script(name: str) -> str:
-    """The command line that runs a sibling script with this environment's Python."""
-    python, path = Path(sys.executable), PROJECT_DIR / name
-    if Path.cwd().resolve() == PROJECT_DIR:
-        with contextlib.suppress(ValueError):
-            python = python.relative_to(PROJECT_DIR)
-        path = Path(name)
-    return f"{shlex.quote(str(python))} {shlex.quote(str(path))}"
-
-
-def print_plan(status: RunStatus, plan_actions: list, total: int, workflow_id: str) -> None:
-    table = Table(title=f"Plan: {total} action(s) awaiting approval", title_justify="left")
-    for col in ("Id", "Device", "Site", "Action", "Risk", "Conf.", "Routine", "Reason"):
-        table.add_column(col, overflow="fold")
-    for a in plan_actions[:60]:
-        table.add_row(a.id, a.equipment_id, a.site, a.action.value, a.risk.value, f"{a.confidence:.2f}",
-                      "yes" if a.routine else "", a.reason)
-    stderr.print(table)
-    if total > 60:
-        err(f"… and {total - 60} more (see `{script('query_monitoring_agent.py')} --workflow-id {workflow_id}`)")
-    deadline = f" before {status.approval_deadline:%Y-%m-%d %H:%M} UTC" if status.approval_deadline else ""
-    err(f"\nApprove{deadline} with one of:")
-    err(f"  {script('approve_monitoring_agent.py')} --workflow-id {workflow_id}")
-    first = ",".join(a.id for a in plan_actions[:3])
-    err(f"  {script('approve_monitoring_agent.py')} --workflow-id {workflow_id} --actions {first}")
-    err(f"  {script('approve_monitoring_agent.py')} --workflow-id {workflow_id} --reject --comment 'why'")
-
-
 def exit_code(result: MaintenanceResult) -> int:
     """1 unless the run did all it was asked cleanly: failed, rejected, expired, or completed with
     problems (an action failed, was rolled back or did not run), as its summary line says."""
     if result.phase in (Phase.FAILED, Phase.REJECTED, Phase.EXPIRED) or with_problems(result.outcomes):
         return EXIT_RUN_FAILED
     return EXIT_OK
-
-
-def print_result(result: MaintenanceResult, as_json: bool) -> None:
-    if as_json:
-        print(result.model_dump_json(indent=2))
-        return
-    stdout.print(result.summary)
-    if result.report:
-        stdout.print(f"Report: {result.report.markdown}")
-        for path in (result.report.html, result.report.json_path):
-            if path:
-                stdout.print(f"        {path}")
-    for warning in result.warnings:
-        err(f"warning: {warning}")
-    if result.data_errors:
-        err(f"Note: {result.data_errors} record(s) held data the rules could not trust (e.g. stamped in the future); "
-            f"nothing was planned from them. See 'Data errors' in the report.")
 
 
 async def run_command(settings: Settings, args: argparse.Namespace, as_of: datetime | None) -> int:
@@ -212,76 +138,12 @@ async def query_command(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps({"status": status.model_dump(mode="json"), "plan": plan.model_dump(mode="json"),
                           "results": results.model_dump(mode="json")}, indent=2))
         return EXIT_OK
-    stdout.print(Text(status.workflow_id, style="bold") + f": {outcome_label(status.phase, status.outcomes)}"
-                 + (" (dry run)" if status.dry_run else ""))
-    stdout.print(f"  started by {status.started_by} at {status.started_at:%Y-%m-%d %H:%M:%S} UTC; "
-                 f"analysis time {status.as_of.isoformat(timespec='seconds') if status.as_of else 'n/a'}")
-    sev = ", ".join(f"{k} {v}" for k, v in sorted(status.findings_by_severity.items()))
-    stdout.print(f"  {status.findings} finding(s) ({sev}); {status.problems} problem(s); {status.actions} action(s)")
-    if status.decision:
-        d = status.decision
-        stdout.print(f"  decision: {d.kind.value} by {d.by} at {d.at:%Y-%m-%d %H:%M:%S}"
-                     + (f" — {d.comment}" if d.comment else ""))
-    if status.executed:
-        c = status.outcomes
-        stdout.print(f"  executed {status.executed}/{status.to_execute}: {c.succeeded} succeeded, {c.failed} failed, "
-                     f"{c.rolled_back} rolled back, {c.stale} stale, {c.not_run} not run")
-    if plan.actions:
-        table = Table(title=f"Plan ({plan.total} action(s))", title_justify="left")
-        for col in ("Id", "Device", "Action", "Risk", "Conf.", "Routine", "Approval", "Outcome"):
-            table.add_column(col)
-        outcome = await client_ops.action_outcomes(client, status, results)
-        for a in plan.actions[:100]:
-            table.add_row(a.id, a.equipment_id, a.action.value, a.risk.value, f"{a.confidence:.2f}",
-                          "yes" if a.routine else "", plan.approval.get(a.id, plan.default_approval),
-                          outcome.get(a.id, ""))
-        stdout.print(table)
-        if len(plan.actions) > 100 or plan.total > len(plan.actions):
-            stdout.print(f"… the first 100 of {plan.total} action(s); every one is in `--json` and, once the run "
-                         f"has finished, in its report's actions.csv")
-    if status.phase is Phase.PENDING_APPROVAL:
-        stdout.print(f"Approve: {script('approve_monitoring_agent.py')} --workflow-id {status.workflow_id}")
-    if status.report:
-        stdout.print(status.report.summary)
-        stdout.print(f"Report: {status.report.markdown}" + (f" (and {status.report.html})" if status.report.html else ""))
-    for warning in status.warnings:
-        stdout.print(f"Warning: {warning}")
-    if status.error:
-        stdout.print(f"Error: {status.error}")
+    outcome = await client_ops.action_outcomes(client, status, results) if plan.actions else {}
+    print_run(status, plan, outcome)
     return EXIT_OK
 
 
-
-def print_runs(runs: list[RunSummary]) -> None:
-    """The listing as a table where every cell fits unbroken (always when piped: full-width rows);
-    on a terminal too narrow for that, each run's full id on its own line with its details below."""
-    title = f"{len(runs)} most recent maintenance run(s), newest first"
-    rows = [tuple(cell for cell in (
-        r.workflow_id, r.outcome + (" (dry run)" if r.dry_run else ""), counts_text(r.outcome, r.actions, r.outcomes),
-        _kind(r), r.started_by or "", f"{r.started_at:%Y-%m-%d %H:%M:%S}" if r.started_at else "")) for r in runs]
-    table = Table(title=title, title_justify="left")
-    for col in ("Workflow id", "Outcome", "Actions", "Kind", "Started by", "Started (UTC)"):
-        table.add_column(col, no_wrap=True)
-    for row in rows:
-        table.add_row(*row)
-    if Measurement.get(stdout, stdout.options.update_width(PIPED_WIDTH), table).maximum <= stdout.width:
-        stdout.print(table)
-        return
-    stdout.print(title)
-    for workflow_id, *rest in rows:
-        stdout.print(Text(workflow_id, style="bold"))
-        stdout.print("  " + " · ".join(cell for cell in rest if cell), overflow="ignore")
-
-
-def _kind(run: RunSummary) -> str:
-    if run.kind == "run":
-        return "run"
-    return f"{run.kind}, cycle {run.cycle}" if run.cycle is not None else run.kind
-
-
 async def proactive_command(settings: Settings, args: argparse.Namespace) -> int:
-    from . import cli
-
     client = await connect_for_cli(settings)
     user = settings.user_name
     if args.status or args.stop or args.trigger_now:
@@ -324,12 +186,8 @@ async def proactive_command(settings: Settings, args: argparse.Namespace) -> int
     return EXIT_OK
 
 
-async def follow_agent(client, user: str, poll_seconds: float = 0.5) -> None:  # noqa: ANN001
+async def follow_agent(client: Client, user: str, poll_seconds: float = 0.5) -> None:
     """Print phase changes, cycle summaries and new approval runs until the agent stops (or Ctrl-C)."""
-    import asyncio
-
-    from .models.workflow import ProactivePhase
-
     last_phase, last_cycle, seen_approvals = None, None, set()
     while True:
         status = await client_ops.proactive_status(client, user)
@@ -348,15 +206,3 @@ async def follow_agent(client, user: str, poll_seconds: float = 0.5) -> None:  #
         if status.phase is ProactivePhase.STOPPED:
             return
         await asyncio.sleep(poll_seconds)
-
-
-def print_agent(status) -> None:  # noqa: ANN001
-    stdout.print(Text(status.workflow_id, style="bold") + f": {status.phase.value}"
-                 + (" (paused)" if status.paused else "") + (" (stopping)" if status.stop_requested else ""))
-    stdout.print(f"  {status.cycle} cycle(s); every {status.interval_seconds / 60:g} min; routine auto-execution "
-                 f"{'on' if status.auto_execute_routine else 'off'}"
-                 + (f"; next cycle {status.next_cycle_at:%Y-%m-%d %H:%M:%S} UTC" if status.next_cycle_at else ""))
-    if status.last_cycle:
-        stdout.print(f"  last: {status.last_cycle.summary}")
-    for run in status.open_approvals:
-        stdout.print(f"  awaiting approval: {run.workflow_id} ({run.actions} action(s), cycle {run.cycle})")

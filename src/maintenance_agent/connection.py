@@ -11,7 +11,7 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
-from .config import Settings, TlsMode
+from .config import Settings, client_profile
 from .converter import data_converter as checking_converter
 
 TRANSIENT_RPC = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED)
@@ -34,32 +34,22 @@ class ConnectOptions:
     api_key: str | None
 
     def __repr__(self) -> str:  # never show the API key or private key bytes
-        tls = "mTLS" if isinstance(self.tls, TLSConfig) and self.tls.client_cert else self.tls
+        tls = ("mTLS" if self.tls.client_cert else "TLS (custom CA or server name)") if isinstance(self.tls, TLSConfig) \
+            else self.tls
         key = "<set>" if self.api_key else None
         return f"ConnectOptions(target_host={self.target_host!r}, namespace={self.namespace!r}, tls={tls!r}, api_key={key})"
 
 
 def connect_options(settings: Settings) -> ConnectOptions:
-    """Translate settings into connection options.
-
-    mTLS when a client certificate and key are configured; API key (Temporal Cloud) implies TLS
-    with the system roots; a custom CA (`TEMPORAL_TLS_CA`) applies to both.
-    """
-    api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    tls: TLSConfig | bool = False
-    if settings.tls_cert and settings.tls_key:
-        tls = TLSConfig(
-            client_cert=settings.tls_cert.read_bytes(),
-            client_private_key=settings.tls_key.read_bytes(),
-            server_root_ca_cert=settings.tls_ca.read_bytes() if settings.tls_ca else None,
-        )
-    elif settings.tls_ca:
-        tls = TLSConfig(server_root_ca_cert=settings.tls_ca.read_bytes())
-    elif api_key or settings.tls is TlsMode.ON:
-        tls = True
-    if settings.tls is TlsMode.OFF:
-        tls = False
-    return ConnectOptions(settings.temporal_address, settings.temporal_namespace, tls, api_key)
+    """Translate settings into connection options, through the SDK's own profile (`client_profile`):
+    mTLS when a client certificate and key are configured; an API key (Temporal Cloud) implies TLS
+    with the system roots; a custom CA or server name applies to both; `TEMPORAL_TLS` forces it."""
+    config = client_profile(settings).to_client_connect_config()
+    tls = config.get("tls", False)
+    if isinstance(tls, TLSConfig) and tls == TLSConfig():
+        tls = True  # TLS with the system roots and nothing else: what `True` means to Client.connect
+    return ConnectOptions(config.get("target_host", settings.temporal_address),
+                          config.get("namespace", settings.temporal_namespace), tls, config.get("api_key"))
 
 
 def data_converter(settings: Settings | None = None) -> DataConverter:

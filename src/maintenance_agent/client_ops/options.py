@@ -1,0 +1,113 @@
+"""What a client may choose for a run or the proactive agent, and what comes from its settings.
+
+Every entry point takes its options into a model that forbids unknown names: `auto_aprove=True`
+is an error, not a run that quietly waits for an approval nobody expects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..config import Settings
+from ..core.approval import auto_approval_refusal
+from ..identity import KeyFileError, Signer
+from ..models.rules import Rules
+from ..models.workflow import (
+    MAX_INTERVAL_MINUTES,
+    MIN_INTERVAL_MINUTES,
+    ApprovalPolicy,
+    MaintenanceInput,
+    ProactiveInput,
+    RunOptions,
+)
+from .errors import ErrorCode, OperationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ProactiveOptions(BaseModel):
+    """What a client may choose for the proactive agent (the rest comes from its settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_minutes: float = Field(15, ge=MIN_INTERVAL_MINUTES, le=MAX_INTERVAL_MINUTES)
+    auto_execute_routine: bool = True
+    callback_url: str | None = None
+    rules: Rules | None = None
+    max_failures: int | None = Field(None, ge=1)
+    approval_timeout_seconds: float | None = Field(None, gt=0)
+    approvers: list[str] | None = None
+    require_distinct_approver: bool | None = None
+    advisor: bool | None = None
+    notify_timeout_seconds: float | None = Field(None, gt=0, le=120)
+    continue_as_new_after_cycles: int | None = Field(None, ge=1)
+
+
+def approval_policy(settings: Settings) -> ApprovalPolicy:
+    """`APPROVERS` and `REQUIRE_DISTINCT_APPROVER` from these settings (a worker enforces its own)."""
+    return ApprovalPolicy(approvers=list(settings.approvers), require_distinct_approver=settings.require_distinct_approver)
+
+
+def auto_approve_refusal(settings: Settings) -> str | None:
+    """Why this user may not auto-approve under these settings' policy, or None (checked again by the run
+    against its worker's policy: this is only to say so before anything starts)."""
+    return auto_approval_refusal(settings.user_name, approval_policy(settings))
+
+
+def signer(settings: Settings) -> Signer | None:
+    """USER_NAME's signer when APPROVER_KEY_FILE is set (what proves who starts and decides)."""
+    if settings.approver_key_file is None:
+        return None
+    try:
+        return Signer.from_file(settings.user_name, settings.approver_key_file)
+    except KeyFileError as exc:
+        raise OperationError(str(exc), code=ErrorCode.KEY_FILE) from None
+
+
+def parse_options(model: type[M], what: str, options: dict[str, Any]) -> M:
+    """`options` as `model`, or an `OperationError` naming the first unknown or invalid one."""
+    try:
+        return model(**options)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        name = ".".join(str(part) for part in first["loc"])
+        if first["type"] == "extra_forbidden":
+            raise OperationError(f"unknown {what} option {name!r}; the options are {', '.join(model.model_fields)}",
+                                 code=ErrorCode.BAD_OPTION, option=name) from None
+        raise OperationError(f"{what} option {name}: {first['msg']}", code=ErrorCode.BAD_OPTION, option=name) from None
+
+
+def _from_settings(settings: Settings, chosen: BaseModel, *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Starter, approval policy, approval timeout and circuit breaker from settings; what was chosen
+    (and not None) overrides them."""
+    given = {name: getattr(chosen, name) for name in chosen.model_fields_set - skip
+             if getattr(chosen, name) is not None}
+    policy = approval_policy(settings).model_dump(include={"approvers", "require_distinct_approver"})
+    return {"started_by": settings.user_name, **policy,
+            "approval_timeout_seconds": settings.approval_timeout_hours * 3600,
+            "max_failures": settings.max_failures, **given}
+
+
+def run_input(settings: Settings, **options: Any) -> MaintenanceInput:
+    """The start input of a run, from settings and per-run options (`RunOptions`)."""
+    chosen = parse_options(RunOptions, "run", options)
+    values = _from_settings(settings, chosen)
+    values.setdefault("advisor", settings.llm_enabled)
+    return MaintenanceInput(**values)
+
+
+def proactive_input(settings: Settings, **options: Any) -> ProactiveInput:
+    """The start input of the proactive agent, from settings and its options (`ProactiveOptions`)."""
+    chosen = parse_options(ProactiveOptions, "proactive agent", options)
+    values = _from_settings(settings, chosen, skip=frozenset({"interval_minutes", "auto_execute_routine",
+                                                              "callback_url"}))
+    values.update(interval_seconds=chosen.interval_minutes * 60, auto_execute_routine=chosen.auto_execute_routine,
+                  callback_url=chosen.callback_url)
+    try:
+        return ProactiveInput(**values)
+    except ValidationError as exc:  # a combination the agent's own input refuses
+        first = exc.errors(include_url=False)[0]
+        raise OperationError(f"proactive agent option {'.'.join(map(str, first['loc']))}: {first['msg']}",
+                             code=ErrorCode.BAD_OPTION) from None
