@@ -156,7 +156,8 @@ def test_malformed_file_gives_one_clear_line(fleet_dir: Path, case: str, filenam
     assert "\n" not in message
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
-    assert "--reset-data" in message or "DATA_DIR" in message
+    assert "restore the default fleet" in message or "DATA_DIR" in message
+    assert ".py" not in message and "--" not in message  # said to every interface: no script, no flag
     assert before == {n: _digest(fleet_dir / n) for n in before}, "a failed load must not touch the files"
 
 

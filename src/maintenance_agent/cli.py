@@ -111,7 +111,8 @@ def run(main: Callable[[Settings], Coroutine[Any, Any, int]]) -> NoReturn:
         code = asyncio.run(main(settings))
     except (ConfigError, TemporalUnavailable, EmbeddedError, OperationError, FleetDataError, StoreBusy,
             CliError, RulesError) as exc:
-        err(f"error: {hinted(exc) if isinstance(exc, OperationError) else exc}")
+        err(f"error: {hinted(exc) if isinstance(exc, OperationError) else exc}"
+            + ("; `--reset-data` on the run scripts restores the default fleet" if isinstance(exc, FleetDataError) else ""))
         code = EXIT_USAGE
     except RPCError as exc:  # what no layer expected from the server: still one line, never a traceback
         err(f"error: the Temporal server refused or dropped a request ({exc.status.name}: {exc.message}); "

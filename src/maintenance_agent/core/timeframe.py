@@ -77,4 +77,4 @@ def as_of_warnings(as_of: datetime, newest: datetime, given: bool) -> list[str]:
         return []
     years = (newest - as_of).days / DAYS_PER_YEAR
     return [f"the analysis time {as_of.date().isoformat()} is {years:.1f} years before the newest reading in the data "
-            f"({newest.date().isoformat()}): readings after it are ignored; leave --as-of out to use the newest reading"]
+            f"({newest.date().isoformat()}): readings after it are ignored; leave the analysis time unset to use the newest reading"]

@@ -59,7 +59,7 @@ class FleetStore:
     def locked(self) -> Iterator[None]:
         """Hold the store's lock (see `StoreLock`); `StoreBusy` once another process held it too long."""
         if not self.data_dir.is_dir():
-            raise FleetDataError(f"data directory {self.data_dir} does not exist; set DATA_DIR or use --reset-data")
+            raise FleetDataError(f"data directory {self.data_dir} does not exist; set DATA_DIR, or restore the default fleet there")
         self.state_dir.mkdir(exist_ok=True)
         try:
             with self._lock.held():

@@ -21,7 +21,8 @@ LEASES_FILE = "leases.json"
 USED_PROOFS_FILE = "used_proofs.json"
 LOCK_FILE = "store.lock"
 
-RESET_HINT = "fix the file, or restore the default fleet with --reset-data"
+RESET_HINT = "fix the file, or restore the default fleet (reset the data directory)"
+"""Said to every interface: the scripts add how they reset (`--reset-data`), the MCP server has no reset."""
 PROBLEMS = frozenset({Outcome.FAILED.value, Outcome.ROLLED_BACK.value})
 """The outcomes the circuit breaker counts and a concurrent run must not repeat."""
 

@@ -190,8 +190,7 @@ def _duplicate_message(display: str, filename: str, document: BaseModel, duplica
 
 def missing_message(path: Path) -> str:
     return (
-        f"{display_path(path)} is missing; set DATA_DIR to a fleet directory or restore the default "
-        f"fleet with --reset-data"
+        f"{display_path(path)} is missing; set DATA_DIR to a fleet directory or restore the default fleet"
     )
 
 
