@@ -28,7 +28,7 @@ from maintenance_agent.core.decisions import (
 )
 from maintenance_agent.models.approval import ApprovalPolicy, ApprovalRequest, Decision, DecisionKind
 from maintenance_agent.models.notify import ActionSelection
-from maintenance_agent.models.proactive import CycleSummary, OpenApproval, ProactiveInput
+from maintenance_agent.models.proactive import CycleSummary, OpenApproval, ProactiveInput, ProactiveState
 from maintenance_agent.models.run import OutcomeCounts
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -226,3 +226,46 @@ def test_a_failed_cycle_is_told_with_its_error_and_what_it_saw_before() -> None:
     assert (notice.kind, notice.error, notice.findings, notice.cycle) == ("cycle_failed", "detect: store unreadable", 5, 3)
     assert (notice.workflow_ids, notice.selection, notice.cycle_dir) == (["agent"], None, "agent/cycle-00003")
     assert notice.timeout_seconds == 7
+
+
+# ------------------------------------------------------------------------------------------------
+# what the agent carries across continue-as-new: one model, flat on the wire as before
+
+WIRE_FIELDS = {"started_by", "start_proof", "interval_seconds", "auto_execute_routine", "trigger_pending",
+               "callback_url", "approval_timeout_seconds", "approvers", "require_distinct_approver", "max_failures",
+               "rules", "advisor", "notify_timeout_seconds", "continue_as_new_after_cycles", "cycle", "open_approvals",
+               "last_cycle", "paused", "continue_as_new_count", "starter_verified", "cycle_failure_paged"}
+
+
+def _open(workflow_id: str, actions: int = 1) -> OpenApproval:
+    return OpenApproval(workflow_id=workflow_id, cycle=1, artifact_dir="c1", actions=actions, started_at=NOW)
+
+
+def test_the_agents_input_keeps_its_wire_format() -> None:
+    assert set(ProactiveInput.model_fields) == WIRE_FIELDS  # recorded histories and running agents decode
+    assert set(ProactiveInput(started_by="alice").model_dump(mode="json")) == WIRE_FIELDS
+
+
+def test_the_state_goes_into_the_next_input_and_nothing_else_changes() -> None:
+    inp = AGENT.model_copy(update={"cycle": 2, "open_approvals": [_open("w1")]})
+    state = inp.state()
+    state.cycle, state.paused, state.trigger_pending, state.interval_seconds = 3, True, True, 120
+    state.track(_open("w2"))
+    state.last_cycle = cycle()
+    following = inp.carrying(state)
+    carried = set(ProactiveState.model_fields)
+    assert following.model_dump(exclude=carried) == inp.model_dump(exclude=carried)
+    assert following.model_dump(include=carried) == state.model_dump()
+    assert inp.cycle == 2 and [o.workflow_id for o in inp.open_approvals] == ["w1"]  # the state is a copy
+
+
+def test_open_approval_runs_are_tracked_once_in_their_place() -> None:
+    state = ProactiveInput(started_by="alice", open_approvals=[_open("w1"), _open("w2"), _open("w1", 5)]).state()
+    assert [(o.workflow_id, o.actions) for o in state.open_approvals] == [("w1", 5), ("w2", 1)]  # as a dict keeps them
+    state.track(_open("w2", 7))
+    state.track(_open("w1", 9), replace=False)
+    state.track(_open("w3"))
+    assert [(o.workflow_id, o.actions) for o in state.open_approvals] == [("w1", 5), ("w2", 7), ("w3", 1)]
+    state.forget("w2")
+    state.forget("nope")
+    assert state.open_ids() == ["w1", "w3"]
