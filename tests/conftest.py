@@ -160,7 +160,7 @@ async def running_worker(client: Client, settings: Settings, **kwargs: Any) -> A
 # that starts a real server, a worker, a script or an MCP client). The whole suite runs both.
 
 UNIT_MODULES = frozenset({
-    "test_core_approval", "test_core_detect", "test_core_identity", "test_core_notify", "test_core_plan",
+    "test_core_approval", "test_core_decisions", "test_core_detect", "test_core_identity", "test_core_notify", "test_core_plan",
     "test_core_report", "test_actions", "test_datagen", "test_store", "test_config", "test_lint",
 })
 SERVER_FIXTURES = frozenset({"temporal_env", "client", "temporal_address", "env", "skipping_env", "worker"})

@@ -1,4 +1,4 @@
-"""core/notify.py: the Slack Block Kit message and the PagerDuty Events v2 body, from typed facts. Pure."""
+"""Text for people, pure: the Slack Block Kit message and the PagerDuty Events v2 body from typed facts\n(core/notify.py), the outcome sentence (core/wording.py) and the agent's status text (core/status_text.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from maintenance_agent.core import notify
-from maintenance_agent.models.core import ActionName, PlannedAction, Risk
+from maintenance_agent.core import notify, status_text, wording
+from maintenance_agent.models.activity_io import PlanResult
+from maintenance_agent.models.core import ActionName, Outcome, PlannedAction, Risk
+from maintenance_agent.models.proactive import CycleSummary, ProactivePhase
 from maintenance_agent.models.workflow import (
     ActionSelection,
     NotifyInput,
@@ -192,3 +194,95 @@ def test_a_device_id_cannot_break_out_of_its_code_span_or_add_lines() -> None:
     assert "<!channel>" not in devices and "&lt;!channel&gt; &amp;" in devices
     line = devices.splitlines()[1]
     assert line.startswith("• `EQ-1' *urgent* &lt;!channel&gt; &amp;` at `SITE' 00`"), line
+
+
+# ------------------------------------------------------------------------------------------------
+# the outcome sentence, rendered once (core/wording.py) for status lines, listings, reports and messages
+
+COUNTS = OutcomeCounts(succeeded=19, failed=2, rolled_back=0, stale=1, not_run=3, skipped_unapproved=4)
+
+
+@pytest.mark.parametrize(("outcomes", "options", "sentence"), [
+    (wording.EXECUTED, {}, "19 succeeded, 2 failed, 0 rolled back, 1 stale"),
+    (wording.WITH_NOT_RUN, {}, "19 succeeded, 2 failed, 0 rolled back, 1 stale, 3 not run"),
+    ((Outcome.SUCCEEDED, Outcome.FAILED, Outcome.ROLLED_BACK), {}, "19 succeeded, 2 failed, 0 rolled back"),
+    (wording.WITH_NOT_RUN, {"only_nonzero": True}, "19 succeeded, 2 failed, 1 stale, 3 not run"),
+    (wording.EVERY_OUTCOME, {"only_nonzero": True},
+     "19 succeeded, 2 failed, 1 stale, 3 not run, 4 skipped (not approved)"),
+])  # fmt: skip
+def test_the_outcome_sentence(outcomes: tuple[Outcome, ...], options: dict, sentence: str) -> None:
+    assert wording.outcomes_sentence(COUNTS, outcomes, **options) == sentence
+
+
+@pytest.mark.parametrize(("always", "sentence"), [(None, ""), (Outcome.SUCCEEDED, "0 succeeded")])
+def test_only_what_happened_and_what_is_always_said(always: Outcome | None, sentence: str) -> None:
+    assert wording.outcomes_sentence(OutcomeCounts(), wording.EVERY_OUTCOME, only_nonzero=True, always=always) == sentence
+
+
+@pytest.mark.parametrize(("by_severity", "text"), [({}, "none"), ({"info": 1, "critical": 2, "odd": 3, "warning": 0},
+                                                                 "critical 2, info 1, odd 3")])
+def test_severities_worst_first(by_severity: dict[str, int], text: str) -> None:
+    assert wording.severities(by_severity) == text
+
+
+# ------------------------------------------------------------------------------------------------
+# the agent's status text (core/status_text.py)
+
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def _cycle(**fields: object) -> CycleSummary:
+    values: dict = dict(cycle=4, started_at=T0, finished_at=T0, findings=6, planned=5)
+    values.update(fields)
+    return CycleSummary(**values)
+
+
+@pytest.mark.parametrize(("summary", "line"), [
+    (_cycle(), "cycle 4: 6 finding(s), 5 new action(s)"),
+    (_cycle(error="detect failed"), "cycle 4: FAILED: detect failed"),
+    (_cycle(excluded_pending=2, routine_run="r", routine_outcomes=OutcomeCounts(succeeded=3, rolled_back=1)),
+     "cycle 4: 6 finding(s), 5 new action(s) (2 already awaiting approval); "
+     "routine: 3 succeeded, 0 failed, 1 rolled back, 0 stale"),
+    (_cycle(approval_run="a", proposed_for_approval=5, routine_held="'x' is not in APPROVERS",
+            notification_error="HTTP 500"),
+     "cycle 4: 6 finding(s), 5 new action(s); 5 proposed for approval "
+     "(routine actions held for approval: 'x' is not in APPROVERS); notification failed (HTTP 500)"),
+])  # fmt: skip
+def test_one_line_per_cycle(summary: CycleSummary, line: str) -> None:
+    assert status_text.cycle_line(summary) == line
+
+
+def test_the_agents_current_details() -> None:
+    last = _cycle(summary="cycle 4: 6 finding(s), 5 new action(s)")
+    text = status_text.agent_details(ProactivePhase.WAITING, "next cycle at 09:00", cycle=4, interval_seconds=900,
+                                     auto_execute_routine=False, open_approvals=["b-run", "a-run"], last_cycle=last)
+    assert text.split("\n\n") == ["**WAITING-FOR-NEXT-CYCLE** — next cycle at 09:00",
+                                  "cycles: 4; every 15 min; routine auto-execution off",
+                                  "open approvals: a-run, b-run", "last cycle: cycle 4: 6 finding(s), 5 new action(s)"]
+    quiet = status_text.agent_details(ProactivePhase.PAUSED, "paused", cycle=0, interval_seconds=30,
+                                      auto_execute_routine=True, open_approvals=[], last_cycle=None)
+    assert quiet == "**PAUSED** — paused\n\ncycles: 0; every 0.5 min; routine auto-execution on"
+
+
+# ------------------------------------------------------------------------------------------------
+# the facts of a PagerDuty event (core/pagerduty.py)
+
+
+def test_a_runs_page_carries_its_plan_in_brief_and_its_outcomes_once_finished() -> None:
+    plan = PlanResult(total=3, by_site={"S1": 2, "S2": 1}, by_risk={Risk.HIGH: 2}, by_action={"restart_device": 3})
+    counts = OutcomeCounts(succeeded=3)
+    args: dict = dict(workflow_id=RUN, agent_workflow_id=AGENT, started_by="Admin.User", cycle=3, plan=plan,
+                      outcomes=counts, error=None, report_dir=RUN)
+    trigger = notify.run_page(PageEvent.TRIGGER, "approval_needed", phase=None, **args)
+    assert (trigger.dedup_key, trigger.actions, trigger.high_risk, trigger.by_site) == (RUN, 3, 2, {"S1": 2, "S2": 1})
+    assert trigger.outcomes is None  # not finished: nothing to count yet
+    finished = notify.run_page(PageEvent.RESOLVE, "run_finished", phase=Phase.COMPLETED, **args)
+    assert finished.outcomes == counts and finished.phase is Phase.COMPLETED
+    empty = notify.run_page(PageEvent.TRIGGER, "run_finished", phase=Phase.FAILED, **{**args, "plan": None})
+    assert (empty.actions, empty.high_risk, empty.by_site, empty.by_action) == (0, 0, {}, {})
+
+
+def test_failing_cycles_are_one_incident_per_agent() -> None:
+    page = notify.cycle_failure_page(PageEvent.TRIGGER, AGENT, "Admin.User", 7, "boom")
+    assert (page.dedup_key, page.kind, page.workflow_id, page.cycle, page.error) == (
+        notify.cycle_failure_key(AGENT), "cycle_failed", AGENT, 7, "boom")

@@ -1,11 +1,17 @@
-"""Approval policy: who may decide what, and when. Pure; the workflow's update validator calls it."""
+"""The approval rules, in one place: which policy a run enforces, who may approve (or auto-approve)
+what and when, whether a signed start or decision is genuine, and whether a site child may execute a
+batch for its run. Pure; the workflows, activities, worker and clients call these."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 
-from ..models.workflow import ApprovalPolicy, ApprovalRequest, Phase
+from ..models.approval import ApprovalPolicy, ApprovalRequest, Decision, DecisionKind, GrantRequest
+from ..models.proactive import ProactiveInput, ProactiveStatus
+from ..models.run import MaintenanceInput, Phase
+from . import identity
 from .ids import MAX_USER_CHARS, unsafe_user
 
 MAX_IDS_PER_DECISION = 10_000
@@ -17,6 +23,28 @@ class ApprovalRejected(ValueError):
     """The decision cannot be accepted; the message says why in one sentence."""
 
 
+# ------------------------------------------------------------------------------------------------
+# the policy
+
+
+def requested_policy(inp: MaintenanceInput | ProactiveInput) -> ApprovalPolicy:
+    """The approval policy the client that started the workflow asked for."""
+    return ApprovalPolicy(approvers=inp.approvers, require_distinct_approver=inp.require_distinct_approver)
+
+
+def policy_with_keys(policy: ApprovalPolicy, keys: Mapping[str, str]) -> ApprovalPolicy:
+    """A worker's policy with its public keys. Proof is required wherever a name decides something
+    (APPROVERS or the four-eyes rule)."""
+    return policy.model_copy(update={
+        "keys": dict(keys), "require_proof": bool(policy.approvers) or policy.require_distinct_approver})
+
+
+def proof_impossible(policy: ApprovalPolicy) -> bool:
+    """Whether the policy asks for proofs that nobody could give (no public key to check them): a
+    worker refuses to start so."""
+    return policy.require_proof and not policy.keys
+
+
 def effective_policy(requested: ApprovalPolicy, worker: ApprovalPolicy) -> ApprovalPolicy:
     """The policy a run enforces. The worker's settings are authoritative: a client that starts a run
     can add restrictions but never lift the worker's. `APPROVERS` set on the worker wins over the
@@ -26,6 +54,10 @@ def effective_policy(requested: ApprovalPolicy, worker: ApprovalPolicy) -> Appro
     # Keys are only ever the worker's: a client cannot bring the public key its own signature checks against.
     return ApprovalPolicy(approvers=approvers, require_distinct_approver=four_eyes, keys=dict(worker.keys),
                           require_proof=worker.require_proof or bool(approvers) or four_eyes)
+
+
+# ------------------------------------------------------------------------------------------------
+# who may decide what, when
 
 
 def auto_approval_refusal(started_by: str, policy: ApprovalPolicy) -> str | None:
@@ -90,6 +122,64 @@ def check_decision(
         unknown = [i for i in request.action_ids if i not in pending_ids]
         if unknown:
             raise ApprovalRejected(f"unknown action id(s) {_show(unknown)}; see the plan for valid ids")
+
+
+def foreign_approver_refusal(own_user: str, requested: str | None) -> str | None:
+    """Why a server that holds (and signs with) only its own user's key may not decide as `requested`:
+    a chat cannot vouch for anyone else, so another person decides from their own client."""
+    if requested is None or requested == own_user:
+        return None
+    return (f"approver {requested!r} is not allowed from this server: it decides only as {own_user} "
+            f"(with {own_user}'s key); {requested!r} decides from their own client")
+
+
+# ------------------------------------------------------------------------------------------------
+# proofs: is a signed start or decision genuine, now?
+
+
+def start_proof_refusal(inp: MaintenanceInput | ProactiveInput, workflow_id: str, purpose: str,
+                        keys: Mapping[str, str], now: datetime, *, stable: bool = True) -> str | None:
+    """Why the start's proof does not show that its starter signed this very start (workflow id and
+    input) within the window around `now`, or None. Whether it was used before is the store's to say."""
+    fields = identity.start_fields(workflow_id, inp, stable=stable)
+    return identity.refusal(inp.started_by, purpose, fields, inp.start_proof, keys, now=now)
+
+
+def decision_proof_refusal(request: ApprovalRequest, workflow_id: str, run_id: str, keys: Mapping[str, str],
+                           now: datetime, used_nonces: set[str] | frozenset[str]) -> str | None:
+    """Why the decision's proof does not show that its approver signed exactly this decision for this
+    run, now and for the first time (a forged, copied, replayed or late decision), or None."""
+    approver = request.approver.strip()
+    fields = identity.decision_fields(workflow_id, run_id, approver, request.approve, request.action_ids,
+                                      request.comment)
+    return identity.refusal(approver, identity.DECIDE, fields, request.proof, keys, now=now, used_nonces=used_nonces)
+
+
+def agent_acts_for(agent: ProactiveStatus, started_by: str) -> bool:
+    """Whether a proactive agent may start runs for `started_by`: they started it, with a signed start
+    that its first run verified (a run an agent starts carries no signature of its own)."""
+    return agent.starter_verified and agent.started_by == started_by
+
+
+# ------------------------------------------------------------------------------------------------
+# execution: may a site child execute this batch for its run?
+
+EXECUTABLE = (DecisionKind.APPROVED, DecisionKind.PARTIALLY_APPROVED, DecisionKind.AUTO_APPROVED)
+
+
+def grant_refusal(request: GrantRequest, *, phase: Phase, decision: Decision | None, run_id: str, artifact_dir: str,
+                  dry_run: bool, approved_ids: Collection[str]) -> str | None:
+    """Why a run does not authorize a site child to execute `request` now, or None if it does: the
+    run must be executing an approved plan, the batch must be this run's and hold approved ids only."""
+    if phase is not Phase.EXECUTING:
+        return f"the run is {phase.value}, not executing"
+    if decision is None or decision.kind not in EXECUTABLE:
+        return "the run has no approved plan"
+    if (request.run_id, request.artifact_dir, request.approved_by, request.dry_run) != (
+            run_id, artifact_dir, decision.by, dry_run):
+        return "the batch is not this run's (ledger, plan, approver or dry run differ)"
+    extra = [i for i in request.action_ids if i not in approved_ids]
+    return f"action(s) {', '.join(extra[:5])} were not approved" if extra else None
 
 
 def _show(ids: Sequence[str]) -> str:

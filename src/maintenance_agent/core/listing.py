@@ -1,16 +1,24 @@
 """How a run presents itself outside its queries: its outcome label, the card it publishes for
-listings, the text of its Web UI summary and details, and what a listing shows for it. Pure."""
+listings, its search attributes, and what a listing shows for it. Pure. (The text of its Web UI
+summary and details is in core/status_text.py, re-exported here for older importers.)"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
 from temporalio.common import SearchAttributeKey
 
 from ..models.listing import MAX_LISTED_SITES, SEARCH_ATTRIBUTES, SITES_ATTRIBUTE, RunCard
-from ..models.workflow import Decision, MaintenanceResult, OutcomeCounts, Phase, RunStatus
-from .report import md, with_problems
+from ..models.workflow import MaintenanceResult, OutcomeCounts, Phase, RunStatus
+from .report import with_problems
+from .status_text import run_details, start_details, start_summary
+from .wording import WITH_NOT_RUN, outcomes_sentence
+
+__all__ = [
+    "CLOSED_BY_TEMPORAL", "attribute_spec", "card_from_result", "card_from_status", "counts_text", "indexed_phase",
+    "listed_outcome", "listed_sites", "missing_attributes", "outcome_label", "run_details", "settable_attributes",
+    "start_details", "start_summary",
+]
 
 CLOSED_BY_TEMPORAL = {"TERMINATED", "CANCELED", "TIMED_OUT", "CONTINUED_AS_NEW"}
 """Temporal statuses of a run that did not finish on its own: its card (if any) is out of date."""
@@ -96,74 +104,5 @@ def counts_text(outcome: str, actions: int | None, counts: OutcomeCounts | None)
         return f"{actions} awaiting approval"
     if outcome in (Phase.REJECTED.value, Phase.EXPIRED.value):
         return f"{actions} planned, none executed"
-    c = counts or OutcomeCounts()
-    done = [f"{n} {label}" for label, n in (("succeeded", c.succeeded), ("failed", c.failed),
-                                            ("rolled back", c.rolled_back), ("stale", c.stale),
-                                            ("not run", c.not_run)) if n]
-    return f"{actions} planned" + (f"; {', '.join(done)}" if done else "")
-
-
-# ------------------------------------------------------------------------------------------------
-# Web UI: a run's summary and details
-
-
-def start_summary(started_by: str, *, dry_run: bool, auto_approve: bool) -> str:
-    """The one line the Web UI lists a run a person started by."""
-    how = "dry run" if dry_run else "changes the fleet"
-    return f"maintenance run for {started_by} ({how}{', auto-approve' if auto_approve else ''})"
-
-
-def start_details(started_by: str, *, dry_run: bool, auto_approve: bool, approval_hours: float,
-                  scope: str = "every device of the worker's fleet (counted by detection: see the current details)",
-                  what: str = "a full run: detect, analyze, plan, wait for approval, execute, report") -> str:
-    """What, who, how many devices and whether it is a dry run: the run's static details (Markdown)."""
-    approval = ("auto-approve requested (granted only where the approval policy allows it)" if auto_approve
-                else f"waits for a person's decision, at most {approval_hours:g} h")
-    return "\n".join([
-        f"- **What**: {what}",
-        f"- **Started by**: {started_by}",
-        f"- **Devices**: {scope}",
-        f"- **Dry run**: {'yes: actions are simulated, the fleet is not changed' if dry_run else 'no: approved actions change the fleet'}",
-        f"- **Approval**: {approval}",
-    ])
-
-
-def cycle_run_details(agent_id: str, cycle: int, kind: str, started_by: str, actions: int, devices: int | None,
-                      sites: list[str], approval_hours: float) -> str:
-    """The static details of a run the proactive agent starts for one cycle's plan."""
-    shown = ", ".join(md(s) for s in sites[:MAX_LISTED_SITES]) + (f" and {len(sites) - MAX_LISTED_SITES} more"
-                                                   if len(sites) > MAX_LISTED_SITES else "")
-    on = f"{devices} device(s)" if devices is not None else "the devices of the cycle's plan"
-    what = (f"routine actions of cycle {cycle} of {agent_id}, pre-approved by its starter" if kind == "routine"
-            else f"actions of cycle {cycle} of {agent_id} that need a person's approval")
-    approval = ("auto-approved (routine)" if kind == "routine"
-                else f"waits for a person's decision, at most {approval_hours:g} h")
-    return "\n".join([f"- **What**: {actions} {what}", f"- **Started by**: {started_by} (through the proactive agent)",
-                      f"- **Devices**: {on}" + (f" at {shown}" if shown else ""),
-                      "- **Dry run**: no: approved actions change the fleet", f"- **Approval**: {approval}"])
-
-
-def run_details(phase: Phase, note: str, *, findings: int | None = None, by_severity: Mapping[str, int] | None = None,
-                devices: int | None = None, actions: int | None = None, routine: int = 0,
-                decision: Decision | None = None, counts: OutcomeCounts | None = None) -> str:
-    """The run's current details in the Web UI (Markdown): where it is, then what it found, planned,
-    decided and did. A finished run's first line is its summary line (REJECTED by …, COMPLETED WITH
-    PROBLEMS: …)."""
-    note = md(note)  # the Web UI renders details as Markdown; a summary can quote the data (an error)
-    lines = [f"**{note}**" if phase.terminal else f"**{phase.value}** — {note}"]
-    if findings is not None:
-        sev = ", ".join(f"{k} {v}" for k, v in sorted((by_severity or {}).items()))
-        lines.append(f"findings: {findings} ({sev}) on {devices} devices")
-    if actions is not None:
-        lines.append(f"plan: {actions} action(s), {routine} routine")
-    if decision:
-        lines.append(f"decision: {decision.kind.value} by {decision.by} at {_utc(decision.at)}"
-                     + (f" — {md(decision.comment)}" if decision.comment else ""))
-    if counts is not None:
-        lines.append(f"outcomes: {counts.succeeded} succeeded, {counts.failed} failed, {counts.rolled_back} rolled back, "
-                     f"{counts.stale} stale, {counts.not_run} not run")
-    return "\n\n".join(lines)
-
-
-def _utc(at: datetime) -> str:
-    return f"{at:%Y-%m-%d %H:%M:%S} UTC"
+    done = outcomes_sentence(counts or OutcomeCounts(), WITH_NOT_RUN, only_nonzero=True)
+    return f"{actions} planned" + (f"; {done}" if done else "")
