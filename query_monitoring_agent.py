@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from maintenance_agent.core.ids import workflow_id_argument
+from maintenance_agent.arguments import workflow_id_argument
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,9 +22,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results")
 """Where figures land (`BENCH_RESULTS` moves them, as the benchmarks' smoke test does)."""
 
-from conftest import copy_fleet, settings_for, tool  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from conftest import copy_fleet, settings_for, tool  # noqa: E402
 from maintenance_agent.connection import data_converter  # noqa: E402
 
 

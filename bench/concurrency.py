@@ -35,11 +35,11 @@ class PeakRss:
 
 async def measure(runs: int) -> dict:
     from conftest import free_port
-
     from maintenance_agent import client_ops
     from maintenance_agent.config import load_settings
     from maintenance_agent.embedded import SERVER_PID, _read_json, ensure_running, stop, worker_record_path
-    from maintenance_agent.models.workflow import ApprovalRequest, Phase
+    from maintenance_agent.models.approval import ApprovalRequest
+    from maintenance_agent.models.run import Phase
 
     work = scratch("concurrency")
     settings = load_settings(environ={

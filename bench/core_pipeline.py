@@ -24,11 +24,13 @@ SIZES = {1_000: 5, 10_000: 5, 100_000: 3}
 def one(devices: int) -> dict:
     from maintenance_agent.core.advice import build_digest
     from maintenance_agent.core.analyze import analyze
-    from maintenance_agent.core.detect import analysis_time, detect
+    from maintenance_agent.core.detect import detect
     from maintenance_agent.core.plan import plan_actions
-    from maintenance_agent.core.rules import Rules
+    from maintenance_agent.core.timeframe import analysis_time
+    from maintenance_agent.models.rules import Rules
     from maintenance_agent.perf import gc_paused
     from maintenance_agent.store import FleetStore
+    from maintenance_agent.tokenizer import count_tokens
 
     path = fleet(devices)
     started = time.perf_counter()
@@ -42,7 +44,8 @@ def one(devices: int) -> dict:
         problems, _ = analyze(d.findings, d.facts, d.sites)
         actions = plan_actions(problems, d.findings, d.facts, d.firmware_baseline, Rules(), as_of)
     finished = time.perf_counter()
-    digest = build_digest(problems, actions, devices=d.summary.devices, sites=d.summary.sites, budget_tokens=8000)
+    digest = build_digest(problems, actions, devices=d.summary.devices, sites=d.summary.sites, budget_tokens=8000,
+                          count_tokens=count_tokens)
     return {"devices": devices, "seconds": finished - started, "load_s": loaded - started,
             "detect_s": detected - loaded, "analyze_plan_s": finished - detected,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

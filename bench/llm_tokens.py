@@ -19,9 +19,9 @@ from common import cleanup, copy_fleet, dev_server, fleet, save, scratch, settin
 
 async def fifty() -> dict:
     from aiohttp import web
+
     from conftest import running_worker
     from helpers.http_stub import http_stub
-
     from maintenance_agent import client_ops
 
     async def answer(request: web.Request, body: dict) -> web.StreamResponse:

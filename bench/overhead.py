@@ -19,9 +19,9 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 
 async def measure() -> dict:
     from bare import BareInput, BareShapeWorkflow, Slot, noop
-    from conftest import running_worker
     from temporalio.worker import Worker
 
+    from conftest import running_worker
     from maintenance_agent import artifacts, client_ops
     from maintenance_agent.worker import MAX_CONCURRENT_ACTIVITIES
 

@@ -42,9 +42,10 @@ from maintenance_agent.config import Settings, load_settings, settings_environme
 from maintenance_agent.connection import TemporalUnavailable, connect  # noqa: E402
 from maintenance_agent.datagen import generate_fleet, write_fleet  # noqa: E402
 from maintenance_agent.embedded import port_open, server_command  # noqa: E402
+from maintenance_agent.models.approval import ApprovalRequest
 from maintenance_agent.models.core import DISRUPTIVE_ACTIONS  # noqa: E402
 from maintenance_agent.models.fleet import FLEET_FILES  # noqa: E402
-from maintenance_agent.models.workflow import ApprovalRequest, Phase  # noqa: E402
+from maintenance_agent.models.run import Phase
 from maintenance_agent.store import FleetStore  # noqa: E402
 
 DISRUPTIVE = {a.value for a in DISRUPTIVE_ACTIONS}
@@ -266,7 +267,7 @@ async def _restarted_agent(index: int, client, settings: Settings, stats: Stats)
     """Run the proactive agent for a cycle, stop it with its approval run open, start it again; return
     the runs it started (their reports are checked with the rest)."""
     from maintenance_agent import artifacts
-    from maintenance_agent.models.workflow import ProactivePhase
+    from maintenance_agent.models.proactive import ProactivePhase
 
     user = settings.user_name
 

@@ -61,13 +61,20 @@ def free_port() -> int:
 
 async def eventually(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, timeout: float = 30.0,
                      interval: float = 0.05, what: str = "condition") -> T:
-    """Poll `probe` until `check` holds or the deadline passes (never a blind sleep)."""
+    """Poll `probe` until `check` holds or the deadline passes (never a blind sleep). A `Busy` answer
+    (the server or worker too slow this once: "try again shortly") is asked again, like a person would."""
+    from maintenance_agent.client_ops import Busy
+
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
-        last = await probe()
-        if check(last):
-            return last
+        try:
+            last = await probe()
+        except Busy as exc:
+            last = exc
+        else:
+            if check(last):
+                return last
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last value: {last!r}")
 

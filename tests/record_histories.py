@@ -26,9 +26,10 @@ from maintenance_agent import client_ops  # noqa: E402
 from maintenance_agent.connection import data_converter  # noqa: E402
 from maintenance_agent.datagen import generate_fleet, write_fleet  # noqa: E402
 from maintenance_agent.identity import Signer  # noqa: E402
+from maintenance_agent.models.approval import ApprovalRequest
 from maintenance_agent.models.fleet import HEALTH_FILE  # noqa: E402
 from maintenance_agent.models.listing import SEARCH_ATTRIBUTES  # noqa: E402
-from maintenance_agent.models.workflow import ApprovalRequest, Phase  # noqa: E402
+from maintenance_agent.models.run import Phase
 
 OUT = Path(__file__).parent / "histories"
 

@@ -24,14 +24,17 @@ from helpers.http_stub import http_stub
 from maintenance_agent import artifacts, client_ops, llm
 from maintenance_agent.activities import MaintenanceActivities
 from maintenance_agent.config import LlmSettings
-from maintenance_agent.core.advice import AdvisorAnswer, build_digest, count_tokens, messages_tokens
+from maintenance_agent.core.advice import AdvisorAnswer, build_digest, messages_tokens
 from maintenance_agent.core.analyze import analyze
-from maintenance_agent.core.detect import analysis_time, detect
+from maintenance_agent.core.detect import detect
 from maintenance_agent.core.plan import plan_actions
-from maintenance_agent.core.rules import Rules
+from maintenance_agent.core.timeframe import analysis_time
 from maintenance_agent.datagen import generate_fleet
+from maintenance_agent.models.activity_io import AdviseInput, AdviseResult, AnalyzeInput, DetectInput, PlanInput
 from maintenance_agent.models.fleet import HealthFile, InventoryFile, LifeFile
-from maintenance_agent.models.workflow import AdviseInput, AdviseResult, AnalyzeInput, DetectInput, Phase, PlanInput
+from maintenance_agent.models.rules import Rules
+from maintenance_agent.models.run import Phase
+from maintenance_agent.tokenizer import count_tokens
 from maintenance_agent.workflows import ADVISE_TIMEOUT
 
 SECRET = "sentinel-llm-key-5c1d9e"
@@ -174,14 +177,15 @@ def _plan_for(devices: int, seed: int):  # noqa: ANN202
 def test_prompt_stays_within_budget_for_ten_thousand_devices() -> None:
     detection, problems, actions = _plan_for(10_000, 8)
     digest = build_digest(problems, actions, devices=detection.summary.devices, sites=detection.summary.sites,
-                          budget_tokens=8000)
+                          budget_tokens=8000, count_tokens=count_tokens)
     print(f"\n10,000 devices: {len(problems)} problems, {len(actions)} actions -> prompt {digest.tokens} tokens "
           f"({digest.tokenizer}); {digest.problems_included} problems and {digest.actions_included} actions shown")
     assert digest.tokenizer == "tiktoken cl100k_base"
     assert 6000 < digest.tokens <= 8000
     assert digest.problems_omitted > 0 and "truncated to fit" in digest.prompt
     assert digest.problems_included > 20 and digest.actions_included > 20
-    small = build_digest(problems[:5], actions[:5], devices=10, sites=2, budget_tokens=8000)
+    small = build_digest(problems[:5], actions[:5], devices=10, sites=2, budget_tokens=8000,
+                         count_tokens=count_tokens)
     assert small.problems_omitted == 0 and "truncated" not in small.prompt
 
 
@@ -317,7 +321,7 @@ async def test_retries_stop_before_they_could_overrun_the_advise_timeout() -> No
 async def test_every_retry_prompt_stays_within_budget_for_ten_thousand_devices() -> None:
     detection, problems, actions = _plan_for(10_000, 8)
     digest = build_digest(problems, actions, devices=detection.summary.devices, sites=detection.summary.sites,
-                          budget_tokens=8000)
+                          budget_tokens=8000, count_tokens=count_tokens)
     long_garbage = '{"executive_summary": "' + "the fleet is mostly fine, but " * 800  # ~24,000 characters
 
     async def long_invalid(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
@@ -326,7 +330,7 @@ async def test_every_retry_prompt_stays_within_budget_for_ten_thousand_devices()
     async with http_stub(long_invalid, path="/v1/chat/completions") as stub:
         talk = await asyncio.to_thread(llm.ask, _llm_settings(stub.url), digest.prompt)
     assert talk.answer is None and len(stub.requests) == 3
-    sent = [messages_tokens(r["messages"]) for r in stub.requests]
+    sent = [messages_tokens(r["messages"], count_tokens) for r in stub.requests]
     print(f"\n10,000 devices: prompt tokens per attempt {sent} ({count_tokens('x')[1]}, with chat framing)")
     assert count_tokens("x")[1] == "tiktoken cl100k_base"
     assert all(tokens <= 8000 for tokens in sent), sent

@@ -30,8 +30,9 @@ from conftest import PRISTINE, ROOT, copy_fleet, eventually, free_port, identiti
 from maintenance_agent import client_ops
 from maintenance_agent.core import identity
 from maintenance_agent.identity import Signer
+from maintenance_agent.models.approval import ApprovalRequest
 from maintenance_agent.models.fleet import FLEET_FILES, HEALTH_FILE, INVENTORY_FILE
-from maintenance_agent.models.workflow import ApprovalRequest, Phase
+from maintenance_agent.models.run import Phase
 from maintenance_agent.store import FleetDataError, FleetStore
 from test_store import MALFORMED, _mutate
 
@@ -332,7 +333,7 @@ async def test_forged_and_unsigned_decisions(client: TemporalClient, signed_pend
 @pytest.mark.parametrize("case,value,fragment", _ids("raw-start"), ids=[c[0] for c in _ids("raw-start")])
 async def test_raw_starts_fail_at_once_with_one_line(client: TemporalClient, signed_pending_run: dict, case: str,
                                                      value: tuple, fragment: str) -> None:
-    from maintenance_agent.models.workflow import MaintenanceInput
+    from maintenance_agent.models.run import MaintenanceInput
 
     workflow_id, payload, signer = value
     workflow_id = workflow_id or f"infra-raw-{uuid.uuid4().hex[:8]}"

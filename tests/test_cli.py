@@ -207,7 +207,7 @@ def test_exit_code_follows_the_summary_line(phase: str, outcomes: dict, code: in
     """Before, a run COMPLETED WITH PROBLEMS (rolled back, not run, circuit breaker) exited 0."""
     from maintenance_agent.commands import exit_code
     from maintenance_agent.core.report import with_problems
-    from maintenance_agent.models.workflow import MaintenanceResult, OutcomeCounts, Phase
+    from maintenance_agent.models.run import MaintenanceResult, OutcomeCounts, Phase
 
     result = MaintenanceResult(workflow_id="w", phase=Phase(phase), summary="", outcomes=OutcomeCounts(**outcomes))
     assert exit_code(result) == code

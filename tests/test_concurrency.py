@@ -12,7 +12,9 @@ from temporalio.client import Client
 
 from conftest import copy_fleet, eventually, running_worker, settings_for
 from maintenance_agent import client_ops
-from maintenance_agent.models.workflow import ApprovalRequest, Phase, ProactivePhase
+from maintenance_agent.models.approval import ApprovalRequest
+from maintenance_agent.models.proactive import ProactivePhase
+from maintenance_agent.models.run import Phase
 from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
 
 

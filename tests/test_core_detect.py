@@ -26,17 +26,10 @@ from helpers.fleet_builders import (
     run_detect,
     series,
 )
-from maintenance_agent.core.detect import (
-    Trend,
-    analysis_time,
-    firmware_baseline,
-    fit_trend,
-    raw_health_state,
-    site_health,
-    smooth_state,
-    time_frame,
-    version_key,
-)
+from maintenance_agent.core.firmware import firmware_baseline, version_key
+from maintenance_agent.core.health import raw_health_state, site_health, smooth_state
+from maintenance_agent.core.timeframe import analysis_time, time_frame
+from maintenance_agent.core.trends import Trend, fit_trend
 from maintenance_agent.models.core import (
     DeviceHealth,
     Evidence,

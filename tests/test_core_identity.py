@@ -90,7 +90,7 @@ def test_key_files_that_cannot_prove_anything_are_refused_clearly(tmp_path: Path
 def test_a_field_added_later_leaves_a_signed_start_s_digest_alone() -> None:
     from pydantic import Field
 
-    from maintenance_agent.models.workflow import MaintenanceInput
+    from maintenance_agent.models.run import MaintenanceInput
 
     class Later(MaintenanceInput):  # the same input as a later version, with one more (defaulted) field
         maintenance_window: list[str] = Field(default_factory=list)

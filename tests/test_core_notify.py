@@ -1,4 +1,4 @@
-"""Text for people, pure: the Slack Block Kit message and the PagerDuty Events v2 body from typed facts\n(core/notify.py), the outcome sentence (core/wording.py) and the agent's status text (core/status_text.py)."""
+"""Text for people, pure: the Slack Block Kit message and the PagerDuty Events v2 body from typed facts\n(core/slack.py, core/pagerduty.py), the outcome sentence (core/wording.py) and the agent's status text (core/status_text.py)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from maintenance_agent.core import notify, status_text, wording
+from maintenance_agent.core import digest, links, pagerduty, slack, status_text, wording
 from maintenance_agent.models.activity_io import PlanResult
 from maintenance_agent.models.core import ActionName, Outcome, PlannedAction, Risk
+from maintenance_agent.models.notify import ActionSelection, NotifyInput, PageEvent, PageInput
 from maintenance_agent.models.proactive import CycleSummary, ProactivePhase
-from maintenance_agent.models.workflow import (
-    ActionSelection,
-    NotifyInput,
-    OutcomeCounts,
-    PageEvent,
-    PageInput,
-    Phase,
-)
+from maintenance_agent.models.run import OutcomeCounts, Phase
 
 UI = "http://temporal.example:8233"
-LINKS = notify.Links(namespace="ops", temporal_ui_url=UI, reports_label="reports")
+LINKS = links.Links(namespace="ops", temporal_ui_url=UI, reports_label="reports")
 AGENT = "always-be-maintainin-for-Admin.User"
 RUN = f"{AGENT}-cycle-3-approval-1a2b3c4d"
 
@@ -66,18 +60,18 @@ def _text(block: dict) -> str:
 
 
 def test_the_approval_message_says_what_where_how_risky_and_how_to_approve() -> None:
-    message = notify.slack_message(_message_input(), _plan(), LINKS)
+    message = slack.slack_message(_message_input(), _plan(), LINKS)
     blocks = _blocks(message)
     assert message["blocks"][0]["type"] == "header" and blocks["outcome"]["text"]["type"] == "plain_text"
     assert "Approval needed: 19 actions, 7 high risk" in _text(blocks["outcome"])
-    assert len(_text(blocks["outcome"])) <= notify.HEADER_CHARS
+    assert len(_text(blocks["outcome"])) <= slack.HEADER_CHARS
     counts = _text(blocks["counts"])
     assert "critical 5, warning 12, info 8" in counts, "severities, worst first"
     assert "7 of 19" in counts and "replace_hardware 7" in counts
     sites = _text(blocks["sites"])
     assert "(12 sites)" in sites and "`SITE-00` 4, `SITE-01` 2" in sites and "and 4 more sites" in sites, "top 8 of 12 sites"
     devices = _text(blocks["devices"]).splitlines()
-    assert devices[0] == "*Devices most at risk*" and len(devices) == 1 + notify.TOP_DEVICES + 1
+    assert devices[0] == "*Devices most at risk*" and len(devices) == 1 + digest.TOP_DEVICES + 1
     assert devices[1].startswith("• `EQ-000` at `SITE-00`: replace_hardware, update_firmware — high risk, priority 1")
     assert all("high risk" in line for line in devices[1:6]), "high-risk devices first"
     assert "```.venv/bin/python approve_monitoring_agent.py --workflow-id " + RUN + "```" in _text(blocks["approve"])
@@ -95,31 +89,31 @@ def test_the_approval_message_says_what_where_how_risky_and_how_to_approve() -> 
 
 def test_the_message_stays_bounded_for_a_large_plan() -> None:
     actions = [_action(i, f"EQ-{i:06d}", f"SITE-{i % 900:03d}", risk=Risk.HIGH) for i in range(20_000)]
-    message = notify.slack_message(_message_input(proposed=20_000), actions, LINKS)
+    message = slack.slack_message(_message_input(proposed=20_000), actions, LINKS)
     assert len(json.dumps(message)) < 40_000
-    assert len(message["actions"]) == notify.MAX_LISTED_ACTIONS and message["actions_total"] == 20_000
+    assert len(message["actions"]) == slack.MAX_LISTED_ACTIONS and message["actions_total"] == 20_000
     assert len(message["blocks"]) <= 50 and all(len(_text(b)) <= 3000 for b in message["blocks"])
     assert "and 892 more sites" in _text(_blocks(message)["sites"])
 
 
 def test_selection_picks_the_actions_the_message_is_about() -> None:
     plan = _plan()
-    assert len(notify.select(plan, ActionSelection.NON_ROUTINE)) == 18
-    assert [a.id for a in notify.select(plan, ActionSelection.ROUTINE)] == ["A18"]
-    assert notify.select(plan, None) == []
+    assert len(digest.select(plan, ActionSelection.NON_ROUTINE)) == 18
+    assert [a.id for a in digest.select(plan, ActionSelection.ROUTINE)] == ["A18"]
+    assert digest.select(plan, None) == []
 
 
 def test_routine_problems_and_failed_cycles() -> None:
     counts = OutcomeCounts(succeeded=3, failed=2, rolled_back=1)
     routine = "agent-cycle-3-routine-aaaa1111"
-    message = notify.slack_message(_message_input(kind="routine_problems", approve_workflow_id=None,
+    message = slack.slack_message(_message_input(kind="routine_problems", approve_workflow_id=None,
                                                   routine_run=routine, routine_outcomes=counts,
                                                   selection=ActionSelection.ROUTINE), _plan()[-1:], LINKS)
     blocks = _blocks(message)
     assert "Routine repairs had problems: 2 failed, 1 rolled back" in _text(blocks["outcome"])
     assert "approve" not in blocks and message["approve_command"] is None
     assert f"Report: `reports/{routine}/report.html`" in _text(blocks["links"])
-    failed = notify.slack_message(_message_input(kind="cycle_failed", approve_workflow_id=None, selection=None,
+    failed = slack.slack_message(_message_input(kind="cycle_failed", approve_workflow_id=None, selection=None,
                                                  error="bad <data> & worse"), None, LINKS)
     blocks = _blocks(failed)
     assert "Maintenance cycle 3 failed" in _text(blocks["outcome"])
@@ -129,11 +123,11 @@ def test_routine_problems_and_failed_cycles() -> None:
 
 
 def test_links_and_commands_name_no_path_of_the_workers_machine() -> None:
-    served = notify.Links(namespace="default", temporal_ui_url=None, reports_url="https://ops.example/reports")
-    message = notify.slack_message(_message_input(), _plan(), served)
-    links = _text(_blocks(message)["links"])
-    assert f"<https://ops.example/reports/{RUN}/report.html|REPORTS_DIR/{RUN}/report.html>" in links
-    assert "Temporal UI" not in links, "no UI known: no UI link"
+    served = links.Links(namespace="default", temporal_ui_url=None, reports_url="https://ops.example/reports")
+    message = slack.slack_message(_message_input(), _plan(), served)
+    shown = _text(_blocks(message)["links"])
+    assert f"<https://ops.example/reports/{RUN}/report.html|REPORTS_DIR/{RUN}/report.html>" in shown
+    assert "Temporal UI" not in shown, "no UI known: no UI link"
     assert message["links"]["report"] == f"https://ops.example/reports/{RUN}/report.html"
     assert "/tmp" not in json.dumps(message) and "/home" not in json.dumps(message)
 
@@ -141,7 +135,7 @@ def test_links_and_commands_name_no_path_of_the_workers_machine() -> None:
 def test_an_input_recorded_before_the_facts_is_sent_as_it_was() -> None:
     old = NotifyInput(kind="approval_needed", agent_workflow_id=AGENT, cycle=1, text="3 action(s) need approval.",
                       approve_workflow_id=RUN)
-    message = notify.slack_message(old, None, LINKS)
+    message = slack.slack_message(old, None, LINKS)
     assert message["text"].startswith("3 action(s) need approval.") and RUN in message["text"]
     assert "blocks" not in message
 
@@ -160,11 +154,11 @@ def test_an_input_recorded_before_the_facts_is_sent_as_it_was() -> None:
 ])
 def test_what_a_finished_run_tells_pagerduty(phase: Phase, counts: OutcomeCounts, proposed: bool,
                                              expected: PageEvent | None) -> None:
-    assert notify.page_event(phase, counts, proposed=proposed) is expected
+    assert pagerduty.page_event(phase, counts, proposed=proposed) is expected
 
 
 def test_pagerduty_bodies_follow_events_v2() -> None:
-    trigger = notify.pagerduty_body(PageInput(
+    trigger = pagerduty.pagerduty_body(PageInput(
         event_action=PageEvent.TRIGGER, dedup_key=RUN, kind="approval_needed", workflow_id=RUN,
         agent_workflow_id=AGENT, started_by="Admin.User", cycle=3, actions=19, high_risk=7,
         by_site={f"SITE-{i}": 1 for i in range(12)}, by_action={"replace_hardware": 7}), "k" * 32, LINKS)
@@ -174,21 +168,21 @@ def test_pagerduty_bodies_follow_events_v2() -> None:
     assert payload["summary"] == f"Approval needed: 19 maintenance actions (7 high risk, at 12 sites) in {RUN}"
     assert payload["source"] == AGENT and payload["severity"] == "warning" and payload["class"] == "approval_needed"
     assert payload["custom_details"]["approve_command"] == f".venv/bin/python approve_monitoring_agent.py --workflow-id {RUN}"
-    assert len(payload["custom_details"]["actions_per_site"]) == notify.TOP_SITES
+    assert len(payload["custom_details"]["actions_per_site"]) == digest.TOP_SITES
     assert trigger["links"][0] == {"href": f"{UI}/namespaces/ops/workflows/{RUN}", "text": f"{RUN} in the Temporal Web UI"}
-    failed = notify.pagerduty_body(PageInput(event_action=PageEvent.TRIGGER, dedup_key=RUN, kind="run_finished",
+    failed = pagerduty.pagerduty_body(PageInput(event_action=PageEvent.TRIGGER, dedup_key=RUN, kind="run_finished",
                                              workflow_id=RUN, phase=Phase.FAILED, error="x" * 5000), "k" * 32, LINKS)
     assert failed["payload"]["severity"] == "error" and len(failed["payload"]["summary"]) == 1024
     assert None not in failed["payload"].values(), "no nulls where PagerDuty expects strings"
-    resolve = notify.pagerduty_body(PageInput(event_action=PageEvent.RESOLVE, dedup_key=RUN, kind="run_finished",
+    resolve = pagerduty.pagerduty_body(PageInput(event_action=PageEvent.RESOLVE, dedup_key=RUN, kind="run_finished",
                                               workflow_id=RUN, phase=Phase.COMPLETED), "k" * 32, LINKS)
     assert resolve == {"routing_key": "k" * 32, "event_action": "resolve", "dedup_key": RUN}
-    assert notify.cycle_failure_key(AGENT) == f"{AGENT}/cycle-failed"
+    assert pagerduty.cycle_failure_key(AGENT) == f"{AGENT}/cycle-failed"
 
 
 def test_a_device_id_cannot_break_out_of_its_code_span_or_add_lines() -> None:
     hostile = "EQ-1`\n*urgent* <!channel> &"
-    message = notify.slack_message(_message_input(), [_action(1, hostile, "SITE`\n00", risk=Risk.HIGH)], LINKS)
+    message = slack.slack_message(_message_input(), [_action(1, hostile, "SITE`\n00", risk=Risk.HIGH)], LINKS)
     devices = _text(_blocks(message)["devices"])
     assert devices.count("\n") == 1, devices  # the heading, then one line for the one device
     assert "<!channel>" not in devices and "&lt;!channel&gt; &amp;" in devices
@@ -273,16 +267,16 @@ def test_a_runs_page_carries_its_plan_in_brief_and_its_outcomes_once_finished() 
     counts = OutcomeCounts(succeeded=3)
     args: dict = dict(workflow_id=RUN, agent_workflow_id=AGENT, started_by="Admin.User", cycle=3, plan=plan,
                       outcomes=counts, error=None, report_dir=RUN)
-    trigger = notify.run_page(PageEvent.TRIGGER, "approval_needed", phase=None, **args)
+    trigger = pagerduty.run_page(PageEvent.TRIGGER, "approval_needed", phase=None, **args)
     assert (trigger.dedup_key, trigger.actions, trigger.high_risk, trigger.by_site) == (RUN, 3, 2, {"S1": 2, "S2": 1})
     assert trigger.outcomes is None  # not finished: nothing to count yet
-    finished = notify.run_page(PageEvent.RESOLVE, "run_finished", phase=Phase.COMPLETED, **args)
+    finished = pagerduty.run_page(PageEvent.RESOLVE, "run_finished", phase=Phase.COMPLETED, **args)
     assert finished.outcomes == counts and finished.phase is Phase.COMPLETED
-    empty = notify.run_page(PageEvent.TRIGGER, "run_finished", phase=Phase.FAILED, **{**args, "plan": None})
+    empty = pagerduty.run_page(PageEvent.TRIGGER, "run_finished", phase=Phase.FAILED, **{**args, "plan": None})
     assert (empty.actions, empty.high_risk, empty.by_site, empty.by_action) == (0, 0, {}, {})
 
 
 def test_failing_cycles_are_one_incident_per_agent() -> None:
-    page = notify.cycle_failure_page(PageEvent.TRIGGER, AGENT, "Admin.User", 7, "boom")
+    page = pagerduty.cycle_failure_page(PageEvent.TRIGGER, AGENT, "Admin.User", 7, "boom")
     assert (page.dedup_key, page.kind, page.workflow_id, page.cycle, page.error) == (
-        notify.cycle_failure_key(AGENT), "cycle_failed", AGENT, 7, "boom")
+        pagerduty.cycle_failure_key(AGENT), "cycle_failed", AGENT, 7, "boom")

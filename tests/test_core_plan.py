@@ -29,7 +29,7 @@ from helpers.fleet_builders import (
 )
 from maintenance_agent.core.actions import CATALOG, guard_values, precheck
 from maintenance_agent.core.analyze import analyze, explain_device, explain_site
-from maintenance_agent.core.detect import Detection, analysis_time, detect
+from maintenance_agent.core.detect import Detection, detect
 from maintenance_agent.core.plan import (
     ACTION_PURPOSE,
     PlanError,
@@ -39,6 +39,7 @@ from maintenance_agent.core.plan import (
     propose_for_device,
     validate_proposal,
 )
+from maintenance_agent.core.timeframe import analysis_time
 from maintenance_agent.datagen import generate_fleet
 from maintenance_agent.models.core import (
     DISRUPTIVE_ACTIONS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from maintenance_agent.core.report import summarize
-from maintenance_agent.models.workflow import OutcomeCounts, Phase
+from maintenance_agent.models.run import OutcomeCounts, Phase
 
 
 def _line(halted: bool, **counts: int) -> str:

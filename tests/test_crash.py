@@ -18,7 +18,7 @@ from helpers.faulty_worker import worker_command
 from maintenance_agent import client_ops
 from maintenance_agent.config import Settings
 from maintenance_agent.models.fleet import INVENTORY_FILE
-from maintenance_agent.models.workflow import Phase
+from maintenance_agent.models.run import Phase
 
 
 def start_worker(address: str, settings: Settings, log: Path, command: list[str] | None = None,

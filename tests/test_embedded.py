@@ -13,7 +13,7 @@ from maintenance_agent import client_ops, embedded
 from maintenance_agent.config import load_settings
 from maintenance_agent.connection import TemporalUnavailable
 from maintenance_agent.embedded import SERVER_PID, ensure_running, port_open, stop, worker_record_path
-from maintenance_agent.models.workflow import Phase
+from maintenance_agent.models.run import Phase
 
 
 def _pid(state: Path, name: str | Path) -> int:

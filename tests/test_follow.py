@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from maintenance_agent import client_ops
-from maintenance_agent.models.workflow import Phase, RunStatus
+from maintenance_agent.models.run import Phase
+from maintenance_agent.models.views import RunStatus
 
 DEADLOCK = "[TMPRL1101] Potential deadlock detected: workflow didn't yield within 2 second(s)."
 
@@ -23,6 +25,19 @@ async def test_a_slow_worker_is_reported_as_busy_not_as_a_wrong_id() -> None:
     with pytest.raises(client_ops.OperationError, match="cannot answer") as info:
         await client_ops.guard("run-1", _raise(WorkflowQueryFailedError("unknown queryType status")))
     assert not isinstance(info.value, client_ops.Busy)
+
+
+@pytest.mark.parametrize(("status", "message", "busy"), [
+    (RPCStatusCode.CANCELLED, "Timeout expired", True),  # the client's own deadline passed: a slow server
+    (RPCStatusCode.DEADLINE_EXCEEDED, "context deadline exceeded", True),
+    (RPCStatusCode.UNAVAILABLE, "connection refused", True),
+    (RPCStatusCode.CANCELLED, "canceled by the caller", False),
+    (RPCStatusCode.PERMISSION_DENIED, "Request unauthorized.", False),
+])
+async def test_a_slow_server_is_busy_but_a_refusal_is_not(status: RPCStatusCode, message: str, busy: bool) -> None:
+    with pytest.raises(client_ops.OperationError) as info:
+        await client_ops.guard("run-1", _raise(RPCError(message, status, b"")))
+    assert isinstance(info.value, client_ops.Busy) is busy, info.value
 
 
 def _status(phase: Phase, executed: int = 0) -> RunStatus:

@@ -27,19 +27,12 @@ from maintenance_agent.core.listing import (
     listed_sites,
     missing_attributes,
     outcome_label,
-    run_details,
 )
+from maintenance_agent.core.status_text import run_details
+from maintenance_agent.models.approval import ApprovalRequest, Decision, DecisionKind
 from maintenance_agent.models.listing import MAX_LISTED_SITES, RunCard
-from maintenance_agent.models.workflow import (
-    ApprovalRequest,
-    Decision,
-    DecisionKind,
-    MaintenanceInput,
-    MaintenanceResult,
-    OutcomeCounts,
-    Phase,
-    RunStatus,
-)
+from maintenance_agent.models.run import MaintenanceInput, MaintenanceResult, OutcomeCounts, Phase
+from maintenance_agent.models.views import RunStatus
 
 # ------------------------------------------------------------------------------------------------
 # pure

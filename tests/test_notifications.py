@@ -18,7 +18,9 @@ from conftest import ROOT, copy_fleet, eventually, running_worker, settings_for
 from helpers.http_stub import answer_never, answer_status, http_stub
 from helpers.pagerduty import PagerDutyReceiver
 from maintenance_agent import artifacts, client_ops
-from maintenance_agent.models.workflow import ApprovalRequest, Phase, ProactivePhase
+from maintenance_agent.models.approval import ApprovalRequest
+from maintenance_agent.models.proactive import ProactivePhase
+from maintenance_agent.models.run import Phase
 
 UI = "http://temporal-ui.test:8233"
 ROUTING_KEY = "sentinelPagerDutyKey0123456789ab"
@@ -296,7 +298,7 @@ async def test_refusals_and_outages_are_told_apart_and_name_no_secret(tmp_path: 
 
     from maintenance_agent.activities import MaintenanceActivities
     from maintenance_agent.config import NotifySettings
-    from maintenance_agent.models.workflow import NotifyInput, PageEvent, PageInput
+    from maintenance_agent.models.notify import NotifyInput, PageEvent, PageInput
 
     async def refuse(_request, body):  # noqa: ANN001, ANN202
         from aiohttp import web

@@ -14,7 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 from conftest import audit_log, copy_fleet, eventually, running_worker, settings_for, tool
 from maintenance_agent import client_ops
 from maintenance_agent.connection import data_converter
-from maintenance_agent.models.workflow import ApprovalRequest, Phase, ProactivePhase, ProactiveStatus
+from maintenance_agent.models.approval import ApprovalRequest
+from maintenance_agent.models.proactive import ProactivePhase, ProactiveStatus
+from maintenance_agent.models.run import Phase
 
 
 @pytest.fixture
@@ -189,7 +191,7 @@ def test_an_open_approval_holds_back_only_what_it_holds(tmp_path: Path) -> None:
 
     from maintenance_agent import artifacts
     from maintenance_agent.activities import MaintenanceActivities
-    from maintenance_agent.models.workflow import AnalyzeInput, DetectInput, PlanInput
+    from maintenance_agent.models.activity_io import AnalyzeInput, DetectInput, PlanInput
 
     acts = MaintenanceActivities(data_dir=copy_fleet(tmp_path / "data"), reports_dir=tmp_path)
     env = ActivityEnvironment()

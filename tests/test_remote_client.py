@@ -17,14 +17,11 @@ from maintenance_agent import artifacts, client_ops
 from maintenance_agent.activities import MaintenanceActivities
 from maintenance_agent.core.report import Report
 from maintenance_agent.datagen import generate_fleet, write_fleet
+from maintenance_agent.models.activity_io import ReadArtifactInput
+from maintenance_agent.models.approval import ApprovalRequest
 from maintenance_agent.models.core import Severity
-from maintenance_agent.models.workflow import (
-    INLINE_LIMIT,
-    ApprovalRequest,
-    Phase,
-    ProactivePhase,
-    ReadArtifactInput,
-)
+from maintenance_agent.models.proactive import ProactivePhase
+from maintenance_agent.models.run import INLINE_LIMIT, Phase
 
 
 def _worker_and_client(tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch, **overrides):  # noqa: ANN003, ANN202

@@ -19,8 +19,8 @@ from conftest import copy_fleet, running_worker, settings_for
 from maintenance_agent import client_ops
 from maintenance_agent.core.actions import CATALOG, READING_OFFSET
 from maintenance_agent.core.detect import assess_device
-from maintenance_agent.core.rules import Rules
 from maintenance_agent.models.core import ActionName
+from maintenance_agent.models.rules import Rules
 from maintenance_agent.store import parse_fleet_files
 
 

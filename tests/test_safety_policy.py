@@ -16,13 +16,14 @@ from temporalio.client import Client
 from conftest import eventually, running_worker, settings_for
 from maintenance_agent import artifacts, client_ops
 from maintenance_agent.core.analyze import analyze
-from maintenance_agent.core.detect import analysis_time, detect
+from maintenance_agent.core.detect import detect
 from maintenance_agent.core.plan import plan_actions
-from maintenance_agent.core.rules import Rules
+from maintenance_agent.core.timeframe import analysis_time
 from maintenance_agent.datagen import generate_fleet, write_fleet
 from maintenance_agent.models.core import Risk
 from maintenance_agent.models.fleet import HealthFile, InventoryFile, LifeFile
-from maintenance_agent.models.workflow import ProactivePhase
+from maintenance_agent.models.proactive import ProactivePhase
+from maintenance_agent.models.rules import Rules
 from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
 
 

@@ -12,7 +12,8 @@ from temporalio.client import Client
 from conftest import eventually, running_worker, settings_for
 from maintenance_agent import client_ops
 from maintenance_agent.datagen import generate_fleet, write_fleet
-from maintenance_agent.models.workflow import INLINE_LIMIT, ApprovalRequest, Phase
+from maintenance_agent.models.approval import ApprovalRequest
+from maintenance_agent.models.run import INLINE_LIMIT, Phase
 from maintenance_agent.store import AUDIT_FILE, STATE_DIRNAME
 
 

@@ -19,7 +19,8 @@ from maintenance_agent import client_ops
 from maintenance_agent.connection import connect
 from maintenance_agent.core import identity
 from maintenance_agent.identity import Signer
-from maintenance_agent.models.workflow import ApprovalRequest, Phase
+from maintenance_agent.models.approval import ApprovalRequest
+from maintenance_agent.models.run import Phase
 from maintenance_agent.workflows import InfrastructureMaintenanceWorkflow
 
 SENTINELS = {

@@ -400,7 +400,7 @@ def test_a_retried_detection_gives_the_same_health_states_as_its_first_attempt(t
 
     from maintenance_agent import artifacts
     from maintenance_agent.activities import MaintenanceActivities
-    from maintenance_agent.models.workflow import DetectInput
+    from maintenance_agent.models.activity_io import DetectInput
 
     data = copy_fleet(tmp_path / "data")
     acts = MaintenanceActivities(data_dir=data, reports_dir=tmp_path / "reports")
@@ -431,7 +431,7 @@ def test_an_activity_waiting_for_the_store_lock_keeps_heartbeating(tmp_path: Pat
     from temporalio.testing import ActivityEnvironment
 
     from maintenance_agent.activities import MaintenanceActivities
-    from maintenance_agent.models.workflow import DetectInput
+    from maintenance_agent.models.activity_io import DetectInput
     from maintenance_agent.store import files as store_files
 
     monkeypatch.setattr(store_files, "LOCK_WAIT_SLICE", 0.05)

@@ -15,8 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 from conftest import copy_fleet, eventually, running_worker, settings_for, tool
 from maintenance_agent import client_ops
 from maintenance_agent.connection import data_converter
+from maintenance_agent.models.approval import ApprovalRequest
 from maintenance_agent.models.fleet import INVENTORY_FILE
-from maintenance_agent.models.workflow import ApprovalRequest, Phase
+from maintenance_agent.models.run import Phase
 
 
 @pytest.fixture(scope="module")

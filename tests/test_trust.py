@@ -21,8 +21,9 @@ from conftest import ROOT, audit_log, copy_fleet, eventually, identities, runnin
 from maintenance_agent import client_ops
 from maintenance_agent.core import identity
 from maintenance_agent.identity import Signer
+from maintenance_agent.models.approval import ApprovalRequest
 from maintenance_agent.models.fleet import HEALTH_FILE, INVENTORY_FILE
-from maintenance_agent.models.workflow import ApprovalRequest, Phase
+from maintenance_agent.models.run import Phase
 from maintenance_agent.store import STATE_DIRNAME
 
 
@@ -179,7 +180,7 @@ def _after_the_breaker(entries: list[dict], max_failures: int) -> list[dict]:
 async def test_the_breaker_holds_fleet_wide_across_site_children(client: Client, tmp_path: Path) -> None:
     """2,000 devices (a plan far over 400 actions: one child per site) with MAX_FAILURES=3. Before, each
     child had its own budget: 941 more actions and 19 more failures ran after the third failure."""
-    from maintenance_agent.models.workflow import INLINE_LIMIT
+    from maintenance_agent.models.run import INLINE_LIMIT
 
     settings = _settings(tmp_path, data_dir=_generated(tmp_path, 2000), max_failures=3)
     async with running_worker(client, settings):
@@ -393,7 +394,7 @@ async def test_nobody_starts_or_auto_approves_in_someone_else_s_name(client: Cli
     worker, alice_client, sign, _keys = _signed_world(tmp_path)
     worker = worker.model_copy(update={"require_distinct_approver": False})  # alice may approve her own runs
     alice_client = alice_client.model_copy(update={"require_distinct_approver": False})
-    from maintenance_agent.models.workflow import MaintenanceInput
+    from maintenance_agent.models.run import MaintenanceInput
 
     fields = lambda wid: identity.start_fields(wid, MaintenanceInput(started_by="alice", auto_approve=True))  # noqa: E731
     async with running_worker(client, worker):
@@ -517,7 +518,7 @@ async def test_a_restarted_agent_keeps_every_report_and_proposes_nothing_twice(c
     """Before: each incarnation counted cycles from 1 and overwrote cycle-00001, so older approval runs
     reported other actions, and actions awaiting approval were proposed again (in three runs at once)."""
     from maintenance_agent import artifacts
-    from maintenance_agent.models.workflow import ProactivePhase
+    from maintenance_agent.models.proactive import ProactivePhase
 
     settings = _settings(tmp_path)
     agent_id = client_ops.proactive_workflow_id(settings.user_name)
@@ -604,7 +605,7 @@ async def test_a_site_child_started_by_anyone_but_its_approved_run_executes_noth
 async def test_a_signed_start_copied_from_history_starts_nothing_else(client: Client, tmp_path: Path) -> None:
     """Before: alice's agent start proof, taken from workflow history, restarted her agent with another
     interval, callback and circuit breaker, as her, within the 5-minute window."""
-    from maintenance_agent.models.workflow import ProactiveInput
+    from maintenance_agent.models.proactive import ProactiveInput
 
     worker, alice_client, _sign, _keys = _signed_world(tmp_path)
     agent_id = client_ops.proactive_workflow_id("alice")
@@ -654,7 +655,7 @@ def test_reset_data_never_resets_a_fleet_the_worker_does_not_use(tmp_path: Path)
 
 
 async def test_a_forged_child_finished_signal_makes_the_agent_forget_nothing(client: Client, tmp_path: Path) -> None:
-    from maintenance_agent.models.workflow import ChildOutcome, ProactivePhase
+    from maintenance_agent.models.proactive import ChildOutcome, ProactivePhase
     from maintenance_agent.workflows import ProactiveMaintenanceWorkflow
 
     settings = _settings(tmp_path)

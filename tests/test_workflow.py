@@ -14,8 +14,9 @@ from conftest import THIRD_PARTY, audit_log, copy_fleet, identities, running_wor
 from maintenance_agent import client_ops
 from maintenance_agent.datagen import generate_fleet, write_fleet
 from maintenance_agent.identity import Signer
+from maintenance_agent.models.approval import ApprovalRequest
 from maintenance_agent.models.fleet import HEALTH_FILE, INVENTORY_FILE
-from maintenance_agent.models.workflow import ApprovalRequest, Phase
+from maintenance_agent.models.run import Phase
 from maintenance_agent.store import STATE_DIRNAME
 
 

@@ -29,8 +29,9 @@ from helpers.stub_activities import (
     stub_worker,
     wait_in_activity,
 )
+from maintenance_agent.models.approval import DecisionKind
 from maintenance_agent.models.core import Outcome, PlannedAction
-from maintenance_agent.models.workflow import DecisionKind, Phase
+from maintenance_agent.models.run import Phase
 from maintenance_agent.workflows import InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow
 
 pytestmark = pytest.mark.temporal

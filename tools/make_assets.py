@@ -68,9 +68,9 @@ def daper_svg() -> str:
 
 async def example_report() -> tuple[str, str]:
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import copy_fleet, running_worker, settings_for, tool  # noqa: PLC0415
     from temporalio.testing import WorkflowEnvironment  # noqa: PLC0415
 
+    from conftest import copy_fleet, running_worker, settings_for, tool  # noqa: PLC0415
     from maintenance_agent import client_ops  # noqa: PLC0415
     from maintenance_agent.connection import data_converter  # noqa: PLC0415
 

@@ -13,7 +13,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from .activities import MaintenanceActivities
-    from .models.workflow import ArtifactPage, ReadArtifactInput
+    from .models.activity_io import ArtifactPage, ReadArtifactInput
 
 READ_TIMEOUT = timedelta(seconds=30)
 READ_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=2),

@@ -21,8 +21,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from .config import ConfigError, Settings, load_settings
+from .config.rules import RulesError
 from .connection import TemporalUnavailable
-from .core.rules import RulesError
 from .embedded import EmbeddedError, ensure_running, exit_now, require_worker
 
 if TYPE_CHECKING:

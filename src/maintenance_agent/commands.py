@@ -13,9 +13,12 @@ from temporalio.client import Client
 from . import cli, client_ops
 from .cli import EXIT_OK, EXIT_RUN_FAILED, CliError, connect_for_cli, err
 from .config import Settings
+from .config.rules import load_rules
 from .core.report import with_problems
-from .core.rules import load_rules
-from .models.workflow import ApprovalRequest, MaintenanceResult, Phase, ProactivePhase, RunStatus
+from .models.approval import ApprovalRequest
+from .models.proactive import ProactivePhase
+from .models.run import MaintenanceResult, Phase
+from .models.views import RunStatus
 from .store import FleetStore
 from .terminal import print_agent, print_plan, print_result, print_run, print_runs, script, stderr, stdout
 

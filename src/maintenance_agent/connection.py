@@ -17,6 +17,12 @@ from .converter import data_converter as checking_converter
 TRANSIENT_RPC = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED)
 """Server answers that mean "busy or restarting, ask again shortly" (shared by every caller that retries)."""
 
+
+def is_transient(exc: RPCError) -> bool:
+    """Whether to ask again shortly: a busy or restarting server, or the client's own RPC deadline
+    passing while the server was slow (reported as CANCELLED "Timeout expired")."""
+    return exc.status in TRANSIENT_RPC or (exc.status == RPCStatusCode.CANCELLED and "Timeout expired" in exc.message)
+
 log = logging.getLogger(__name__)
 
 

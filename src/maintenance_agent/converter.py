@@ -22,7 +22,9 @@ from temporalio.converter import (
 )
 from temporalio.exceptions import ApplicationError
 
-from .models.workflow import MaintenanceInput, ProactiveInput, SiteBatchInput
+from .models.execution import SiteBatchInput
+from .models.proactive import ProactiveInput
+from .models.run import MaintenanceInput
 
 START_INPUTS: tuple[type, ...] = (MaintenanceInput, ProactiveInput, SiteBatchInput)
 

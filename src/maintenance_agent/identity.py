@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from .core import identity
 from .core.ids import unsafe_user
-from .models.workflow import Proof
+from .models.approval import Proof
 
 
 class KeyFileError(Exception):

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from .config import LlmSettings
 from .core.advice import AdvisorAnswer, advisor_messages
+from .tokenizer import count_tokens
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def ask(config: LlmSettings, prompt: str, *, deadline: float | None = None) -> C
     litellm = _litellm()
     permanent = (litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.BadRequestError,
                  litellm.NotFoundError, litellm.UnsupportedParamsError, litellm.ContextWindowExceededError)
-    messages = advisor_messages(prompt, config.prompt_token_budget)
+    messages = advisor_messages(prompt, config.prompt_token_budget, count_tokens=count_tokens)
     talk = Conversation()
     started = time.monotonic()
     deadline = started + ADVISE_BUDGET_SECONDS if deadline is None else deadline
@@ -99,7 +100,8 @@ def ask(config: LlmSettings, prompt: str, *, deadline: float | None = None) -> C
             where = ".".join(str(p) for p in problem["loc"]) or "the answer"
             talk.notes.append(f"attempt {attempt}: invalid answer ({where}: {problem['msg']})")
             # The original prompt again, not the growing conversation: each retry fits the budget.
-            messages = advisor_messages(prompt, config.prompt_token_budget, (content, f"{where}: {problem['msg']}"))
+            messages = advisor_messages(prompt, config.prompt_token_budget, (content, f"{where}: {problem['msg']}"),
+                                        count_tokens=count_tokens)
     talk.latency_ms = (time.monotonic() - started) * 1000
     if talk.answer is None:
         talk.notes.append(f"advice dropped after {talk.attempts} attempt(s); the report uses rule-based output only")

@@ -16,8 +16,11 @@ from rich.text import Text
 
 from .cli import err
 from .core.listing import counts_text, outcome_label
+from .core.wording import WITH_NOT_RUN, outcomes_sentence
 from .models.listing import RunSummary
-from .models.workflow import MaintenanceResult, Phase, PlanView, ProactiveStatus, RunStatus
+from .models.proactive import ProactiveStatus
+from .models.run import MaintenanceResult, Phase
+from .models.views import PlanView, RunStatus
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -105,8 +108,7 @@ def print_run(status: RunStatus, plan: PlanView, outcome: dict[str, str]) -> Non
                      + (f" — {d.comment}" if d.comment else ""))
     if status.executed:
         c = status.outcomes
-        stdout.print(f"  executed {status.executed}/{status.to_execute}: {c.succeeded} succeeded, {c.failed} failed, "
-                     f"{c.rolled_back} rolled back, {c.stale} stale, {c.not_run} not run")
+        stdout.print(f"  executed {status.executed}/{status.to_execute}: {outcomes_sentence(c, WITH_NOT_RUN)}")
     if plan.actions:
         table = Table(title=f"Plan ({plan.total} action(s))", title_justify="left")
         for col in ("Id", "Device", "Action", "Risk", "Conf.", "Routine", "Approval", "Outcome"):

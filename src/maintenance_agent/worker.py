@@ -22,6 +22,7 @@ from .artifact_reader import ArtifactReaderWorkflow
 from .client_ops import approval_policy
 from .config import ConfigError, LlmSettings, NotifySettings, Settings, load_settings
 from .connection import TemporalUnavailable, connect
+from .core.approval import proof_impossible
 from .embedded import embedded_worker_identity, exit_now
 from .identity import KeyFileError
 from .workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWorkflow, SiteExecutionWorkflow
@@ -60,7 +61,7 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
                  make_activities: ActivitiesFactory = MaintenanceActivities) -> Worker:
     """A worker for the agent's task queue (the same one in production, the CLI and the tests)."""
     policy = worker_approval_policy(approval_policy(settings), settings.approver_keys_dir)
-    if policy.require_proof and not policy.keys:
+    if proof_impossible(policy):
         raise ConfigError("APPROVERS or REQUIRE_DISTINCT_APPROVER is set, so starts and decisions must be signed, "
                           "but no public key is there to check them: set APPROVER_KEYS_DIR to a folder of <user>.pub "
                           "keys (`python -m maintenance_agent.identity keygen --user NAME`)")

@@ -31,7 +31,7 @@ from temporalio import activity
 from maintenance_agent import worker
 from maintenance_agent.activities import MaintenanceActivities
 from maintenance_agent.models.core import ActionResult
-from maintenance_agent.models.workflow import ExecuteActionInput
+from maintenance_agent.models.execution import ExecuteActionInput
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from maintenance_agent.core.detect import Detection, DeviceAssessment, assess_device, detect
-from maintenance_agent.core.rules import Rules
 from maintenance_agent.models.core import DeviceFacts, Finding, FindingKind
 from maintenance_agent.models.fleet import DeviceState, HealthRecord, InventoryRecord, Reading
+from maintenance_agent.models.rules import Rules
 
 AS_OF = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 """The fixed analysis time every pure-core test uses."""

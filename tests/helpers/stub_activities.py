@@ -17,30 +17,23 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from maintenance_agent.core.actions import CATALOG
-from maintenance_agent.models.core import ActionName, ActionResult, FleetSummary, Outcome, PlannedAction
-from maintenance_agent.models.workflow import (
+from maintenance_agent.models.activity_io import (
     AdviseInput,
     AdviseResult,
     AnalyzeInput,
     AnalyzeResult,
-    ApprovalPolicy,
-    ClaimRunInput,
     CompactInput,
     DetectInput,
     DetectResult,
-    ExecuteActionInput,
-    GiveUpInput,
-    GrantCheckInput,
     LoadActionsInput,
-    MaintenanceInput,
-    MaintenanceResult,
-    OutcomeCounts,
     PlanInput,
     PlanResult,
     ReportInput,
-    ReportRef,
-    RunProgressInput,
 )
+from maintenance_agent.models.approval import ApprovalPolicy, GrantCheckInput
+from maintenance_agent.models.core import ActionName, ActionResult, FleetSummary, Outcome, PlannedAction
+from maintenance_agent.models.execution import ClaimRunInput, ExecuteActionInput, GiveUpInput, RunProgressInput
+from maintenance_agent.models.run import MaintenanceInput, MaintenanceResult, OutcomeCounts, ReportRef
 from maintenance_agent.worker import workflow_runner
 from maintenance_agent.workflows import InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow
 

@@ -17,8 +17,8 @@ from .. import artifacts
 from ..core import actions
 from ..core.detect import device_after
 from ..models.core import ActionResult, DeviceAfter, Outcome, PlannedAction
+from ..models.execution import ExecuteActionInput
 from ..models.fleet import DeviceState
-from ..models.workflow import ExecuteActionInput
 from ..store import ChangeRecord, Transaction
 
 EXECUTOR = "simulated"

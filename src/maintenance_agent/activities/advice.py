@@ -10,7 +10,7 @@ from pathlib import Path
 from temporalio import activity
 
 from .. import artifacts
-from ..models.workflow import AdviseInput, AdviseResult
+from ..models.activity_io import AdviseInput, AdviseResult
 from .base import ActivityBase
 from .pipeline import plan_result
 
@@ -29,6 +29,7 @@ class AdviceActivities(ActivityBase):
             return AdviseResult(used=False, note="rules only: this worker has no LLM_MODEL configured")
         from .. import llm  # litellm is imported only here, only when a model is configured
         from ..core.advice import apply_advice, build_digest, without_advice
+        from ..tokenizer import count_tokens
 
         deadline = time.monotonic() + llm.ADVISE_BUDGET_SECONDS
         directory = self.run_dir(inp.artifact_dir)
@@ -37,7 +38,8 @@ class AdviceActivities(ActivityBase):
         plan = self._read_uncached(directory, artifacts.PLAN, artifacts.PlanArtifact)  # it is amended below
         problems, rules_actions = without_advice(analysis.problems, plan.actions)
         digest = build_digest(problems, rules_actions, devices=detection.summary.devices,
-                              sites=detection.summary.sites, budget_tokens=self._llm.prompt_token_budget)
+                              sites=detection.summary.sites, budget_tokens=self._llm.prompt_token_budget,
+                              count_tokens=count_tokens)
         activity.heartbeat("asking the advisor")
         talk = llm.ask(self._llm, digest.prompt, deadline=deadline)
         record = artifacts.AdviceArtifact(

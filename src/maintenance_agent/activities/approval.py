@@ -8,7 +8,8 @@ from pathlib import Path
 
 from temporalio import activity
 
-from ..models.workflow import ApprovalPolicy, UseProofInput
+from ..core.approval import policy_with_keys
+from ..models.approval import ApprovalPolicy, UseProofInput
 from .base import ActivityBase
 from .errors import non_retryable, store_errors
 
@@ -42,5 +43,4 @@ def worker_approval_policy(policy: ApprovalPolicy, keys_dir: Path | None) -> App
     from ..identity import load_public_keys
 
     keys = load_public_keys(keys_dir) if keys_dir is not None else {}
-    return policy.model_copy(update={
-        "keys": keys, "require_proof": bool(policy.approvers) or policy.require_distinct_approver})
+    return policy_with_keys(policy, keys)

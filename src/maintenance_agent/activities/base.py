@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from .. import artifacts
 from ..config import LlmSettings, NotifySettings
-from ..models.workflow import ApprovalPolicy
+from ..models.approval import ApprovalPolicy
 from ..store import FleetStore
 from .errors import artifact_errors
 

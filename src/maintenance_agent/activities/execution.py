@@ -15,8 +15,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from .. import artifacts
+from ..models.activity_io import CompactInput
 from ..models.core import ActionResult
-from ..models.workflow import CompactInput, ExecuteActionInput, GiveUpInput, OutcomeCounts, RunProgressInput
+from ..models.execution import ExecuteActionInput, GiveUpInput, RunProgressInput
+from ..models.run import OutcomeCounts
 from ..store import ChangeRecord
 from .action_pipeline import DryRunOutcomes, LedgerOutcomes, apply_and_verify, change_record, precheck
 from .base import ActivityBase

@@ -14,9 +14,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from .. import artifacts
-from ..core import notify as messages
+from ..core.digest import select
+from ..core.links import Links
+from ..core.pagerduty import pagerduty_body
+from ..core.slack import slack_message
 from ..models.core import PlannedAction
-from ..models.workflow import NotifyInput, NotifyResult, PageInput
+from ..models.notify import NotifyInput, NotifyResult, PageInput
 from .base import ActivityBase
 
 log = logging.getLogger(__name__)
@@ -25,13 +28,13 @@ log = logging.getLogger(__name__)
 class NotifyActivities(ActivityBase):
     @activity.defn
     async def notify(self, inp: NotifyInput) -> NotifyResult:
-        """POST the message (Slack Block Kit with a `text` fallback, see core/notify.py) to the webhook.
+        """POST the message (Slack Block Kit with a `text` fallback, see core/slack.py) to the webhook.
         Bounded: Temporal retries it a few times, then the agent carries on without it."""
         url = inp.url or self._notifications.webhook_url
         if not url:
             return NotifyResult(delivered=False, destination="(no webhook configured)")
         actions = await asyncio.to_thread(self._notified_actions, inp)
-        payload = messages.slack_message(inp, actions, self._links())
+        payload = slack_message(inp, actions, self._links())
         return await self._post("webhook", url, payload, inp.timeout_seconds, "Webhook",
                                 secrets=(url, urlsplit(url).path, urlsplit(url).query))
 
@@ -42,7 +45,7 @@ class NotifyActivities(ActivityBase):
         notifications = self._notifications
         if not notifications.pagerduty_routing_key:
             return NotifyResult(delivered=False, destination="(no PagerDuty routing key configured)")
-        body = messages.pagerduty_body(inp, notifications.pagerduty_routing_key, self._links())
+        body = pagerduty_body(inp, notifications.pagerduty_routing_key, self._links())
         return await self._post("PagerDuty", notifications.pagerduty_events_url, body, inp.timeout_seconds,
                                 "PagerDuty", secrets=(notifications.pagerduty_routing_key,))
 
@@ -66,10 +69,10 @@ class NotifyActivities(ActivityBase):
                                    type=f"{error_type}Rejected", non_retryable=True)
         return NotifyResult(delivered=True, status_code=response.status_code, destination=destination)
 
-    def _links(self) -> messages.Links:
+    def _links(self) -> Links:
         n = self._notifications
         namespace = activity.info().namespace if activity.in_activity() else "default"
-        return messages.Links(namespace=namespace, temporal_ui_url=n.temporal_ui_url, reports_url=n.reports_url,
+        return Links(namespace=namespace, temporal_ui_url=n.temporal_ui_url, reports_url=n.reports_url,
                               reports_label=n.reports_label)
 
     def _notified_actions(self, inp: NotifyInput) -> list[PlannedAction] | None:
@@ -82,7 +85,7 @@ class NotifyActivities(ActivityBase):
         except ApplicationError as exc:
             log.warning("notification for cycle %d goes without its actions: %s", inp.cycle, exc.message)
             return None
-        return messages.select(plan.actions, inp.selection)
+        return select(plan.actions, inp.selection)
 
 
 def _redacted(url: str) -> str:

@@ -12,11 +12,10 @@ from temporalio.exceptions import ApplicationError
 
 from .. import artifacts
 from ..core.analyze import analyze
-from ..core.detect import as_of_warnings, detect, time_frame
+from ..core.detect import detect
 from ..core.plan import plan_actions
-from ..models.core import PlannedAction
-from ..models.workflow import (
-    INLINE_LIMIT,
+from ..core.timeframe import as_of_warnings, time_frame
+from ..models.activity_io import (
     AnalyzeInput,
     AnalyzeResult,
     DetectInput,
@@ -26,6 +25,8 @@ from ..models.workflow import (
     PlanInput,
     PlanResult,
 )
+from ..models.core import PlannedAction
+from ..models.run import INLINE_LIMIT
 from ..perf import gc_paused
 from .base import ActivityBase
 from .errors import store_errors

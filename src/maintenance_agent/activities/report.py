@@ -14,15 +14,10 @@ from temporalio.exceptions import ApplicationError
 from .. import artifacts
 from ..core.report import actions_csv, build_report, findings_csv, render_markdown
 from ..core.report_html import render_html
-from ..models.workflow import (
-    READABLE_ARTIFACTS,
-    ArtifactPage,
-    ClaimRunInput,
-    LastCycleInput,
-    ReadArtifactInput,
-    ReportInput,
-    ReportRef,
-)
+from ..models.activity_io import READABLE_ARTIFACTS, ArtifactPage, ReadArtifactInput, ReportInput
+from ..models.execution import ClaimRunInput
+from ..models.proactive import LastCycleInput
+from ..models.run import ReportRef
 from ..store import atomic_write_bytes
 from .action_pipeline import EXECUTOR, result_from_ledger
 from .base import ActivityBase

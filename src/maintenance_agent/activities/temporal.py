@@ -14,15 +14,10 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from ..core.approval import agent_acts_for
 from ..core.listing import missing_attributes, settable_attributes
-from ..models.workflow import (
-    GrantCheckInput,
-    OpenApproval,
-    OpenChildrenInput,
-    ParentCheckInput,
-    ProactiveStatus,
-    StillOpenInput,
-)
+from ..models.approval import GrantCheckInput, ParentCheckInput
+from ..models.proactive import OpenApproval, OpenChildrenInput, ProactiveStatus, StillOpenInput
 from .base import ActivityBase
 
 log = logging.getLogger(__name__)
@@ -40,7 +35,7 @@ class TemporalActivities(ActivityBase):
         if handle is None:
             return False
         status = await handle.query("status", result_type=ProactiveStatus)
-        return status.starter_verified and status.started_by == inp.started_by
+        return agent_acts_for(status, inp.started_by)
 
     @activity.defn
     async def check_site_grant(self, inp: GrantCheckInput) -> str | None:

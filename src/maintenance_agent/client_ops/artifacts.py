@@ -19,8 +19,9 @@ from temporalio.service import RPCError
 from ..artifact_reader import ArtifactReaderWorkflow
 from ..artifacts import DETECTION, DetectionArtifact, PlanArtifact
 from ..core.report import Report
+from ..models.activity_io import ArtifactPage, ReadArtifactInput
 from ..models.core import Finding, Severity
-from ..models.workflow import ArtifactPage, FindingsView, PlanView, ReadArtifactInput, ResultsView, RunStatus
+from ..models.views import FindingsView, PlanView, ResultsView, RunStatus
 from ..workflows import InfrastructureMaintenanceWorkflow
 from .errors import ArtifactMissing, ErrorCode, OperationError, failure_text
 from .runs import describe_run, get_status, query_run

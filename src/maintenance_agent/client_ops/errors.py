@@ -21,7 +21,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from ..connection import TRANSIENT_RPC
+from ..connection import is_transient
 
 
 class ErrorCode(StrEnum):
@@ -101,7 +101,7 @@ async def guard(workflow_id: str, call: Awaitable[Any]) -> Any:
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:
             raise OperationError(f"{workflow_id!r} is not a maintenance run or the request was invalid: {exc.message}",
                                  workflow_id=workflow_id) from None
-        if exc.status in TRANSIENT_RPC or "Workflow Task in failed state" in exc.message:
+        if is_transient(exc) or "Workflow Task in failed state" in exc.message:
             # The run's current workflow task failed or timed out (an overloaded worker); Temporal
             # retries it, and the same request succeeds once it has.
             raise Busy(f"Temporal did not answer in time for {workflow_id} ({exc.message}); try again shortly",

@@ -6,8 +6,9 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from ..config import Settings
-from ..core.detect import analysis_time, detect
-from ..core.rules import load_rules
+from ..config.rules import load_rules
+from ..core.detect import detect
+from ..core.timeframe import analysis_time
 from ..models.core import HealthState
 from ..models.mcp import MAX_ITEMS, DeviceIssue, FleetHealthOut
 from ..store import FleetStore

@@ -11,7 +11,7 @@ from temporalio.service import RPCError
 
 from ..core.listing import card_from_result, card_from_status, listed_outcome
 from ..models.listing import MEMO_KEY, RunCard, RunSummary
-from ..models.workflow import MaintenanceResult
+from ..models.run import MaintenanceResult
 from ..workflows import InfrastructureMaintenanceWorkflow
 from .errors import OperationError, guard
 from .runs import RUN_WORKFLOW

@@ -8,39 +8,25 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from ..config import Settings
 from ..core.approval import auto_approval_refusal
 from ..identity import KeyFileError, Signer
-from ..models.rules import Rules
-from ..models.workflow import (
-    MAX_INTERVAL_MINUTES,
-    MIN_INTERVAL_MINUTES,
-    ApprovalPolicy,
-    MaintenanceInput,
-    ProactiveInput,
-    RunOptions,
-)
+from ..models.approval import ApprovalPolicy
+from ..models.proactive import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES, ProactiveInput
+from ..models.run import MaintenanceInput, PolicyOptions, RunOptions
 from .errors import ErrorCode, OperationError
 
 M = TypeVar("M", bound=BaseModel)
 
 
-class ProactiveOptions(BaseModel):
+class ProactiveOptions(PolicyOptions):
     """What a client may choose for the proactive agent (the rest comes from its settings)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     interval_minutes: float = Field(15, ge=MIN_INTERVAL_MINUTES, le=MAX_INTERVAL_MINUTES)
     auto_execute_routine: bool = True
     callback_url: str | None = None
-    rules: Rules | None = None
-    max_failures: int | None = Field(None, ge=1)
-    approval_timeout_seconds: float | None = Field(None, gt=0)
-    approvers: list[str] | None = None
-    require_distinct_approver: bool | None = None
-    advisor: bool | None = None
     notify_timeout_seconds: float | None = Field(None, gt=0, le=120)
     continue_as_new_after_cycles: int | None = Field(None, ge=1)
 

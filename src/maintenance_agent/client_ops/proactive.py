@@ -13,7 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from ..config import Settings
 from ..core import identity
-from ..models.workflow import ProactiveStatus, SetIntervalRequest
+from ..models.proactive import ProactiveStatus, SetIntervalRequest
 from ..workflows import ProactiveMaintenanceWorkflow
 from .errors import ErrorCode, OperationError, RunNotFound, guard
 from .options import proactive_input, signer

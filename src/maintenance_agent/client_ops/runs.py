@@ -16,9 +16,11 @@ from temporalio.service import RPCError
 
 from ..config import Settings
 from ..core import identity
-from ..core.listing import start_details, start_summary
+from ..core.status_text import start_details, start_summary
 from ..identity import Signer
-from ..models.workflow import ApprovalRequest, ApprovalResult, MaintenanceResult, Phase, RunStatus
+from ..models.approval import ApprovalRequest, ApprovalResult
+from ..models.run import MaintenanceResult, Phase
+from ..models.views import RunStatus
 from ..workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWorkflow
 from .errors import Busy, ErrorCode, OperationError, RunNotFound, failure_text, guard
 from .options import run_input, signer

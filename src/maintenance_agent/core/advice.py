@@ -8,12 +8,9 @@ numbers), cut to a token budget with the long tail summarized as counts.
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
-from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -81,29 +78,13 @@ class Digest:
     devices: frozenset[str] = field(default_factory=frozenset)
 
 
-@cache
-def _tiktoken() -> Callable[[str], int] | None:
-    """cl100k_base from the tokenizer files litellm ships (no download, no litellm import)."""
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("litellm")
-        if spec is None or spec.origin is None:
-            return None
-        os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(Path(spec.origin).parent / "litellm_core_utils" / "tokenizers"))
-        import tiktoken
-
-        encoding = tiktoken.get_encoding("cl100k_base")
-        return lambda text: len(encoding.encode(text, disallowed_special=()))
-    except Exception:  # noqa: BLE001 - no tokenizer available: fall back to the estimate
-        return None
+TokenCounter = Callable[[str], tuple[int, str]]
+"""(tokens, tokenizer name) of a text: `estimate_tokens` here, or a real tokenizer the adapter layer
+passes in (maintenance_agent.tokenizer.count_tokens: tiktoken, when litellm ships it)."""
 
 
-def count_tokens(text: str) -> tuple[int, str]:
-    """(tokens, tokenizer name): tiktoken cl100k_base when available, else ~3.5 characters a token."""
-    counter = _tiktoken()
-    if counter is not None:
-        return counter(text), "tiktoken cl100k_base"
+def estimate_tokens(text: str) -> tuple[int, str]:
+    """~3.5 characters a token: the counter when no tokenizer is available."""
     return math.ceil(len(text) / 3.5), "estimate (3.5 chars/token)"
 
 
@@ -118,7 +99,7 @@ def _action_line(a: PlannedAction) -> str:
 
 
 def build_digest(problems: Sequence[Problem], actions: Sequence[PlannedAction], *, devices: int, sites: int,
-                 budget_tokens: int) -> Digest:
+                 budget_tokens: int, count_tokens: TokenCounter = estimate_tokens) -> Digest:
     """Problems and actions in rank order until the budget is used; the rest summarized as counts."""
     header = [
         INSTRUCTIONS,
@@ -165,12 +146,13 @@ def build_digest(problems: Sequence[Problem], actions: Sequence[PlannedAction], 
     return Digest(prompt, tokens, tokenizer, included_p, omitted_p, included_a, omitted_a, frozenset(listed))
 
 
-def messages_tokens(messages: Sequence[Mapping[str, str]]) -> int:
+def messages_tokens(messages: Sequence[Mapping[str, str]], count_tokens: TokenCounter = estimate_tokens) -> int:
     """Prompt tokens of a chat: every message's content plus its framing, plus the reply's priming."""
     return 3 + sum(MESSAGE_FRAMING_TOKENS + count_tokens(m["content"])[0] for m in messages)
 
 
-def advisor_messages(prompt: str, budget_tokens: int, rejected: tuple[str, str] | None = None) -> list[dict[str, str]]:
+def advisor_messages(prompt: str, budget_tokens: int, rejected: tuple[str, str] | None = None,
+                     count_tokens: TokenCounter = estimate_tokens) -> list[dict[str, str]]:
     """The chat for one attempt. On a retry (`rejected` = the invalid answer and what was wrong) it
     adds a short correction and quotes as much of the answer as the budget leaves, so every attempt's
     whole prompt stays within `budget_tokens` (the digest left `RETRY_ALLOWANCE_TOKENS` for this)."""
@@ -180,12 +162,12 @@ def advisor_messages(prompt: str, budget_tokens: int, rejected: tuple[str, str] 
     answer, problem = rejected
     correction = {"role": "user", "content": f"That was not valid: {problem[:200]}. "
                                              "Reply with the JSON object only, exactly as specified."}
-    room = budget_tokens - messages_tokens([*messages, {"role": "assistant", "content": ""}, correction])
-    quoted = _cut_to_tokens(answer[:4000], room)
+    room = budget_tokens - messages_tokens([*messages, {"role": "assistant", "content": ""}, correction], count_tokens)
+    quoted = _cut_to_tokens(answer[:4000], room, count_tokens)
     return [*messages, *([{"role": "assistant", "content": quoted}] if quoted else []), correction]
 
 
-def _cut_to_tokens(text: str, limit: int) -> str:
+def _cut_to_tokens(text: str, limit: int, count_tokens: TokenCounter) -> str:
     """The longest prefix of `text` within `limit` tokens (binary search: works with either counter)."""
     if limit <= 0:
         return ""

@@ -26,17 +26,13 @@ from ..models.core import (
 from ..models.fleet import DeviceState, HealthRecord, InventoryRecord
 from ..models.rules import Rules
 from .evidence import DeviceFindings, evidence
-from .firmware import firmware_baseline, version_key
+from .firmware import firmware_baseline
 from .health import previous_state, raw_health_state, site_health, smooth_state
-from .lifecycle import DAYS_PER_YEAR, add_lifecycle_findings
-from .readings import add_reading_findings, metric_label
-from .timeframe import AS_OF_DOUBT, TimeFrame, analysis_time, as_of_warnings, time_frame
-from .trends import Trend, fit_trend
+from .lifecycle import add_lifecycle_findings
+from .readings import add_reading_findings
 
 __all__ = [
-    "AS_OF_DOUBT", "DAYS_PER_YEAR", "Detection", "DeviceAssessment", "TimeFrame", "Trend", "analysis_time",
-    "as_of_warnings", "assess_device", "detect", "device_after", "firmware_baseline", "fit_trend", "metric_label",
-    "raw_health_state", "site_health", "smooth_state", "time_frame", "version_key",
+    "Detection", "DeviceAssessment", "assess_device", "detect", "device_after",
 ]
 
 

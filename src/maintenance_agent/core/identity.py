@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key, load_ssh_public_key
 from pydantic import BaseModel
 
-from ..models.workflow import Proof
+from ..models.approval import Proof
 
 WINDOW = timedelta(minutes=5)
 """How far a proof's own time may be from the time the server took the request."""

@@ -8,7 +8,6 @@ as something else.
 
 from __future__ import annotations
 
-import argparse
 import re
 
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
@@ -34,13 +33,3 @@ def unsafe_user(value: str) -> str | None:
 
 def unsafe_workflow_id(value: str) -> str | None:
     return unsafe_name(value, limit=MAX_WORKFLOW_ID_CHARS)
-
-
-def workflow_id_argument(value: str) -> str:
-    """For argparse `type=`: the workflow id given on a command line, or a usage error saying why no run
-    can have it (an empty `--workflow-id ""` is a mistake, not a lookup)."""
-    value = value.strip()
-    if (reason := unsafe_workflow_id(value)) is not None:
-        raise argparse.ArgumentTypeError(f"{value!r} cannot be a workflow id: {reason}; copy one from "
-                                         f"`query_monitoring_agent.py --list`")
-    return value

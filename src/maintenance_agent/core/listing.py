@@ -1,6 +1,6 @@
 """How a run presents itself outside its queries: its outcome label, the card it publishes for
 listings, its search attributes, and what a listing shows for it. Pure. (The text of its Web UI
-summary and details is in core/status_text.py, re-exported here for older importers.)"""
+summary and details is in core/status_text.py.)"""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ from collections.abc import Iterable, Mapping
 from temporalio.common import SearchAttributeKey
 
 from ..models.listing import MAX_LISTED_SITES, SEARCH_ATTRIBUTES, SITES_ATTRIBUTE, RunCard
-from ..models.workflow import MaintenanceResult, OutcomeCounts, Phase, RunStatus
+from ..models.run import MaintenanceResult, OutcomeCounts, Phase
+from ..models.views import RunStatus
 from .report import with_problems
-from .status_text import run_details, start_details, start_summary
 from .wording import WITH_NOT_RUN, outcomes_sentence
 
 __all__ = [
     "CLOSED_BY_TEMPORAL", "attribute_spec", "card_from_result", "card_from_status", "counts_text", "indexed_phase",
-    "listed_outcome", "listed_sites", "missing_attributes", "outcome_label", "run_details", "settable_attributes",
-    "start_details", "start_summary",
+    "listed_outcome", "listed_sites", "missing_attributes", "outcome_label", "settable_attributes",
 ]
 
 CLOSED_BY_TEMPORAL = {"TERMINATED", "CANCELED", "TIMED_OUT", "CONTINUED_AS_NEW"}

@@ -18,6 +18,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..config import ConfigError, Settings, load_settings
+from ..core.approval import foreign_approver_refusal
 from .hints import hinted
 
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ def ops() -> ModuleType:
 
 @cache
 def expected_errors() -> tuple[type[Exception], ...]:
+    from ..config.rules import RulesError
     from ..connection import TemporalUnavailable
-    from ..core.rules import RulesError
     from ..embedded import EmbeddedError
     from ..store import FleetDataError, StoreBusy
 
@@ -150,7 +151,7 @@ async def require_worker(client: Client, settings: Settings) -> None:
 
 
 def _load_rules(settings: Settings) -> Rules:
-    from ..core.rules import load_rules
+    from ..config.rules import load_rules
 
     return load_rules(settings.rules_file)
 
@@ -162,7 +163,6 @@ async def rules_of(settings: Settings) -> Rules:
 def deciding_user(settings: Settings, requested: str | None) -> str:
     """USER_NAME of this server: a chat cannot vouch for anyone else (the server holds, and signs
     with, its own user's key only), so another person decides from their own client."""
-    if requested is None or requested == settings.user_name:
-        return settings.user_name
-    raise ToolError(f"approver {requested!r} is not allowed from this server: it decides only as {settings.user_name} "
-                    f"(with {settings.user_name}'s key); {requested!r} decides from their own client")
+    if (refusal := foreign_approver_refusal(settings.user_name, requested)) is not None:
+        raise ToolError(refusal)
+    return settings.user_name

@@ -9,7 +9,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from pydantic import Field
 
 from ..models.mcp import FleetHealthOut, ProactiveStarted
-from ..models.workflow import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES, ProactiveStatus
+from ..models.proactive import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES, ProactiveStatus
 from .context import AgentCtx, call, client_of, ops, require_worker, rules_of, settings_of
 from .registry import CONTROL, READ_ONLY, STARTS_AGENT, STARTS_WORK, Registry
 

@@ -11,6 +11,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from ..core.report import changes_text
+from ..models.approval import ApprovalRequest
 from ..models.core import Severity
 from ..models.mcp import (
     MAX_ITEMS,
@@ -24,7 +25,8 @@ from ..models.mcp import (
     RunStarted,
     StatusOut,
 )
-from ..models.workflow import ApprovalRequest, Phase, RunStatus
+from ..models.run import Phase
+from ..models.views import RunStatus
 from .context import AgentCtx, call, client_of, deciding_user, ops, require_worker, rules_of, settings_of
 from .registry import CHANGES_FLEET, CONTROL, READ_ONLY, STARTS_WORK, Registry
 

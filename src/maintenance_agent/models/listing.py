@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from temporalio.common import SearchAttributeKey
 
-from .workflow import OutcomeCounts, Phase
+from .run import OutcomeCounts, Phase
 
 MEMO_KEY = "run"
 OUTCOME_ATTRIBUTE = SearchAttributeKey.for_keyword("MaintenanceOutcome")

@@ -7,9 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .approval import Decision
 from .core import Finding, HealthState, SiteHealth
 from .listing import RunSummary
-from .workflow import Decision, OutcomeCounts, Phase, ProactiveStatus, RunStatus
+from .proactive import ProactiveStatus
+from .run import OutcomeCounts, Phase
+from .views import RunStatus
 
 MAX_ITEMS = 200
 

@@ -1,5 +1,5 @@
 """What the workflows tell people, as facts: Slack notifications and PagerDuty events. The text is
-rendered by the worker (core/notify.py, core/pagerduty.py)."""
+rendered by the worker (core/slack.py, core/pagerduty.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class ActionSelection(StrEnum):
 
 class NotifyInput(BaseModel):
     """What the agent tells the webhook, as facts: the message (Slack Block Kit with a `text` fallback)
-    is rendered by the worker (core/notify.py), which reads the actions from the cycle's plan."""
+    is rendered by the worker (core/slack.py), which reads the actions from the cycle's plan."""
 
     url: str | None = None
     """The start input's callback; None = the worker's NOTIFY_WEBHOOK_URL (if any)."""

@@ -66,21 +66,27 @@ class MaintenanceInput(BaseModel):
     parent_workflow_id: str | None = None
 
 
-class RunOptions(BaseModel):
-    """What a client may choose for one run (the rest comes from its settings). Unknown names are an
-    error: `auto_aprove=True` must not quietly start a run that waits for approval."""
+class PolicyOptions(BaseModel):
+    """What a client may choose for a run's policy, a run's or the proactive agent's alike (the rest
+    comes from its settings). Unknown names are an error: a typo must not be quietly dropped."""
 
     model_config = ConfigDict(extra="forbid")
 
-    auto_approve: bool = False
-    dry_run: bool = False
-    as_of: datetime | None = None
     rules: Rules | None = None
     max_failures: int | None = Field(None, ge=1)
     approval_timeout_seconds: float | None = Field(None, gt=0)
     approvers: list[str] | None = None
     require_distinct_approver: bool | None = None
     advisor: bool | None = None
+
+
+class RunOptions(PolicyOptions):
+    """What a client may choose for one run: `auto_aprove=True` must not quietly start a run that
+    waits for approval."""
+
+    auto_approve: bool = False
+    dry_run: bool = False
+    as_of: datetime | None = None
 
 
 class OutcomeCounts(BaseModel):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...models.core import HealthState, Outcome
-from ...models.workflow import Phase
+from ...models.run import Phase
 from .model import EXECUTORS, Report, ReportAction, ReportFinding
 from .outcome import with_problems
 from .text import changes_text, when

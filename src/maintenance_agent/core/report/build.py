@@ -6,8 +6,9 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ...models.activity_io import ReportInput
 from ...models.core import ActionResult, DeviceHealth, Finding, HealthState, Outcome, SiteHealth
-from ...models.workflow import OutcomeCounts, Phase, ReportInput
+from ...models.run import OutcomeCounts, Phase
 from .changes import device_changes, site_changes
 from .model import Report, ReportAction, ReportFinding, ReportHealth
 from .outcome import summarize, verdict

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ...models.approval import Decision
 from ...models.core import (
     DataError,
     DeviceAfter,
@@ -19,7 +20,7 @@ from ...models.core import (
     SiteHealth,
     SiteImpact,
 )
-from ...models.workflow import Decision, OutcomeCounts, Phase
+from ...models.run import OutcomeCounts, Phase
 
 REPORT_SCHEMA_VERSION = "2"
 EXECUTORS = {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ...models.workflow import Decision, OutcomeCounts, Phase
+from ...models.approval import Decision
+from ...models.core import Outcome
+from ...models.run import OutcomeCounts, Phase
+from ..wording import EVERY_OUTCOME, outcomes_sentence
 
 
 def with_problems(counts: OutcomeCounts) -> bool:
@@ -31,11 +34,6 @@ def summarize(phase: Phase, planned: int, approved: int, counts: OutcomeCounts, 
         return f"{prefix}REJECTED{who}: 0 of {planned} planned action(s) executed; the fleet was not changed"
     if phase is Phase.EXPIRED:
         return f"{prefix}EXPIRED: no decision before the approval deadline; 0 of {planned} planned action(s) executed"
-    parts = [f"{counts.succeeded} succeeded"]
-    for label, n in (("failed", counts.failed), ("rolled back", counts.rolled_back), ("stale", counts.stale),
-                     ("not run", counts.not_run), ("skipped (not approved)", counts.skipped_unapproved)):
-        if n:
-            parts.append(f"{n} {label}")
     tail = "; circuit breaker stopped execution" if halted and counts.not_run else ""
     return (f"{prefix}{verdict(phase, counts)}: {planned} action(s) planned, {approved} approved; "
-            f"{', '.join(parts)}{tail}")
+            f"{outcomes_sentence(counts, EVERY_OUTCOME, only_nonzero=True, always=Outcome.SUCCEEDED)}{tail}")

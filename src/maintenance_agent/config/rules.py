@@ -1,4 +1,4 @@
-"""Loading the rules: the model and its defaults live in models/rules.py."""
+"""Reading RULES_FILE: the rules' model and defaults live in models/rules.py; this is the file I/O."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..models.rules import METRICS, REPEAT_HOLD_FLOOR_MINUTES, MetricThreshold, Rules
-
-__all__ = ["METRICS", "REPEAT_HOLD_FLOOR_MINUTES", "MetricThreshold", "Rules", "RulesError", "load_rules"]
+from ..models.rules import Rules
 
 
 class RulesError(Exception):
-    pass
+    """RULES_FILE is missing or invalid: one line naming the file and the field."""
 
 
 def load_rules(path: Path | None) -> Rules:
