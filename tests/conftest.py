@@ -166,6 +166,10 @@ async def running_worker(client: Client, settings: Settings, **kwargs: Any) -> A
 # `python3 tools/dev.py test-fast` runs only these, in well under a minute) and `temporal` (everything
 # that starts a real server, a worker, a script or an MCP client). The whole suite runs both.
 
+SLOW_MODULES = frozenset({"test_chaos", "test_scale", "test_bench_smoke", "test_crash"})
+SLOW_TESTS = frozenset({"test_mypy_finds_nothing_in_src"})
+"""Ten seconds or more alone: the fast target (`-m "unit and not slow"`) leaves them out; `make test` runs them."""
+
 UNIT_MODULES = frozenset({
     "test_core_approval", "test_core_decisions", "test_core_detect", "test_core_identity", "test_core_notify", "test_core_plan",
     "test_core_report", "test_actions", "test_datagen", "test_store", "test_config", "test_lint",
@@ -176,6 +180,7 @@ SERVER_FIXTURES = frozenset({"temporal_env", "client", "temporal_address", "env"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "unit: fast tests without a Temporal server (python3 tools/dev.py test-fast)")
     config.addinivalue_line("markers", "temporal: tests with a real Temporal server, worker, script or MCP client")
+    config.addinivalue_line("markers", "slow: tests that take ten seconds or more alone (the fast target leaves them out)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -184,3 +189,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # A test of a unit module that asks for a server (e.g. connecting for real) is a temporal one.
         uses_server = bool(SERVER_FIXTURES & set(getattr(item, "fixturenames", ())))
         item.add_marker(pytest.mark.unit if module in UNIT_MODULES and not uses_server else pytest.mark.temporal)
+        if module in SLOW_MODULES or item.name in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

@@ -61,7 +61,7 @@ COMMANDS = {
     "install": lambda *a: install(),
     "demo": lambda *a: in_venv("run_monitoring_agent.py", "--reset-data", "--auto-approve", *a),
     "test": lambda *a: in_venv("-m", "pytest", *a),
-    "test-fast": lambda *a: in_venv("-m", "pytest", "-m", "unit", "-q", *a),
+    "test-fast": lambda *a: in_venv("-m", "pytest", "-m", "unit and not slow", "-q", *a),
     "worker": lambda *a: in_venv("-m", "maintenance_agent.worker", *a),
     "server": lambda *a: in_venv("-m", "maintenance_agent.embedded", "start", *a),
     "status": lambda *a: in_venv("-m", "maintenance_agent.embedded", "status", *a),
