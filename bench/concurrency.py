@@ -37,7 +37,8 @@ async def measure(runs: int) -> dict:
     from conftest import free_port
     from maintenance_agent import client_ops
     from maintenance_agent.config import load_settings
-    from maintenance_agent.embedded import SERVER_PID, _read_json, ensure_running, stop, worker_record_path
+    from maintenance_agent.embedded import SERVER_PID, ensure_running, stop, worker_record_path
+    from maintenance_agent.embedded.processes import read_json
     from maintenance_agent.models.approval import ApprovalRequest
     from maintenance_agent.models.run import Phase
 
@@ -49,8 +50,8 @@ async def measure(runs: int) -> dict:
         "DATA_DIR": str(fresh_copy(fleet(50), work / "data"))})
     try:
         client, _ = await ensure_running(settings)
-        rss = PeakRss({"server": int(_read_json(settings.state_dir / SERVER_PID)["pid"]),
-                       "worker": int(_read_json(worker_record_path(settings))["pid"])})
+        rss = PeakRss({"server": int(read_json(settings.state_dir / SERVER_PID)["pid"]),
+                       "worker": int(read_json(worker_record_path(settings))["pid"])})
         started = time.perf_counter()
         gate = asyncio.Semaphore(100)
 

@@ -493,6 +493,7 @@ def test_a_misspelt_or_invalid_run_option_is_an_error_not_another_run(tmp_path: 
                                       "interval_minutes, auto_execute_routine"),
     ({"interval_minutes": 0}, "proactive agent option interval_minutes: Input should be greater than or equal to"),
     ({"notify_timeout_seconds": 500}, "proactive agent option notify_timeout_seconds: Input should be less than"),
+    ({"advisor": True}, "unknown proactive agent option 'advisor'"),  # the agent's cycles are rules only
 ])
 async def test_a_misspelt_or_invalid_agent_option_is_an_error_not_another_agent(tmp_path: Path, options: dict,
                                                                                 fragment: str) -> None:

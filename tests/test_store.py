@@ -422,6 +422,36 @@ def test_a_retried_detection_gives_the_same_health_states_as_its_first_attempt(t
     assert health("run-3")[happy] == ("critical", False), "the next run sees it critical twice: no longer held"
 
 
+def test_a_retry_after_another_run_s_detection_still_reads_what_its_first_attempt_read(tmp_path: Path) -> None:
+    """Run A detects, then run B detects (and records its states), then A's detection is retried (A's
+    worker died before Temporal heard of the result). Keyed only by the last writer, A's retry read
+    B's output: a device happy before A, critical in A and B, looked critical twice and escaped the
+    no-jump hold. Keyed by run, the retry reads exactly what A's first attempt read."""
+    from temporalio.testing import ActivityEnvironment
+
+    from maintenance_agent import artifacts
+    from maintenance_agent.activities import MaintenanceActivities
+    from maintenance_agent.models.activity_io import DetectInput
+
+    data = copy_fleet(tmp_path / "data")
+    acts = MaintenanceActivities(data_dir=data, reports_dir=tmp_path / "reports")
+    env = ActivityEnvironment()
+
+    def health(run: str) -> dict[str, tuple[str, bool]]:
+        env.run(acts.detect_fleet, DetectInput(run_id=run, artifact_dir=run))
+        found = artifacts.read(tmp_path / "reports" / run, artifacts.DETECTION, artifacts.DetectionArtifact)
+        return {d.equipment_id: (d.state.value, d.held_back) for d in found.device_health}
+
+    happy = sorted(eid for eid, (state, _) in health("run-0").items() if state == "happy")[0]
+    inventory = json.loads((data / INVENTORY_FILE).read_text())
+    next(d for d in inventory["infrastructure_inventory"] if d["id"] == happy)["status"] = "Down"
+    (data / INVENTORY_FILE).write_text(json.dumps(inventory))
+    first = health("run-A")
+    assert first[happy] == ("stressed", True)
+    assert health("run-B")[happy] == ("critical", False), "B reads A's states: critical twice, no longer held"
+    assert health("run-A") == first, "A's retry reads what its first attempt read, not B's output"
+
+
 def test_an_activity_waiting_for_the_store_lock_keeps_heartbeating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Before: an action waited up to 120 s for the lock in silence, past its 10 s heartbeat timeout, so
     Temporal took a worker that was only queueing for a dead one and started the action again."""

@@ -11,21 +11,22 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .models.artifacts import AdviceArtifact, AnalysisArtifact, DetectionArtifact, PlanArtifact
+from .models.artifacts import AdviceArtifact, AnalysisArtifact, DetectionArtifact, HealthStatesRead, PlanArtifact
 from .models.core import (
     ActionResult,
     Outcome,
 )
 from .store import atomic_write_bytes
 
-__all__ = ["AdviceArtifact", "AnalysisArtifact", "ArtifactError", "DetectionArtifact", "PlanArtifact",
-           "append_simulated", "read", "read_simulated", "write", "SimulationTally"]
+__all__ = ["AdviceArtifact", "AnalysisArtifact", "ArtifactError", "DetectionArtifact", "HealthStatesRead",
+           "PlanArtifact", "append_simulated", "read", "read_simulated", "write", "SimulationTally"]
 
 DETECTION = "detection.json"
 ANALYSIS = "analysis.json"
 PLAN = "plan.json"
 ADVICE = "advice.json"
 SIMULATED = "simulated.jsonl"
+HEALTH_READ = "health_states_read.json"
 
 
 class ArtifactError(Exception):

@@ -19,7 +19,6 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from .activities import MaintenanceActivities, worker_approval_policy
 from .artifact_reader import ArtifactReaderWorkflow
-from .client_ops import approval_policy
 from .config import ConfigError, LlmSettings, NotifySettings, Settings, load_settings
 from .connection import TemporalUnavailable, connect
 from .core.approval import proof_impossible
@@ -60,14 +59,14 @@ def activity_list(acts: MaintenanceActivities) -> list:
 def build_worker(client: Client, settings: Settings, *, identity: str | None = None,
                  make_activities: ActivitiesFactory = MaintenanceActivities) -> Worker:
     """A worker for the agent's task queue (the same one in production, the CLI and the tests)."""
-    policy = worker_approval_policy(approval_policy(settings), settings.approver_keys_dir)
+    policy = worker_approval_policy(settings.approval_policy(), settings.approver_keys_dir)
     if proof_impossible(policy):
         raise ConfigError("APPROVERS or REQUIRE_DISTINCT_APPROVER is set, so starts and decisions must be signed, "
                           "but no public key is there to check them: set APPROVER_KEYS_DIR to a folder of <user>.pub "
                           "keys (`python -m maintenance_agent.identity keygen --user NAME`)")
     acts = make_activities(
         data_dir=settings.data_dir, reports_dir=settings.reports_dir, client=client,
-        llm=LlmSettings.from_settings(settings), policy=approval_policy(settings), keys_dir=settings.approver_keys_dir,
+        llm=LlmSettings.from_settings(settings), policy=settings.approval_policy(), keys_dir=settings.approver_keys_dir,
         notifications=NotifySettings.from_settings(settings))
     return Worker(
         client,

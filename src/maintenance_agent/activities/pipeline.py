@@ -28,6 +28,7 @@ from ..models.activity_io import (
 from ..models.core import PlannedAction
 from ..models.run import INLINE_LIMIT
 from ..perf import gc_paused
+from ..store import FleetStore
 from .base import ActivityBase
 from .errors import store_errors
 
@@ -49,7 +50,7 @@ class PipelineActivities(ActivityBase):
         frame = time_frame(fleet.inventory.values(), fleet.health.values(), datetime.now(UTC), inp.rules.future_tolerance)
         as_of = inp.as_of or frame.as_of
         warnings = as_of_warnings(as_of, frame.as_of, given=inp.as_of is not None)
-        previous = store.read_health_states(inp.run_id if inp.record_health else None)
+        previous = self._health_states_read(store, inp)
         with gc_paused():
             detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous)
         del fleet
@@ -74,6 +75,22 @@ class PipelineActivities(ActivityBase):
             warnings=warnings,
         )
 
+
+    def _health_states_read(self, store: FleetStore, inp: DetectInput) -> dict[str, str]:
+        """The previous health states this run's detection starts from: read once, by its first
+        attempt, and kept in the run's folder, so a retry (after its worker died, say) reads the
+        same ones even when another run recorded its own states in between."""
+        directory = self.run_dir(inp.artifact_dir)
+        try:
+            kept = artifacts.read(directory, artifacts.HEALTH_READ, artifacts.HealthStatesRead)
+            if kept.run_id == inp.run_id:
+                return kept.devices
+        except artifacts.ArtifactError:
+            pass  # the first attempt (or its file was lost): read them now
+        with store_errors():
+            states = store.read_health_states(inp.run_id if inp.record_health else None)
+        artifacts.write(directory, artifacts.HEALTH_READ, artifacts.HealthStatesRead(run_id=inp.run_id, devices=states))
+        return states
     @activity.defn
     def analyze_findings(self, inp: AnalyzeInput) -> AnalyzeResult:
         """Group findings into ranked problems with likely causes and per-site blast radius."""

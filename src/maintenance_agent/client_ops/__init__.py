@@ -21,7 +21,6 @@ from .fleet import fleet_health
 from .listing import LIST_FALLBACK_CONCURRENCY, LIST_FALLBACK_SECONDS, list_runs
 from .options import (
     ProactiveOptions,
-    approval_policy,
     auto_approve_refusal,
     parse_options,
     proactive_input,
@@ -53,7 +52,7 @@ from .runs import (
 __all__ = [
     "FOLLOW_PATIENCE_SECONDS", "LIST_FALLBACK_CONCURRENCY", "LIST_FALLBACK_SECONDS", "READ_ARTIFACT_TIMEOUT",
     "RUN_WORKFLOW", "ArtifactMissing", "Busy", "ErrorCode", "OperationError", "ProactiveOptions", "RunNotFound",
-    "action_outcomes", "approval_policy", "auto_approve_refusal", "decide", "failure_text", "fleet_health", "follow",
+    "action_outcomes", "auto_approve_refusal", "decide", "failure_text", "fleet_health", "follow",
     "get_findings", "get_plan", "get_report", "get_report_markdown", "get_results", "get_status", "guard",
     "list_runs", "parse_options", "pause_proactive", "proactive_input", "proactive_status", "proactive_workflow_id",
     "read_artifact", "read_report", "result", "resume_proactive", "retry_busy", "run_input", "run_workflow_id",

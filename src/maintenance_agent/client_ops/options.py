@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field, ValidationError
 from ..config import Settings
 from ..core.approval import auto_approval_refusal
 from ..identity import KeyFileError, Signer
-from ..models.approval import ApprovalPolicy
 from ..models.proactive import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES, ProactiveInput
 from ..models.run import MaintenanceInput, PolicyOptions, RunOptions
 from .errors import ErrorCode, OperationError
@@ -31,15 +30,10 @@ class ProactiveOptions(PolicyOptions):
     continue_as_new_after_cycles: int | None = Field(None, ge=1)
 
 
-def approval_policy(settings: Settings) -> ApprovalPolicy:
-    """`APPROVERS` and `REQUIRE_DISTINCT_APPROVER` from these settings (a worker enforces its own)."""
-    return ApprovalPolicy(approvers=list(settings.approvers), require_distinct_approver=settings.require_distinct_approver)
-
-
 def auto_approve_refusal(settings: Settings) -> str | None:
     """Why this user may not auto-approve under these settings' policy, or None (checked again by the run
     against its worker's policy: this is only to say so before anything starts)."""
-    return auto_approval_refusal(settings.user_name, approval_policy(settings))
+    return auto_approval_refusal(settings.user_name, settings.approval_policy())
 
 
 def signer(settings: Settings) -> Signer | None:
@@ -52,6 +46,12 @@ def signer(settings: Settings) -> Signer | None:
         raise OperationError(str(exc), code=ErrorCode.KEY_FILE) from None
 
 
+def option_names(model: type[BaseModel]) -> list[str]:
+    """The options of `model`, its own first (those of the run or the agent), then the shared policy ones."""
+    own = [name for name in vars(model).get("__annotations__", {}) if name in model.model_fields]
+    return own + [name for name in model.model_fields if name not in own]
+
+
 def parse_options(model: type[M], what: str, options: dict[str, Any]) -> M:
     """`options` as `model`, or an `OperationError` naming the first unknown or invalid one."""
     try:
@@ -60,7 +60,7 @@ def parse_options(model: type[M], what: str, options: dict[str, Any]) -> M:
         first = exc.errors(include_url=False)[0]
         name = ".".join(str(part) for part in first["loc"])
         if first["type"] == "extra_forbidden":
-            raise OperationError(f"unknown {what} option {name!r}; the options are {', '.join(model.model_fields)}",
+            raise OperationError(f"unknown {what} option {name!r}; the options are {', '.join(option_names(model))}",
                                  code=ErrorCode.BAD_OPTION, option=name) from None
         raise OperationError(f"{what} option {name}: {first['msg']}", code=ErrorCode.BAD_OPTION, option=name) from None
 
@@ -70,7 +70,7 @@ def _from_settings(settings: Settings, chosen: BaseModel, *, skip: frozenset[str
     (and not None) overrides them."""
     given = {name: getattr(chosen, name) for name in chosen.model_fields_set - skip
              if getattr(chosen, name) is not None}
-    policy = approval_policy(settings).model_dump(include={"approvers", "require_distinct_approver"})
+    policy = settings.approval_policy().model_dump(include={"approvers", "require_distinct_approver"})
     return {"started_by": settings.user_name, **policy,
             "approval_timeout_seconds": settings.approval_timeout_hours * 3600,
             "max_failures": settings.max_failures, **given}

@@ -16,6 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..core.ids import unsafe_user
+from ..models.approval import ApprovalPolicy
 
 
 def _project_root() -> Path:
@@ -229,6 +230,10 @@ class Settings(BaseSettings):
     @property
     def llm_enabled(self) -> bool:
         return bool(self.llm_model)
+
+    def approval_policy(self) -> ApprovalPolicy:
+        """`APPROVERS` and `REQUIRE_DISTINCT_APPROVER` as a policy (a worker enforces its own)."""
+        return ApprovalPolicy(approvers=list(self.approvers), require_distinct_approver=self.require_distinct_approver)
 
     @property
     def temporal_ui_base(self) -> str | None:

@@ -12,7 +12,6 @@ a remote address.
 """
 
 from .processes import PACKAGE_DIR, EmbeddedError, EmbeddedStatus, code_fingerprint, exit_now, port_open, temporal_cli
-from .processes import read_json as _read_json  # the older private name (bench/concurrency.py)
 from .running import ensure_running, require_namespace, stop
 from .server_process import SERVER_PID, ensure_server, running_server, server_command, start_server
 from .worker_process import (
@@ -31,7 +30,7 @@ from .worker_process import (
 
 __all__ = [
     "PACKAGE_DIR", "POLLER_FRESH_SECONDS", "SERVER_PID", "WORKER_SETTINGS", "EmbeddedError", "EmbeddedStatus",
-    "_read_json", "code_fingerprint", "embedded_worker_identity", "ensure_running", "ensure_server", "ensure_worker",
+    "code_fingerprint", "embedded_worker_identity", "ensure_running", "ensure_server", "ensure_worker",
     "exit_now", "port_open", "require_namespace", "require_worker", "running_server", "server_command",
     "settings_digest", "start_server", "start_worker", "stop", "temporal_cli", "worker_available",
     "worker_differences", "worker_pollers", "worker_record_path",

@@ -64,3 +64,11 @@ class PlanArtifact(BaseModel):
     actions: list[PlannedAction]
     excluded: int = 0
     llm: dict[str, object] = Field(default_factory=dict)
+
+
+class HealthStatesRead(BaseModel):
+    """The health states a run's detection started from, kept in the run's folder by its first
+    attempt: every retry reads these, whatever other runs recorded meanwhile."""
+
+    run_id: str
+    devices: dict[str, str]

@@ -139,9 +139,3 @@ class HealthFile(_Record):
 class LifeFile(_Record):
     equipment_life_expectancy: list[LifeExpectancy]
 
-
-FILE_MODELS: dict[str, type[_Record]] = {
-    INVENTORY_FILE: InventoryFile,
-    HEALTH_FILE: HealthFile,
-    LIFE_FILE: LifeFile,
-}

@@ -77,16 +77,16 @@ class PolicyOptions(BaseModel):
     approval_timeout_seconds: float | None = Field(None, gt=0)
     approvers: list[str] | None = None
     require_distinct_approver: bool | None = None
-    advisor: bool | None = None
 
 
 class RunOptions(PolicyOptions):
     """What a client may choose for one run: `auto_aprove=True` must not quietly start a run that
-    waits for approval."""
+    waits for approval. Only a person's run may ask the advisor: the agent's cycles are rules only."""
 
     auto_approve: bool = False
     dry_run: bool = False
     as_of: datetime | None = None
+    advisor: bool | None = None
 
 
 class OutcomeCounts(BaseModel):
