@@ -393,9 +393,12 @@ def test_a_change_the_files_could_not_hold_is_never_committed(fleet_dir: Path) -
     store.compact()
 
 
-def test_a_retried_detection_gives_the_same_health_states_as_its_first_attempt(tmp_path: Path) -> None:
-    """Before: detect_fleet read the previous states, then overwrote them with its own, so its retry
-    read its own output and the no-jump rule let a held-back `stressed` become `critical`."""
+Health = dict[str, tuple[str, bool]]
+
+
+def _detections(tmp_path: Path) -> tuple[Callable[[str], Health], str]:
+    """A detection per run id (each call an attempt of that run's detect_fleet, through the real
+    activity), and a device that the first run found happy and that is Down from then on."""
     from temporalio.testing import ActivityEnvironment
 
     from maintenance_agent import artifacts
@@ -406,16 +409,22 @@ def test_a_retried_detection_gives_the_same_health_states_as_its_first_attempt(t
     acts = MaintenanceActivities(data_dir=data, reports_dir=tmp_path / "reports")
     env = ActivityEnvironment()
 
-    def health(run: str) -> dict[str, tuple[str, bool]]:
+    def health(run: str) -> Health:
         env.run(acts.detect_fleet, DetectInput(run_id=run, artifact_dir=run))
         found = artifacts.read(tmp_path / "reports" / run, artifacts.DETECTION, artifacts.DetectionArtifact)
         return {d.equipment_id: (d.state.value, d.held_back) for d in found.device_health}
 
-    before = health("run-1")
-    happy = sorted(eid for eid, (state, _) in before.items() if state == "happy")[0]
+    happy = sorted(eid for eid, (state, _) in health("run-0").items() if state == "happy")[0]
     inventory = json.loads((data / INVENTORY_FILE).read_text())
     next(d for d in inventory["infrastructure_inventory"] if d["id"] == happy)["status"] = "Down"
     (data / INVENTORY_FILE).write_text(json.dumps(inventory))
+    return health, happy
+
+
+def test_a_retried_detection_gives_the_same_health_states_as_its_first_attempt(tmp_path: Path) -> None:
+    """Before: detect_fleet read the previous states, then overwrote them with its own, so its retry
+    read its own output and the no-jump rule let a held-back `stressed` become `critical`."""
+    health, happy = _detections(tmp_path)
     first, retried = health("run-2"), health("run-2")
     assert first[happy] == ("stressed", True), "happy last run, critical now: held at stressed"
     assert retried == first
@@ -427,25 +436,7 @@ def test_a_retry_after_another_run_s_detection_still_reads_what_its_first_attemp
     worker died before Temporal heard of the result). Keyed only by the last writer, A's retry read
     B's output: a device happy before A, critical in A and B, looked critical twice and escaped the
     no-jump hold. Keyed by run, the retry reads exactly what A's first attempt read."""
-    from temporalio.testing import ActivityEnvironment
-
-    from maintenance_agent import artifacts
-    from maintenance_agent.activities import MaintenanceActivities
-    from maintenance_agent.models.activity_io import DetectInput
-
-    data = copy_fleet(tmp_path / "data")
-    acts = MaintenanceActivities(data_dir=data, reports_dir=tmp_path / "reports")
-    env = ActivityEnvironment()
-
-    def health(run: str) -> dict[str, tuple[str, bool]]:
-        env.run(acts.detect_fleet, DetectInput(run_id=run, artifact_dir=run))
-        found = artifacts.read(tmp_path / "reports" / run, artifacts.DETECTION, artifacts.DetectionArtifact)
-        return {d.equipment_id: (d.state.value, d.held_back) for d in found.device_health}
-
-    happy = sorted(eid for eid, (state, _) in health("run-0").items() if state == "happy")[0]
-    inventory = json.loads((data / INVENTORY_FILE).read_text())
-    next(d for d in inventory["infrastructure_inventory"] if d["id"] == happy)["status"] = "Down"
-    (data / INVENTORY_FILE).write_text(json.dumps(inventory))
+    health, happy = _detections(tmp_path)
     first = health("run-A")
     assert first[happy] == ("stressed", True)
     assert health("run-B")[happy] == ("critical", False), "B reads A's states: critical twice, no longer held"
