@@ -1,35 +1,43 @@
 """The decisions the workflows record, as pure functions (core/decisions.py, core/agent.py): the
-decision taken at start, a person's decision applied to the plan, what executes, how each action
-shows in the plan; and the proactive agent's cycle rules (routine vs approval, what to notify)."""
+decision taken at start, a person's decision applied to the plan (and whether it counts as signed),
+what executes, how each action shows in the plan, the phase a decision ends the run in; and the
+proactive agent's rules (its cycle's routine vs approval split, what to notify, when the next cycle is
+due, which intervals it accepts, when it continues as new)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from maintenance_agent.core.agent import (
+    asks_routine_hold,
+    continues_as_new,
     cycle_failure_notice,
     cycle_folder,
     cycle_notice,
     cycle_run_input,
     excluded_plans,
+    interval_allowed,
+    next_cycle,
     split_cycle_plan,
 )
 from maintenance_agent.core.decisions import (
     POLICY,
     apply_request,
     approval_states,
+    counts_as_signed,
     decision_at_start,
+    end_phase,
     ends_run,
     expired_decision,
     to_execute,
 )
-from maintenance_agent.models.approval import ApprovalPolicy, ApprovalRequest, Decision, DecisionKind
+from maintenance_agent.models.approval import ApprovalPolicy, ApprovalRequest, Decision, DecisionKind, Proof
 from maintenance_agent.models.notify import ActionSelection
 from maintenance_agent.models.proactive import CycleSummary, OpenApproval, ProactiveInput, ProactiveState
-from maintenance_agent.models.run import OutcomeCounts
+from maintenance_agent.models.run import OutcomeCounts, Phase
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 PLAN = ["A1", "A2", "A3", "A4"]
@@ -141,6 +149,25 @@ def test_only_a_rejected_or_expired_plan_ends_the_run_before_execution(kind: Dec
     assert ends_run(decided(kind)) is ends
 
 
+@pytest.mark.parametrize(("kind", "phase"), [
+    (DecisionKind.REJECTED, Phase.REJECTED), (DecisionKind.EXPIRED, Phase.EXPIRED), (DecisionKind.APPROVED, None),
+    (DecisionKind.PARTIALLY_APPROVED, None), (DecisionKind.AUTO_APPROVED, None),
+])
+def test_the_phase_a_decision_ends_the_run_in(kind: DecisionKind, phase: Phase | None) -> None:
+    assert end_phase(decided(kind)) is phase
+
+
+PROOF = Proof(signed_at=NOW, nonce="n" * 16, signature="s")
+
+
+@pytest.mark.parametrize(("proof", "required", "signed"), [(PROOF, True, True), (PROOF, False, False),
+                                                           (None, True, False), (None, False, False)])
+def test_a_decision_counts_as_signed_only_with_a_proof_the_worker_checked(proof: Proof | None, required: bool,
+                                                                         signed: bool) -> None:
+    request = ApprovalRequest(approve=True, approver="bob", proof=proof)
+    assert counts_as_signed(request, proof_required=required) is signed
+
+
 # ------------------------------------------------------------------------------------------------
 # the proactive agent's cycle
 
@@ -154,6 +181,14 @@ def test_routine_or_approval(case: str, auto_execute: bool, held: str | None, ro
                              others: list[str], includes_routine: bool) -> None:
     split = split_cycle_plan(PLAN, ["A2", "A4"], auto_execute=auto_execute, held=held)
     assert (split.routine, split.others, split.includes_routine) == (routine, others, includes_routine), case
+
+
+@pytest.mark.parametrize(("auto_execute", "routine_ids", "asks"), [
+    (True, ["A2"], True), (True, [], False), (False, ["A2"], False), (False, [], False),
+])
+def test_the_policy_is_asked_about_routine_actions_only_where_they_would_run(auto_execute: bool,
+                                                                            routine_ids: list[str], asks: bool) -> None:
+    assert asks_routine_hold(auto_execute, routine_ids) is asks
 
 
 def test_a_plan_without_routine_actions_proposes_everything_and_holds_nothing_back() -> None:
@@ -269,3 +304,39 @@ def test_open_approval_runs_are_tracked_once_in_their_place() -> None:
     state.forget("w2")
     state.forget("nope")
     assert state.open_ids() == ["w1", "w3"]
+
+
+# ------------------------------------------------------------------------------------------------
+# the proactive agent's timing
+
+
+@pytest.mark.parametrize(("case", "last_end", "now", "at", "wait", "due"), [
+    ("no cycle ended yet: an interval from now", None, NOW, NOW + timedelta(minutes=15), 900.0, False),
+    ("an interval after the last cycle ended", NOW, NOW + timedelta(minutes=5), NOW + timedelta(minutes=15), 600.0,
+     False),
+    ("exactly due", NOW, NOW + timedelta(minutes=15), NOW + timedelta(minutes=15), 0.0, True),
+    ("overdue (a long cycle, or the interval shortened)", NOW, NOW + timedelta(minutes=20),
+     NOW + timedelta(minutes=15), -300.0, True),
+])  # fmt: skip
+def test_when_the_next_cycle_is_due(case: str, last_end: datetime | None, now: datetime, at: datetime, wait: float,
+                                    due: bool) -> None:
+    upcoming = next_cycle(last_end, now, 15 * 60)
+    assert (upcoming.at, upcoming.wait_seconds, upcoming.due) == (at, wait, due), case
+
+
+@pytest.mark.parametrize(("minutes", "allowed"), [(1 / 60, True), (0.5 / 60, False), (0, False), (15, True),
+                                                  (7 * 24 * 60, True), (7 * 24 * 60 + 1, False), (float("nan"), False)])
+def test_the_intervals_the_agent_accepts(minutes: float, allowed: bool) -> None:
+    assert interval_allowed(minutes) is allowed
+
+
+@pytest.mark.parametrize(("case", "cycles", "limit", "suggested", "stopping", "continues"), [
+    ("no limit, not suggested", 50, None, False, False, False),
+    ("the SDK suggests it", 1, None, True, False, True),
+    ("the limit is reached", 3, 3, False, False, True),
+    ("below the limit", 2, 3, False, False, False),
+    ("stopping: complete instead", 3, 3, True, True, False),
+])  # fmt: skip
+def test_when_the_agent_continues_as_new(case: str, cycles: int, limit: int | None, suggested: bool, stopping: bool,
+                                         continues: bool) -> None:
+    assert continues_as_new(cycles, limit=limit, suggested=suggested, stopping=stopping) is continues, case
