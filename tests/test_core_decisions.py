@@ -1,26 +1,22 @@
 """The decisions the workflows record, as pure functions (core/decisions.py, core/agent.py): the
 decision taken at start, a person's decision applied to the plan (and whether it counts as signed),
 what executes, how each action shows in the plan, the phase a decision ends the run in; and the
-proactive agent's rules (its cycle's routine vs approval split, what to notify, when the next cycle is
-due, which intervals it accepts, when it continues as new)."""
+proactive agent's cycle rules (routine vs approval, what to notify). Its timing: test_core_agent_timing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from maintenance_agent.core.agent import (
     asks_routine_hold,
-    continues_as_new,
     cycle_failure_notice,
     cycle_folder,
     cycle_notice,
     cycle_run_input,
     excluded_plans,
-    interval_allowed,
-    next_cycle,
     split_cycle_plan,
 )
 from maintenance_agent.core.decisions import (
@@ -157,14 +153,12 @@ def test_the_phase_a_decision_ends_the_run_in(kind: DecisionKind, phase: Phase |
     assert end_phase(decided(kind)) is phase
 
 
-PROOF = Proof(signed_at=NOW, nonce="n" * 16, signature="s")
-
-
-@pytest.mark.parametrize(("proof", "required", "signed"), [(PROOF, True, True), (PROOF, False, False),
-                                                           (None, True, False), (None, False, False)])
-def test_a_decision_counts_as_signed_only_with_a_proof_the_worker_checked(proof: Proof | None, required: bool,
+@pytest.mark.parametrize(("proof", "required", "signed"), [(True, True, True), (True, False, False),
+                                                           (False, True, False), (False, False, False)])
+def test_a_decision_counts_as_signed_only_with_a_proof_the_worker_checked(proof: bool, required: bool,
                                                                          signed: bool) -> None:
-    request = ApprovalRequest(approve=True, approver="bob", proof=proof)
+    request = ApprovalRequest(approve=True, approver="bob",
+                              proof=Proof(signed_at=NOW, nonce="n" * 16, signature="s") if proof else None)
     assert counts_as_signed(request, proof_required=required) is signed
 
 
@@ -304,39 +298,3 @@ def test_open_approval_runs_are_tracked_once_in_their_place() -> None:
     state.forget("w2")
     state.forget("nope")
     assert state.open_ids() == ["w1", "w3"]
-
-
-# ------------------------------------------------------------------------------------------------
-# the proactive agent's timing
-
-
-@pytest.mark.parametrize(("case", "last_end", "now", "at", "wait", "due"), [
-    ("no cycle ended yet: an interval from now", None, NOW, NOW + timedelta(minutes=15), 900.0, False),
-    ("an interval after the last cycle ended", NOW, NOW + timedelta(minutes=5), NOW + timedelta(minutes=15), 600.0,
-     False),
-    ("exactly due", NOW, NOW + timedelta(minutes=15), NOW + timedelta(minutes=15), 0.0, True),
-    ("overdue (a long cycle, or the interval shortened)", NOW, NOW + timedelta(minutes=20),
-     NOW + timedelta(minutes=15), -300.0, True),
-])  # fmt: skip
-def test_when_the_next_cycle_is_due(case: str, last_end: datetime | None, now: datetime, at: datetime, wait: float,
-                                    due: bool) -> None:
-    upcoming = next_cycle(last_end, now, 15 * 60)
-    assert (upcoming.at, upcoming.wait_seconds, upcoming.due) == (at, wait, due), case
-
-
-@pytest.mark.parametrize(("minutes", "allowed"), [(1 / 60, True), (0.5 / 60, False), (0, False), (15, True),
-                                                  (7 * 24 * 60, True), (7 * 24 * 60 + 1, False), (float("nan"), False)])
-def test_the_intervals_the_agent_accepts(minutes: float, allowed: bool) -> None:
-    assert interval_allowed(minutes) is allowed
-
-
-@pytest.mark.parametrize(("case", "cycles", "limit", "suggested", "stopping", "continues"), [
-    ("no limit, not suggested", 50, None, False, False, False),
-    ("the SDK suggests it", 1, None, True, False, True),
-    ("the limit is reached", 3, 3, False, False, True),
-    ("below the limit", 2, 3, False, False, False),
-    ("stopping: complete instead", 3, 3, True, True, False),
-])  # fmt: skip
-def test_when_the_agent_continues_as_new(case: str, cycles: int, limit: int | None, suggested: bool, stopping: bool,
-                                         continues: bool) -> None:
-    assert continues_as_new(cycles, limit=limit, suggested=suggested, stopping=stopping) is continues, case
