@@ -172,7 +172,8 @@ SLOW_TESTS = frozenset({"test_mypy_finds_nothing_in_src"})
 
 UNIT_MODULES = frozenset({
     "test_core_approval", "test_core_decisions", "test_core_detect", "test_core_identity", "test_core_notify", "test_core_plan",
-    "test_core_report", "test_actions", "test_datagen", "test_store", "test_config", "test_lint",
+    "test_core_report", "test_core_agent_timing", "test_core_execution_policy", "test_core_status_text",
+    "test_actions", "test_datagen", "test_store", "test_config", "test_lint",
 })
 SERVER_FIXTURES = frozenset({"temporal_env", "client", "temporal_address", "env", "skipping_env", "worker"})
 

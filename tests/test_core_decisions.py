@@ -1,6 +1,7 @@
 """The decisions the workflows record, as pure functions (core/decisions.py, core/agent.py): the
-decision taken at start, a person's decision applied to the plan, what executes, how each action
-shows in the plan; and the proactive agent's cycle rules (routine vs approval, what to notify)."""
+decision taken at start, a person's decision applied to the plan (and whether it counts as signed),
+what executes, how each action shows in the plan, the phase a decision ends the run in; and the
+proactive agent's cycle rules (routine vs approval, what to notify). Its timing: test_core_agent_timing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from maintenance_agent.core.agent import (
+    asks_routine_hold,
     cycle_failure_notice,
     cycle_folder,
     cycle_notice,
@@ -21,15 +23,17 @@ from maintenance_agent.core.decisions import (
     POLICY,
     apply_request,
     approval_states,
+    counts_as_signed,
     decision_at_start,
+    end_phase,
     ends_run,
     expired_decision,
     to_execute,
 )
-from maintenance_agent.models.approval import ApprovalPolicy, ApprovalRequest, Decision, DecisionKind
+from maintenance_agent.models.approval import ApprovalPolicy, ApprovalRequest, Decision, DecisionKind, Proof
 from maintenance_agent.models.notify import ActionSelection
 from maintenance_agent.models.proactive import CycleSummary, OpenApproval, ProactiveInput, ProactiveState
-from maintenance_agent.models.run import OutcomeCounts
+from maintenance_agent.models.run import OutcomeCounts, Phase
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 PLAN = ["A1", "A2", "A3", "A4"]
@@ -141,6 +145,23 @@ def test_only_a_rejected_or_expired_plan_ends_the_run_before_execution(kind: Dec
     assert ends_run(decided(kind)) is ends
 
 
+@pytest.mark.parametrize(("kind", "phase"), [
+    (DecisionKind.REJECTED, Phase.REJECTED), (DecisionKind.EXPIRED, Phase.EXPIRED), (DecisionKind.APPROVED, None),
+    (DecisionKind.PARTIALLY_APPROVED, None), (DecisionKind.AUTO_APPROVED, None),
+])
+def test_the_phase_a_decision_ends_the_run_in(kind: DecisionKind, phase: Phase | None) -> None:
+    assert end_phase(decided(kind)) is phase
+
+
+@pytest.mark.parametrize(("proof", "required", "signed"), [(True, True, True), (True, False, False),
+                                                           (False, True, False), (False, False, False)])
+def test_a_decision_counts_as_signed_only_with_a_proof_the_worker_checked(proof: bool, required: bool,
+                                                                         signed: bool) -> None:
+    request = ApprovalRequest(approve=True, approver="bob",
+                              proof=Proof(signed_at=NOW, nonce="n" * 16, signature="s") if proof else None)
+    assert counts_as_signed(request, proof_required=required) is signed
+
+
 # ------------------------------------------------------------------------------------------------
 # the proactive agent's cycle
 
@@ -154,6 +175,14 @@ def test_routine_or_approval(case: str, auto_execute: bool, held: str | None, ro
                              others: list[str], includes_routine: bool) -> None:
     split = split_cycle_plan(PLAN, ["A2", "A4"], auto_execute=auto_execute, held=held)
     assert (split.routine, split.others, split.includes_routine) == (routine, others, includes_routine), case
+
+
+@pytest.mark.parametrize(("auto_execute", "routine_ids", "asks"), [
+    (True, ["A2"], True), (True, [], False), (False, ["A2"], False), (False, [], False),
+])
+def test_the_policy_is_asked_about_routine_actions_only_where_they_would_run(auto_execute: bool,
+                                                                            routine_ids: list[str], asks: bool) -> None:
+    assert asks_routine_hold(auto_execute, routine_ids) is asks
 
 
 def test_a_plan_without_routine_actions_proposes_everything_and_holds_nothing_back() -> None:

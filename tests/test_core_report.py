@@ -1,4 +1,4 @@
-"""The report's summary line (core/report.py): pure; it never claims more, or less, than happened."""
+"""The report's summary line (the core/report/ package): pure; it never claims more, or less, than happened."""
 
 from __future__ import annotations
 

@@ -16,6 +16,8 @@ from temporalio import activity
 from .. import artifacts
 from ..core import actions
 from ..core.detect import device_after
+from ..core.execution_policy import breaker_tripped
+from ..core.run_text import ledger_breaker_detail
 from ..models.core import ActionResult, DeviceAfter, Outcome, PlannedAction
 from ..models.execution import ExecuteActionInput
 from ..models.fleet import DeviceState
@@ -168,13 +170,12 @@ def stale_reason(tx: Transaction, inp: ExecuteActionInput, now: datetime) -> str
 def breaker(inp: ExecuteActionInput, problems: int) -> ActionResult | None:
     """NOT_RUN if the run's circuit breaker has tripped: `problems` failed or rolled-back actions, counted
     across every site child of the run, at or over its `max_failures`."""
-    if inp.max_failures is None or problems < inp.max_failures:
+    if inp.max_failures is None or not breaker_tripped(problems, inp.max_failures):
         return None
     action = inp.action
     return ActionResult(action_id=action.id, equipment_id=action.equipment_id, site=action.site,
                         action=action.action, outcome=Outcome.NOT_RUN, circuit_breaker=True,
-                        detail=f"not started: the circuit breaker tripped after {problems} failed or rolled-back "
-                               f"action(s) in this run (MAX_FAILURES {inp.max_failures})")
+                        detail=ledger_breaker_detail(problems, inp.max_failures))
 
 
 def action_result(action: PlannedAction, outcome: Outcome, detail: str, seq: int | None = None,

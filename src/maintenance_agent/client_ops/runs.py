@@ -100,7 +100,7 @@ async def get_status(client: Client, workflow_id: str) -> RunStatus:
     handle, desc = await describe_run(client, workflow_id)
     if desc.status == WorkflowExecutionStatus.COMPLETED:
         r: MaintenanceResult = await guard(workflow_id, handle.result())
-        executed = sum(getattr(r.outcomes, o) for o in ("succeeded", "failed", "rolled_back", "stale", "not_run"))
+        executed = r.outcomes.finished
         return RunStatus(
             workflow_id=workflow_id, phase=r.phase, started_by=r.started_by, started_at=r.started_at or desc.start_time,
             as_of=r.as_of, dry_run=r.dry_run, findings=r.findings, findings_by_severity=r.findings_by_severity,

@@ -1,16 +1,44 @@
-"""The proactive agent's rules for one cycle, pure: where the cycle's files go, what its plan leaves
-out, which actions run as routine and which wait for a person, the input of the runs it starts, and
-what it tells people about the cycle. The workflow runs the steps and records what these decide."""
+"""The proactive agent's rules, pure: when its next cycle is due, which intervals it accepts, when it
+continues as new; and for one cycle, where its files go, what its plan leaves out, which actions run
+as routine and which wait for a person, the input of the runs it starts, and what it tells people
+about the cycle. The workflow runs the steps and records what these decide."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..models.notify import ActionSelection, NotifyInput
-from ..models.proactive import CycleSummary, OpenApproval, ProactiveInput
+from ..models.proactive import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES, CycleSummary, OpenApproval, ProactiveInput
 from ..models.run import MaintenanceInput, PlanRef
+
+
+@dataclass(frozen=True)
+class NextCycle:
+    at: datetime
+    wait_seconds: float
+    """From now until `at`; at or below zero the cycle is due now."""
+
+    @property
+    def due(self) -> bool:
+        return self.wait_seconds <= 0
+
+
+def next_cycle(last_end: datetime | None, now: datetime, interval_seconds: float) -> NextCycle:
+    """The next cycle starts an interval after the last one ended (or after `now`, before any did)."""
+    at = (last_end or now) + timedelta(seconds=interval_seconds)
+    return NextCycle(at, (at - now).total_seconds())
+
+
+def interval_allowed(minutes: float) -> bool:
+    return MIN_INTERVAL_MINUTES <= minutes <= MAX_INTERVAL_MINUTES
+
+
+def continues_as_new(cycles_this_run: int, *, limit: int | None, suggested: bool, stopping: bool) -> bool:
+    """After a cycle: continue as new after `limit` cycles in one run (tests), or when the SDK suggests
+    it (history size); never while the agent is stopping (it completes instead)."""
+    return ((limit is not None and cycles_this_run >= limit) or suggested) and not stopping
 
 
 def cycle_folder(agent_workflow_id: str, first_run_id: str | None, cycle: int) -> str:
@@ -38,6 +66,12 @@ class CycleSplit:
     """Proposed for a person's approval, in plan order."""
     includes_routine: bool
     """Whether routine actions are among `others` (auto-execution off, or held by the policy)."""
+
+
+def asks_routine_hold(auto_execute: bool, routine_ids: Sequence[str]) -> bool:
+    """Whether the approval policy is asked about a cycle's routine actions: only where the agent would
+    run some on its own, pre-approved by its starter (who must be allowed to approve them)."""
+    return auto_execute and bool(routine_ids)
 
 
 def split_cycle_plan(ids: Sequence[str], routine_ids: list[str], *, auto_execute: bool, held: str | None) -> CycleSplit:

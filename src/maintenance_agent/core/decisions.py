@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..models.approval import ApprovalPolicy, ApprovalRequest, ApprovalResult, Decision, DecisionKind
+from ..models.run import Phase
 from .approval import auto_approval_refusal
 
 POLICY = "approval policy"
@@ -87,6 +88,19 @@ def apply_request(request: ApprovalRequest, *, plan_ids: Sequence[str], pending_
 def ends_run(decision: Decision) -> bool:
     """A rejected or expired plan: nothing is executed, the run reports."""
     return decision.kind in (DecisionKind.REJECTED, DecisionKind.EXPIRED)
+
+
+def end_phase(decision: Decision) -> Phase | None:
+    """The phase a decision ends the run in before execution (None: the approved actions execute)."""
+    if not ends_run(decision):
+        return None
+    return Phase.REJECTED if decision.kind is DecisionKind.REJECTED else Phase.EXPIRED
+
+
+def counts_as_signed(request: ApprovalRequest, *, proof_required: bool) -> bool:
+    """Whether a decision is recorded as signed: it carries a proof, and the worker requires one (so its
+    validator checked that proof before the decision was accepted)."""
+    return request.proof is not None and proof_required
 
 
 def to_execute(plan_ids: list[str], approved_ids: list[str] | None) -> list[str]:

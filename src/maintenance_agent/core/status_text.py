@@ -1,16 +1,19 @@
 """Text for people about runs and the agent, in one place: the Web UI summary and details of a run
-(static at its start, current as it goes), the agent's current details and its one line per cycle.
-Pure. (Notifications are rendered in core/slack.py and core/pagerduty.py, reports in core/report.py.)"""
+(static at its start, current as it goes) and the devices it shows, the agent's current details, the
+notes and step summaries of its cycles, its one line per cycle and its refusals. Pure. (A run's own
+notes are in core/run_text.py; notifications are rendered in core/slack.py and core/pagerduty.py,
+reports in the core/report/ package.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
-from ..models.activity_io import PlanResult
+from ..models.activity_io import DetectResult, PlanResult
 from ..models.approval import Decision
+from ..models.core import PlannedAction
 from ..models.listing import MAX_LISTED_SITES
-from ..models.proactive import CycleSummary, ProactivePhase
+from ..models.proactive import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES, CycleSummary, ProactivePhase
 from ..models.run import OutcomeCounts, Phase
 from .report import md
 from .wording import WITH_NOT_RUN, outcomes_sentence
@@ -55,6 +58,16 @@ def cycle_run_details(agent_id: str, cycle: int, kind: str, started_by: str, ids
     return "\n".join([f"- **What**: {actions} {what}", f"- **Started by**: {started_by} (through the proactive agent)",
                       f"- **Devices**: {on}" + (f" at {shown}" if shown else ""),
                       "- **Dry run**: no: approved actions change the fleet", f"- **Approval**: {approval}"])
+
+
+def run_devices(detect: DetectResult | None, actions: Collection[PlannedAction], planned: int) -> int | None:
+    """Devices a run checked; for a run of a proactive cycle's plan, the devices its `planned` actions
+    touch, if it holds every one of them (`actions`); otherwise unknown (None)."""
+    if detect is not None:
+        return detect.summary.devices
+    if actions and len(actions) == planned:
+        return len({a.equipment_id for a in actions})
+    return None
 
 
 def run_details(phase: Phase, note: str, *, findings: int | None = None, by_severity: Mapping[str, int] | None = None,
@@ -115,3 +128,73 @@ def cycle_line(s: CycleSummary) -> str:
     if s.notification_error:
         line += f"; notification failed ({s.notification_error})"
     return line
+
+
+def cycle_detecting(cycle: int) -> str:
+    return f"cycle {cycle}: detecting"
+
+
+def cycle_detect_summary(cycle: int) -> str:
+    return f"cycle {cycle}: detect"
+
+
+def cycle_analyze_summary(cycle: int) -> str:
+    return f"cycle {cycle}: analyze"
+
+
+def cycle_found(cycle: int, findings: int) -> str:
+    return f"cycle {cycle}: {findings} finding(s)"
+
+
+def cycle_planning(cycle: int) -> str:
+    return f"cycle {cycle}: planning"
+
+
+def cycle_plan_summary(cycle: int, open_approvals: int) -> str:
+    return f"cycle {cycle}: plan (skipping {open_approvals} open approval run(s))"
+
+
+def cycle_routine(cycle: int, actions: int) -> str:
+    return f"cycle {cycle}: {actions} routine action(s)"
+
+
+def cycle_notifying(cycle: int) -> str:
+    return f"cycle {cycle}: sending the notification"
+
+
+def routine_run_summary(cycle: int, actions: int, started_by: str) -> str:
+    """The one line the Web UI lists a cycle's routine run by."""
+    return f"cycle {cycle}: {actions} routine action(s) for {started_by}"
+
+
+def approval_run_summary(cycle: int, actions: int, started_by: str) -> str:
+    """The one line the Web UI lists a cycle's approval run by."""
+    return f"cycle {cycle}: {actions} action(s) for {started_by} awaiting approval"
+
+
+def notify_summary(kind: str) -> str:
+    return f"notify: {kind}"
+
+
+def page_summary(event_action: str, kind: str) -> str:
+    return f"PagerDuty: {event_action} ({kind})"
+
+
+def still_open_summary(open_runs: int) -> str:
+    return f"which of {open_runs} approval run(s) are still open"
+
+
+PAUSED = "paused: resume, trigger a cycle or stop"
+
+
+def waiting_note(next_at: datetime) -> str:
+    return f"next cycle at {next_at.isoformat(timespec='seconds')}"
+
+
+def stopped_note(cycle: int) -> str:
+    return f"stopped after cycle {cycle}"
+
+
+INTERVAL_OUT_OF_RANGE = (f"interval must be between one second ({MIN_INTERVAL_MINUTES:.4f}) and "
+                         f"{MAX_INTERVAL_MINUTES} minutes (one week)")
+AGENT_STOPPING = "the agent is stopping; start it again to change its interval"

@@ -16,6 +16,8 @@ from .rules import Rules
 
 INLINE_LIMIT = 400
 """Up to this many findings/actions travel inline in payloads and queries; beyond it, artifacts."""
+EXECUTED_OUTCOMES = (Outcome.SUCCEEDED, Outcome.FAILED, Outcome.ROLLED_BACK, Outcome.STALE)
+"""The outcomes of actions that ran."""
 
 
 class Phase(StrEnum):
@@ -104,9 +106,27 @@ class OutcomeCounts(BaseModel):
         for outcome in Outcome:
             self.add(outcome, getattr(other, outcome.value))
 
+    def merge_max(self, other: OutcomeCounts) -> OutcomeCounts:
+        """A copy with each outcome of an action that ran at least as high as in `other` (the ledger's
+        live count of site children still running, which may be ahead of those that finished)."""
+        merged = self.model_copy()
+        for outcome in EXECUTED_OUTCOMES:
+            setattr(merged, outcome.value, max(getattr(self, outcome.value), getattr(other, outcome.value)))
+        return merged
+
     @property
     def executed(self) -> int:
         return self.succeeded + self.failed + self.rolled_back + self.stale
+
+    @property
+    def finished(self) -> int:
+        """Actions that are done with: those that ran, and those the circuit breaker left unstarted."""
+        return self.executed + self.not_run
+
+    @property
+    def total(self) -> int:
+        """Every action counted, whatever its outcome."""
+        return sum(getattr(self, outcome.value) for outcome in Outcome)
 
     @property
     def problems(self) -> int:

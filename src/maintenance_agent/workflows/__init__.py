@@ -7,6 +7,9 @@ small. Either way a site runs at most one disruptive action at a time, sites run
 circuit breaker stops launching actions after `max_failures` failures (runner.py).
 `ProactiveMaintenanceWorkflow` (proactive.py) runs a cycle (cycle.py) every interval.
 
+What they decide is decided by the core (decisions, approval, agent, execution_policy) and what they
+say is rendered there too (run_text, status_text): the workflows call those and record the result.
+
 Modules of this package import each other directly: they are all workflow code, loaded in the
 sandbox. Everything else (activities, core, models) is imported through passthrough.
 """
@@ -14,29 +17,8 @@ sandbox. Everything else (activities, core, models) is imported through passthro
 from __future__ import annotations
 
 from .maintenance import InfrastructureMaintenanceWorkflow
-from .policies import (
-    ACTION_HEARTBEAT,
-    ACTION_RETRY,
-    ACTION_TIMEOUT,
-    ADVISE_TIMEOUT,
-    BATCH_SIZE,
-    MAX_PARALLEL_SITES,
-    NON_DISRUPTIVE_PER_SITE,
-    NOTIFY_BUDGET,
-    NOTIFY_RETRY,
-    PAGE_RETRY,
-    PROGRESS_INTERVAL,
-    STEP_HEARTBEAT,
-    STEP_RETRY,
-    STEP_TIMEOUT,
-)
+from .policies import ADVISE_TIMEOUT
 from .proactive import ProactiveMaintenanceWorkflow
-from .runner import ActionRunner
 from .site import SiteExecutionWorkflow
 
-__all__ = [
-    "ACTION_HEARTBEAT", "ACTION_RETRY", "ACTION_TIMEOUT", "ADVISE_TIMEOUT", "BATCH_SIZE", "MAX_PARALLEL_SITES",
-    "NON_DISRUPTIVE_PER_SITE", "NOTIFY_BUDGET", "NOTIFY_RETRY", "PAGE_RETRY", "PROGRESS_INTERVAL", "STEP_HEARTBEAT",
-    "STEP_RETRY", "STEP_TIMEOUT", "ActionRunner", "InfrastructureMaintenanceWorkflow", "ProactiveMaintenanceWorkflow",
-    "SiteExecutionWorkflow",
-]
+__all__ = ["ADVISE_TIMEOUT", "InfrastructureMaintenanceWorkflow", "ProactiveMaintenanceWorkflow", "SiteExecutionWorkflow"]

@@ -18,10 +18,30 @@ from .steps import cause_message, run_step, send_page
 
 with workflow.unsafe.imports_passed_through():
     from ..activities import MaintenanceActivities
-    from ..core.agent import cycle_failure_notice, cycle_notice, cycle_run_input, excluded_plans, split_cycle_plan
+    from ..core.agent import (
+        asks_routine_hold,
+        cycle_failure_notice,
+        cycle_notice,
+        cycle_run_input,
+        excluded_plans,
+        split_cycle_plan,
+    )
     from ..core.approval import auto_approval_refusal
     from ..core.pagerduty import cycle_failure_page
-    from ..core.status_text import cycle_run_details
+    from ..core.status_text import (
+        approval_run_summary,
+        cycle_analyze_summary,
+        cycle_detect_summary,
+        cycle_detecting,
+        cycle_found,
+        cycle_notifying,
+        cycle_plan_summary,
+        cycle_planning,
+        cycle_routine,
+        cycle_run_details,
+        notify_summary,
+        routine_run_summary,
+    )
     from ..models.activity_io import AnalyzeInput, DetectInput, PlanInput, PlanResult
     from ..models.notify import NotifyInput, PageEvent
     from ..models.proactive import CycleSummary, OpenApproval, ProactiveInput, ProactivePhase, ProactiveState
@@ -38,31 +58,31 @@ class AgentCycle:
     async def run(self, summary: CycleSummary, cycle_dir: str) -> None:
         inp, st, n = self._input, self._state, summary.cycle
         try:
-            self._set_phase(ProactivePhase.MONITORING, f"cycle {n}: detecting")
+            self._set_phase(ProactivePhase.MONITORING, cycle_detecting(n))
             detect = await run_step(MaintenanceActivities.detect_fleet,
                                     DetectInput(run_id=f"{self._wid}/cycle-{n}", artifact_dir=cycle_dir, rules=inp.rules),
-                                    f"cycle {n}: detect")
+                                    cycle_detect_summary(n))
             summary.as_of, summary.findings = detect.as_of, detect.findings_total
             summary.findings_by_severity = detect.by_severity
-            self._set_phase(ProactivePhase.ANALYZING, f"cycle {n}: {detect.findings_total} finding(s)")
+            self._set_phase(ProactivePhase.ANALYZING, cycle_found(n, detect.findings_total))
             await run_step(MaintenanceActivities.analyze_findings, AnalyzeInput(artifact_dir=cycle_dir),
-                           f"cycle {n}: analyze")
-            self._set_phase(ProactivePhase.PLANNING, f"cycle {n}: planning")
+                           cycle_analyze_summary(n))
+            self._set_phase(ProactivePhase.PLANNING, cycle_planning(n))
             await self._open.forget_closed()
             partly, entirely = excluded_plans(st.open_approvals)
             plan = await run_step(MaintenanceActivities.plan_maintenance,
                                   PlanInput(artifact_dir=cycle_dir, as_of=detect.as_of, rules=inp.rules,
                                             exclude_plans=partly, exclude_plans_entirely=entirely),
-                                  f"cycle {n}: plan (skipping {len(st.open_approvals)} open approval run(s))")
+                                  cycle_plan_summary(n, len(st.open_approvals)))
             summary.planned, summary.excluded_pending = plan.total, plan.excluded
             routine_ids = plan.routine()
-            if inp.auto_execute_routine and routine_ids:
+            if asks_routine_hold(inp.auto_execute_routine, routine_ids):
                 # Routine work is pre-approved by its starter: only if they may approve.
                 summary.routine_held = auto_approval_refusal(inp.started_by, await worker_policy(inp))
             split = split_cycle_plan(plan.ids(), routine_ids, auto_execute=inp.auto_execute_routine,
                                      held=summary.routine_held)
             if split.routine:
-                self._set_phase(ProactivePhase.EXECUTING, f"cycle {n}: {len(split.routine)} routine action(s)")
+                self._set_phase(ProactivePhase.EXECUTING, cycle_routine(n, len(split.routine)))
                 result = await self._run_routine(n, cycle_dir, split.routine, detect.as_of, plan)
                 summary.routine_run, summary.routine_executed = result.workflow_id, len(split.routine)
                 summary.routine_outcomes = result.outcomes
@@ -97,7 +117,7 @@ class AgentCycle:
                             auto_approve=True),
             id=f"{self._wid}-cycle-{n}-routine-{str(workflow.uuid4())[:8]}",
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            static_summary=f"cycle {n}: {len(ids)} routine action(s) for {inp.started_by}", static_details=details,
+            static_summary=routine_run_summary(n, len(ids), inp.started_by), static_details=details,
             memo={"cycle": n, "artifact_dir": cycle_dir, "actions": len(ids), "kind": "routine", "by": inp.started_by},
         )
 
@@ -111,7 +131,7 @@ class AgentCycle:
                             auto_approve=False),
             id=f"{self._wid}-cycle-{n}-approval-{str(workflow.uuid4())[:8]}",
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            static_summary=f"cycle {n}: {len(ids)} action(s) for {inp.started_by} awaiting approval",
+            static_summary=approval_run_summary(n, len(ids), inp.started_by),
             static_details=details,
             memo={"cycle": n, "artifact_dir": cycle_dir, "actions": len(ids), "kind": "approval",
                   "by": inp.started_by, "includes_routine": includes_routine},
@@ -122,12 +142,12 @@ class AgentCycle:
 
     async def notify(self, summary: CycleSummary, message: NotifyInput) -> None:
         """Send the message within the notification budget; a dead webhook never fails the agent."""
-        self._set_phase(ProactivePhase.NOTIFYING, f"cycle {summary.cycle}: sending the notification")
+        self._set_phase(ProactivePhase.NOTIFYING, cycle_notifying(summary.cycle))
         try:
             result = await workflow.execute_activity_method(
                 MaintenanceActivities.notify, message, schedule_to_close_timeout=NOTIFY_BUDGET,
                 start_to_close_timeout=timedelta(seconds=15), retry_policy=NOTIFY_RETRY,
-                summary=f"notify: {message.kind}")
+                summary=notify_summary(message.kind))
             summary.notified = result.delivered
         except ActivityError as err:
             summary.notification_error = cause_message(err)

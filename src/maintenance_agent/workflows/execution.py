@@ -16,9 +16,11 @@ from .site import SiteExecutionWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from ..activities import MaintenanceActivities
-    from ..models.core import ActionResult, Outcome, PlannedAction
+    from ..core.execution_policy import child_budget, keeps_result, shows_progress
+    from ..core.run_text import executed_note, site_child_summary
+    from ..models.core import ActionResult, PlannedAction
     from ..models.execution import ExecuteActionInput, RunProgressInput, SiteBatchInput, SiteBatchResult
-    from ..models.run import INLINE_LIMIT, OutcomeCounts
+    from ..models.run import OutcomeCounts
 
 BatchInput = Callable[[str, list[str], int], SiteBatchInput]
 """A site child's input: its site, its action ids and its circuit breaker."""
@@ -48,10 +50,10 @@ class PlanExecution:
     def record(self, result: ActionResult) -> None:
         self.counts.add(result.outcome)
         self.executed += 1
-        if len(self.results) < INLINE_LIMIT:
+        if keeps_result(len(self.results)):
             self.results.append(result)
-        if self.executed % 25 == 0 or self.executed == self.to_execute:
-            self._show(f"executed {self.executed}/{self.to_execute}")
+        if shows_progress(self.executed, self.to_execute):
+            self._show(executed_note(self.executed, self.to_execute))
 
     async def in_children(self, sites: dict[str, list[str]], batch_input: BatchInput, parent_id: str, *,
                           legacy: bool, budget: int, progress: RunProgressInput) -> None:
@@ -64,22 +66,20 @@ class PlanExecution:
         async def run_site(site: str, ids: list[str]) -> None:
             async with slots:
                 if self.halted:
-                    self.counts.add(Outcome.NOT_RUN, len(ids))
-                    self.executed += len(ids)
+                    self._add(OutcomeCounts(not_run=len(ids)))
                     return
                 handle = await workflow.start_child_workflow(
                     SiteExecutionWorkflow.run,
-                    batch_input(site, ids, max(1, budget - self.site_failures) if legacy else budget),
+                    batch_input(site, ids, child_budget(budget, self.site_failures, legacy=legacy)),
                     id=f"{parent_id}/site-{site}",
-                    static_summary=f"execute {len(ids)} action(s) at {site}",
+                    static_summary=site_child_summary(len(ids), site),
                 )
                 handles[site] = handle
                 result: SiteBatchResult = await handle
                 handles.pop(site, None)
-                self.counts.merge(result.counts)
-                self.executed += sum(getattr(result.counts, o.value) for o in Outcome)
+                self._add(result.counts)
                 self.halted = self.halted or (result.halted and not legacy)
-                self._show(f"executed {self.executed_now()}/{self.to_execute}")
+                self._show(executed_note(self.executed_now(), self.to_execute))
 
         async def halt_on_failures() -> None:  # runs recorded before the ledger breaker: children reported by signal
             await workflow.wait_condition(lambda: self.site_failures >= budget)
@@ -93,19 +93,20 @@ class PlanExecution:
                 self.progress = await workflow.execute_local_activity_method(
                     MaintenanceActivities.run_progress, progress,
                     start_to_close_timeout=timedelta(seconds=30), summary="progress from the ledger")
-                self._show(f"executed {self.executed_now()}/{self.to_execute}")
+                self._show(executed_note(self.executed_now(), self.to_execute))
 
         watcher = asyncio.create_task(halt_on_failures() if legacy else read_progress())
         await asyncio.gather(*(run_site(site, ids) for site, ids in sites.items() if ids))
         watcher.cancel()
 
+    def _add(self, counts: OutcomeCounts) -> None:
+        """A site's outcomes (a finished child's, or a halted site's actions, none started)."""
+        self.counts.merge(counts)
+        self.executed += counts.total
+
     def executed_now(self) -> int:
-        live = self.live()
-        return max(self.executed, live.executed + live.not_run)
+        return max(self.executed, self.live().finished)
 
     def live(self) -> OutcomeCounts:
         """Outcomes so far: finished site children, and the ledger's count of those still running."""
-        live = self.counts.model_copy()
-        for outcome in (Outcome.SUCCEEDED, Outcome.FAILED, Outcome.ROLLED_BACK, Outcome.STALE):
-            setattr(live, outcome.value, max(getattr(live, outcome.value), getattr(self.progress, outcome.value)))
-        return live
+        return self.counts.merge_max(self.progress)

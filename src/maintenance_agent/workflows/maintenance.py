@@ -37,14 +37,23 @@ with workflow.unsafe.imports_passed_through():
         grant_refusal,
         requested_policy,
     )
-    from ..core.decisions import apply_request, decision_at_start, ends_run, expired_decision, to_execute
+    from ..core.decisions import (
+        apply_request,
+        counts_as_signed,
+        decision_at_start,
+        end_phase,
+        expired_decision,
+        to_execute,
+    )
+    from ..core.execution_policy import approved_in_order, approved_per_site, executes_inline
     from ..core.pagerduty import page_event, run_page
+    from ..core.run_text import REPORTING, decision_refused, executing_note, pending_approval_note
     from ..models.activity_io import CompactInput, ReportInput
-    from ..models.approval import ApprovalRequest, ApprovalResult, DecisionKind, GrantRequest
+    from ..models.approval import ApprovalRequest, ApprovalResult, GrantRequest
     from ..models.execution import ClaimRunInput, RunProgressInput
     from ..models.notify import PageEvent
     from ..models.proactive import ChildOutcome
-    from ..models.run import INLINE_LIMIT, MaintenanceInput, MaintenanceResult, Phase, PhaseMark, ReportRef
+    from ..models.run import MaintenanceInput, MaintenanceResult, Phase, PhaseMark, ReportRef
     from ..models.views import FindingsView, PlanView, ResultsView, RunStatus
 
 
@@ -101,8 +110,8 @@ class InfrastructureMaintenanceWorkflow(SiteParent):
                 return await self._finish(Phase.NO_ACTION_NEEDED)
             await self._decide(inp)
             assert s.decision is not None
-            if ends_run(s.decision):
-                return await self._finish(Phase.REJECTED if s.decision.kind is DecisionKind.REJECTED else Phase.EXPIRED)
+            if (ended := end_phase(s.decision)) is not None:
+                return await self._finish(ended)
             await self._execute(inp)
             return await self._finish(Phase.COMPLETED)
         except (ActivityError, ChildWorkflowError, NotProven) as err:
@@ -129,9 +138,7 @@ class InfrastructureMaintenanceWorkflow(SiteParent):
             s.decision, s.approved_ids = start.decision, start.approved_ids
             return
         s.deadline = workflow.now() + timedelta(seconds=inp.approval_timeout_seconds)
-        refused = f"auto-approve refused: {s.auto_refused}; " if s.auto_refused else ""
-        self._set_phase(Phase.PENDING_APPROVAL, f"{refused}{s.plan.total} action(s) await approval until "
-                                                f"{s.deadline.isoformat(timespec='minutes')}")
+        self._set_phase(Phase.PENDING_APPROVAL, pending_approval_note(s.auto_refused, s.plan.total, s.deadline))
         if inp.source_plan is not None and inp.parent_workflow_id and workflow.patched(PAGERDUTY_PATCH):
             # In the background: a slow or dead PagerDuty never delays the approval it is about.
             self._proposal_page = asyncio.create_task(self._page(PageEvent.TRIGGER, "approval_needed"))
@@ -147,16 +154,14 @@ class InfrastructureMaintenanceWorkflow(SiteParent):
         assert s.plan is not None
         approved = to_execute(s.plan_ids, s.approved_ids)
         self._exec.to_execute = len(approved)
-        self._set_phase(Phase.EXECUTING, f"executing {len(approved)} approved action(s)"
-                                         + (" (dry run: simulated)" if inp.dry_run else ""))
-        chosen = set(approved)
-        if len(s.plan_ids) <= INLINE_LIMIT and len(s.actions) == len(s.plan_ids):
-            await self._exec.inline([s.actions[i] for i in s.plan_ids if i in chosen], s.action_input,
+        self._set_phase(Phase.EXECUTING, executing_note(len(approved), dry_run=inp.dry_run))
+        if executes_inline(len(s.plan_ids), len(s.actions)):
+            await self._exec.inline([s.actions[i] for i in approved_in_order(s.plan_ids, approved)], s.action_input,
                                     inp.max_failures,
                                     ledger_give_ups=s.ledger_key != self._wid and workflow.patched(GIVE_UP_PATCH))
         else:
             await self._exec.in_children(
-                {site: [i for i in ids if i in chosen] for site, ids in s.plan.by_site_ids().items()},
+                approved_per_site(s.plan.by_site_ids(), approved),
                 s.batch_input, self._wid, legacy=s.ledger_key == self._wid, budget=inp.max_failures,
                 progress=RunProgressInput(run_id=s.ledger_key, report_dir=s.report_dir, dry_run=inp.dry_run))
         if not inp.dry_run:
@@ -172,7 +177,7 @@ class InfrastructureMaintenanceWorkflow(SiteParent):
 
     async def _finish(self, phase: Phase) -> MaintenanceResult:
         s, inp = self._s, self._s.input
-        self._set_phase(Phase.REPORTING, "writing report.md and report.json")
+        self._set_phase(Phase.REPORTING, REPORTING)
         try:
             s.report = await run_step(
                 MaintenanceActivities.write_report,
@@ -240,11 +245,10 @@ class InfrastructureMaintenanceWorkflow(SiteParent):
         """Approve all or some planned actions, or reject the plan (recorded with who and when)."""
         s = self._s
         assert s.plan is not None
-        signed = request.proof is not None and self._proof_required
         if request.proof is not None:
             self._nonces.add(request.proof.nonce)
         applied = apply_request(request, plan_ids=s.plan_ids, pending_ids=s.pending_ids, total=s.plan.total,
-                                signed=signed, now=workflow.now())
+                                signed=counts_as_signed(request, proof_required=self._proof_required), now=workflow.now())
         if applied.approved_ids is not None:
             s.approved_ids = applied.approved_ids
         s.decision = applied.decision
@@ -263,7 +267,7 @@ class InfrastructureMaintenanceWorkflow(SiteParent):
             problem = decision_proof_refusal(request, self._wid, workflow.info().run_id, self._policy.keys,
                                              workflow.now(), self._nonces)
             if problem:
-                raise ApplicationError(f"decision refused: {problem}", type="ApprovalRejected", non_retryable=True)
+                raise ApplicationError(decision_refused(problem), type="ApprovalRejected", non_retryable=True)
 
     # -- queries ---------------------------------------------------------------------------------
     @workflow.query

@@ -13,6 +13,7 @@ from .policies import FORGET_CLOSED_APPROVALS_PATCH, STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
     from ..activities import MaintenanceActivities
+    from ..core.status_text import still_open_summary
     from ..models.proactive import ChildOutcome, OpenApproval, ProactiveState, StillOpenInput
 
 
@@ -48,7 +49,7 @@ class OpenApprovalRuns:
             MaintenanceActivities.still_open,
             StillOpenInput(workflow_ids=sorted(open_ids), said_finished=sorted(set(open_ids) & set(self.finished))),
             start_to_close_timeout=timedelta(seconds=60), retry_policy=STEP_RETRY,
-            summary=f"which of {len(open_ids)} approval run(s) are still open"))
+            summary=still_open_summary(len(open_ids))))
         for workflow_id in [w for w in st.open_ids() if w not in running]:
             st.forget(workflow_id)
         for workflow_id in running:  # said it was over but is still running: not believed (nor waited on) again

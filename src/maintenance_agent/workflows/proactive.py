@@ -27,11 +27,17 @@ from .steps import cause_message
 with workflow.unsafe.imports_passed_through():
     from ..activities import MaintenanceActivities
     from ..core import identity
-    from ..core.agent import cycle_folder
-    from ..core.status_text import agent_details, cycle_line
+    from ..core.agent import continues_as_new, cycle_folder, interval_allowed, next_cycle
+    from ..core.status_text import (
+        AGENT_STOPPING,
+        INTERVAL_OUT_OF_RANGE,
+        PAUSED,
+        agent_details,
+        cycle_line,
+        stopped_note,
+        waiting_note,
+    )
     from ..models.proactive import (
-        MAX_INTERVAL_MINUTES,
-        MIN_INTERVAL_MINUTES,
         ChildOutcome,
         CycleSummary,
         LastCycleInput,
@@ -88,12 +94,13 @@ class ProactiveMaintenanceWorkflow(AgentParent):
             st.trigger_pending = False
             await self._run_cycle()
             cycles_this_run += 1
-            if self._should_continue_as_new(cycles_this_run) and not self._stop:
+            if continues_as_new(cycles_this_run, limit=self._input.continue_as_new_after_cycles,
+                                suggested=workflow.info().is_continue_as_new_suggested(), stopping=self._stop):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._input.carrying(
                     st.model_copy(update={"continue_as_new_count": st.continue_as_new_count + 1})))
         self._next_at = None
-        self._set_phase(ProactivePhase.STOPPED, f"stopped after cycle {st.cycle}")
+        self._set_phase(ProactivePhase.STOPPED, stopped_note(st.cycle))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return st.last_cycle
 
@@ -124,8 +131,7 @@ class ProactiveMaintenanceWorkflow(AgentParent):
         try:
             await prove_starter(inp, self._wid, policy, identity.START_AGENT)
         except NotProven as exc:
-            raise ApplicationError(str(exc).replace("refusing to run", "refusing to act"), type="NotProven",
-                                   non_retryable=True) from None
+            raise ApplicationError(str(exc), type="NotProven", non_retryable=True) from None
         self._state.starter_verified = True
 
     # -- timing ---------------------------------------------------------------------------------
@@ -136,29 +142,24 @@ class ProactiveMaintenanceWorkflow(AgentParent):
                 return
             if st.paused:
                 self._next_at = None
-                self._set_phase(ProactivePhase.PAUSED, "paused: resume, trigger a cycle or stop")
+                self._set_phase(ProactivePhase.PAUSED, PAUSED)
                 await workflow.wait_condition(lambda: not st.paused or self._stop or st.trigger_pending)
                 continue
-            base = self._last_end or workflow.now()
-            self._next_at = base + timedelta(seconds=st.interval_seconds)
-            remaining = (self._next_at - workflow.now()).total_seconds()
-            if remaining <= 0:
+            upcoming = next_cycle(self._last_end, workflow.now(), st.interval_seconds)
+            self._next_at = upcoming.at
+            if upcoming.due:
                 return
-            self._set_phase(ProactivePhase.WAITING, f"next cycle at {self._next_at.isoformat(timespec='seconds')}")
+            self._set_phase(ProactivePhase.WAITING, waiting_note(upcoming.at))
             self._wake = False
             try:
                 await workflow.wait_condition(
                     lambda: self._wake or self._stop or st.trigger_pending or st.paused or self._open.recheck,
-                    timeout=timedelta(seconds=remaining), timeout_summary="next cycle")
+                    timeout=timedelta(seconds=upcoming.wait_seconds), timeout_summary="next cycle")
             except TimeoutError:
                 return
             if self._open.recheck:
                 self._open.recheck = False
                 await self._open.forget_closed()
-
-    def _should_continue_as_new(self, cycles_this_run: int) -> bool:
-        limit = self._input.continue_as_new_after_cycles
-        return (limit is not None and cycles_this_run >= limit) or workflow.info().is_continue_as_new_suggested()
 
     # -- one cycle -------------------------------------------------------------------------------
     async def _run_cycle(self) -> None:
@@ -208,13 +209,10 @@ class ProactiveMaintenanceWorkflow(AgentParent):
 
     @set_interval.validator
     def _validate_interval(self, request: SetIntervalRequest) -> None:
-        if not MIN_INTERVAL_MINUTES <= request.minutes <= MAX_INTERVAL_MINUTES:
-            raise ApplicationError(f"interval must be between one second ({MIN_INTERVAL_MINUTES:.4f}) and "
-                                   f"{MAX_INTERVAL_MINUTES} minutes (one week)",
-                                   type="InvalidInterval", non_retryable=True)
+        if not interval_allowed(request.minutes):
+            raise ApplicationError(INTERVAL_OUT_OF_RANGE, type="InvalidInterval", non_retryable=True)
         if self._stop:
-            raise ApplicationError("the agent is stopping; start it again to change its interval",
-                                   type="AgentStopping", non_retryable=True)
+            raise ApplicationError(AGENT_STOPPING, type="AgentStopping", non_retryable=True)
 
     @workflow.signal
     def child_finished(self, outcome: ChildOutcome) -> None:

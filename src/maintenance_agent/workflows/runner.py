@@ -16,6 +16,8 @@ from .steps import cause_message
 
 with workflow.unsafe.imports_passed_through():
     from ..activities import MaintenanceActivities
+    from ..core.execution_policy import after_result, breaker_tripped
+    from ..core.run_text import action_summary, gave_up_detail, give_up_summary, runner_breaker_detail
     from ..models.core import ActionResult, Outcome, PlannedAction
     from ..models.execution import ExecuteActionInput, GiveUpInput
 
@@ -31,7 +33,7 @@ class ActionRunner:
         so the fleet-wide breaker and the report count it too."""
         self.max_failures = max_failures
         self.failures = failures
-        self.halted = failures >= max_failures
+        self.halted = breaker_tripped(failures, max_failures)
         """No new action starts. Set by this runner's own count, or when the ledger's fleet-wide count
         (checked by execute_action, across every site child of the run) says the breaker tripped."""
         self._on_result = on_result
@@ -60,27 +62,24 @@ class ActionRunner:
 
     async def run_action(self, action: PlannedAction) -> None:
         if self.halted:
-            self._on_result(not_run(action, "not started: circuit breaker tripped after "
-                                            f"{self.failures} failure(s)"))
+            self._on_result(not_run(action, runner_breaker_detail(self.failures)))
             return
         try:
             result = await workflow.execute_activity_method(
                 MaintenanceActivities.execute_action, self._make_input(action),
                 start_to_close_timeout=ACTION_TIMEOUT, heartbeat_timeout=ACTION_HEARTBEAT, retry_policy=ACTION_RETRY,
-                summary=f"{action.id}: {action.action.value} on {action.equipment_id} ({action.site})",
+                summary=action_summary(action),
             )
         except ActivityError as err:
             result = ActionResult(action_id=action.id, equipment_id=action.equipment_id, site=action.site,
                                   action=action.action, outcome=Outcome.FAILED,
-                                  detail=f"gave up after retries: {cause_message(err)}")
+                                  detail=gave_up_detail(cause_message(err)))
             if self._ledger_give_ups:
                 result = await self._record_give_up(action, result)
-        if result.circuit_breaker:
-            self.halted = True
-        elif result.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK):
-            self.failures += 1
-            if self.failures >= self.max_failures:
-                self.halted = True
+        step = after_result(self.failures, self.max_failures, outcome=result.outcome,
+                            circuit_breaker=result.circuit_breaker)
+        self.failures = step.failures
+        self.halted = self.halted or step.halts
         self._on_result(result)
 
     async def _record_give_up(self, action: PlannedAction, failed: ActionResult) -> ActionResult:
@@ -93,7 +92,7 @@ class ActionRunner:
             return await workflow.execute_activity_method(
                 MaintenanceActivities.record_give_up, GiveUpInput(action=inp, detail=failed.detail),
                 start_to_close_timeout=timedelta(seconds=60), retry_policy=STEP_RETRY,
-                summary=f"{action.id}: record that it gave up")
+                summary=give_up_summary(action))
         except ActivityError:
             return failed
 

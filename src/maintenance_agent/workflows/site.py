@@ -13,6 +13,8 @@ from .steps import run_step
 
 with workflow.unsafe.imports_passed_through():
     from ..activities import MaintenanceActivities
+    from ..core.execution_policy import next_batch, not_started
+    from ..core.run_text import NOT_FROM_A_RUN, load_batch_summary, site_refusal
     from ..models.activity_io import LoadActionsInput
     from ..models.approval import GrantCheckInput, GrantRequest
     from ..models.core import Outcome, PlannedAction
@@ -48,13 +50,13 @@ class SiteExecutionWorkflow:
         runner.halted = runner.halted or self._halt
         batch = inp.action_ids[inp.cursor:inp.cursor + BATCH_SIZE]
         if runner.halted:
-            counts.add(Outcome.NOT_RUN, len(inp.action_ids) - inp.cursor)
+            counts.add(Outcome.NOT_RUN, not_started(len(inp.action_ids), inp.cursor))
             await workflow.wait_condition(workflow.all_handlers_finished)
             return SiteBatchResult(site=inp.site, counts=counts, halted=True)
         actions = await workflow.execute_activity_method(
             MaintenanceActivities.load_actions, LoadActionsInput(artifact_dir=inp.artifact_dir, action_ids=batch),
             start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
-            summary=f"load actions {inp.cursor + 1}-{inp.cursor + len(batch)} of {len(inp.action_ids)} for {inp.site}",
+            summary=load_batch_summary(inp.cursor, len(batch), len(inp.action_ids), inp.site),
         )
         await runner.run_site(actions)
         if legacy and runner.failures:
@@ -63,9 +65,8 @@ class SiteExecutionWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         if cursor < len(inp.action_ids):
             # One batch per run keeps each run's history (and a replay after a worker restart) small.
-            workflow.continue_as_new(inp.model_copy(update={
-                "cursor": cursor, "counts": counts, "halted": runner.halted or self._halt,
-                "max_failures": max(1, inp.max_failures - runner.failures) if legacy else inp.max_failures}))
+            workflow.continue_as_new(next_batch(inp, cursor=cursor, counts=counts, halted=runner.halted or self._halt,
+                                                failures=runner.failures, legacy=legacy))
         return SiteBatchResult(site=inp.site, counts=counts, halted=runner.halted)
 
     @staticmethod
@@ -76,12 +77,12 @@ class SiteExecutionWorkflow:
         parent = workflow.info().parent
         request = GrantRequest(run_id=inp.run_id, artifact_dir=inp.artifact_dir, action_ids=inp.action_ids,
                                approved_by=inp.approved_by, dry_run=inp.dry_run)
-        refusal = "it was not started by a maintenance run" if parent is None else await run_step(
+        refusal = NOT_FROM_A_RUN if parent is None else await run_step(
             MaintenanceActivities.check_site_grant,
             GrantCheckInput(parent_workflow_id=parent.workflow_id, parent_run_id=parent.run_id, request=request),
             "does the parent run approve this batch?")
         if refusal:
-            raise ApplicationError(f"refusing to execute {len(inp.action_ids)} action(s) at {inp.site}: {refusal}",
+            raise ApplicationError(site_refusal(len(inp.action_ids), inp.site, refusal),
                                    type="NotAuthorized", non_retryable=True)
 
     @workflow.signal

@@ -14,7 +14,7 @@ from .steps import run_step
 with workflow.unsafe.imports_passed_through():
     from ..activities import MaintenanceActivities
     from ..core.approval import effective_policy, requested_policy, start_proof_refusal
-    from ..core.ids import unsafe_user, unsafe_workflow_id
+    from ..core.run_text import PROOF_USED, not_an_agent_parent, not_proven, unsafe_names_refusal
     from ..models.approval import ApprovalPolicy, ParentCheckInput, UseProofInput
     from ..models.proactive import ProactiveInput
     from ..models.run import MaintenanceInput
@@ -34,12 +34,8 @@ async def worker_policy(inp: MaintenanceInput | ProactiveInput) -> ApprovalPolic
 def refuse_unsafe_names(workflow_id: str, started_by: str) -> None:
     """Fail the run before it does anything if its id or starter could not safely name a folder or a
     person (a raw client can start a workflow with any id and any input)."""
-    for what, value, problem in (("workflow id", workflow_id, unsafe_workflow_id(workflow_id)),
-                                 ("started_by", started_by, unsafe_user(started_by))):
-        if problem:
-            raise ApplicationError(f"refusing to run: the {what} {value[:80]!r} is not a safe name ({problem}); "
-                                   f"start the run with the scripts, the MCP server or a safe id",
-                                   type="UnsafeName", non_retryable=True)
+    if refusal := unsafe_names_refusal(workflow_id, started_by):
+        raise ApplicationError(refusal, type="UnsafeName", non_retryable=True)
 
 
 class NotProven(Exception):
@@ -58,8 +54,7 @@ async def prove_starter(inp: MaintenanceInput | ProactiveInput, workflow_id: str
                                                    started_by=inp.started_by),
                                   "is the parent a proactive agent its starter signed for?")
         if not verified:
-            raise NotProven(f"refusing to run for {inp.started_by!r}: the run was started by "
-                            f"{info.parent.workflow_id}, which is not a proactive agent whose start they signed")
+            raise NotProven(not_proven(inp.started_by, not_an_agent_parent(info.parent.workflow_id)))
         return
     problem = start_proof_refusal(inp, workflow_id, purpose, policy.keys, info.workflow_start_time,
                                   stable=workflow.patched(STABLE_DIGEST_PATCH))
@@ -68,6 +63,6 @@ async def prove_starter(inp: MaintenanceInput | ProactiveInput, workflow_id: str
                                    UseProofInput(nonce=inp.start_proof.nonce, signed_at=inp.start_proof.signed_at,
                                                  used_by=f"{workflow_id}@{info.first_execution_run_id}"),
                                    "is this signed start used for the first time?")
-        problem = None if first_use else "this signed start was already used once; sign a new one"
+        problem = None if first_use else PROOF_USED
     if problem:
-        raise NotProven(f"refusing to run for {inp.started_by!r}: {problem}")
+        raise NotProven(not_proven(inp.started_by, problem, agent=isinstance(inp, ProactiveInput)))

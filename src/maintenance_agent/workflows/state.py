@@ -13,7 +13,8 @@ from .execution import PlanExecution
 with workflow.unsafe.imports_passed_through():
     from ..core.decisions import approval_states
     from ..core.listing import outcome_label
-    from ..core.status_text import run_details
+    from ..core.run_text import run_summary
+    from ..core.status_text import run_details, run_devices
     from ..models.activity_io import AnalyzeResult, DetectResult, PlanResult
     from ..models.approval import Decision
     from ..models.core import PlannedAction
@@ -64,7 +65,7 @@ class RunState:
 
     def summary(self, phase: Phase) -> str:
         """The run's line once it is in `phase`: its report's summary, else its error, else the phase."""
-        return self.report.summary if self.report else (self.error or phase.value)
+        return run_summary(self.report, self.error, phase.value)
 
     def details(self, note: str) -> str:
         d, executed = self.detect, self.execution.executed_now()
@@ -77,22 +78,15 @@ class RunState:
         counts = self.execution.live()
         return RunCard(outcome=outcome_label(self.phase, counts), phase=self.phase,
                        started_by=self.input.started_by, dry_run=self.input.dry_run,
-                       devices=self.devices(), findings=self.detect.findings_total if self.detect else 0,
+                       devices=run_devices(self.detect, self.actions.values(), len(self.plan_ids)),
+                       findings=self.detect.findings_total if self.detect else 0,
                        actions=self.plan.total if self.plan else 0,
                        decided_by=self.decision.by if self.decision else None, outcomes=counts)
-
-    def devices(self) -> int | None:
-        """Devices the run checked; for a run of a proactive cycle's plan, the devices that plan touches."""
-        if self.detect is not None:
-            return self.detect.summary.devices
-        if self.actions and len(self.actions) == len(self.plan_ids):
-            return len({a.equipment_id for a in self.actions.values()})
-        return None
 
     def result(self, phase: Phase) -> MaintenanceResult:
         d, a, inp = self.detect, self.analysis, self.input
         return MaintenanceResult(
-            workflow_id=self.workflow_id, phase=phase, summary=self.report.summary if self.report else (self.error or ""),
+            workflow_id=self.workflow_id, phase=phase, summary=run_summary(self.report, self.error),
             as_of=self.as_of, findings=d.findings_total if d else 0, findings_by_severity=d.by_severity if d else {},
             data_errors=d.data_errors_total if d else 0, warnings=d.warnings if d else [],
             problems=a.problems_total if a else 0, started_by=inp.started_by, started_at=self.started_at,

@@ -14,6 +14,7 @@ from .policies import NOTIFY_BUDGET, PAGE_RETRY, STEP_HEARTBEAT, STEP_RETRY, STE
 
 with workflow.unsafe.imports_passed_through():
     from ..activities import MaintenanceActivities
+    from ..core.status_text import page_summary
     from ..models.notify import PageInput
 
 
@@ -48,7 +49,7 @@ async def send_page(page: PageInput) -> None:
         result = await workflow.execute_activity_method(
             MaintenanceActivities.page, page, schedule_to_close_timeout=NOTIFY_BUDGET,
             start_to_close_timeout=timedelta(seconds=15), retry_policy=PAGE_RETRY,
-            summary=f"PagerDuty: {page.event_action.value} ({page.kind})")
+            summary=page_summary(page.event_action.value, page.kind))
     except ActivityError as err:
         workflow.logger.warning("PagerDuty %s for %s not sent: %s", page.event_action.value, page.dedup_key,
                                 cause_message(err))
