@@ -93,7 +93,7 @@ async def run_with_stub(client: Client, tmp_path: Path, handler, **settings_over
         settings = settings_for(
             tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"llm-{uuid.uuid4().hex[:8]}",
             llm_model="openai/test-model", llm_key=SECRET, llm_base_url=stub.url.removesuffix("/chat/completions"),
-            llm_timeout_seconds=2, llm_max_attempts=3, **settings_overrides)
+            llm_timeout_seconds=settings_overrides.pop("llm_timeout_seconds", 2), llm_max_attempts=3, **settings_overrides)
         async with running_worker(client, settings):
             wid = await client_ops.start_run(client, settings, auto_approve=True)
             result = await client_ops.result(client, wid)
@@ -150,7 +150,9 @@ async def test_a_failing_model_leaves_a_completed_rule_based_run(
     client: Client, tmp_path: Path, handler, requests: int, fragment: str  # noqa: ANN001
 ) -> None:
     started = time.monotonic()
-    result, report, stub, history, settings = await run_with_stub(client, tmp_path, handler)
+    # A model that never answers times out after 1 s per attempt (one that answers, however badly, gets 2 s).
+    result, report, stub, history, settings = await run_with_stub(client, tmp_path, handler,
+                                                                  llm_timeout_seconds=1 if handler is hang else 2)
     assert result.phase is Phase.COMPLETED and result.outcomes.succeeded > 0
     advisor = report["advisor"]
     assert advisor["used"] is False and advisor["note"].startswith("rules only")

@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 from conftest import ROOT, copy_fleet, eventually, running_worker, settings_for
 from helpers.http_stub import answer_never, answer_status, http_stub
 from helpers.pagerduty import PagerDutyReceiver
+from helpers.short_waits import short_waits
 from maintenance_agent import artifacts, client_ops
 from maintenance_agent.models.approval import ApprovalRequest
 from maintenance_agent.models.proactive import ProactivePhase
@@ -250,7 +251,7 @@ async def test_failing_cycles_page_once_per_agent_and_a_clean_cycle_resolves(cli
 async def test_a_dead_pagerduty_never_fails_a_run_or_the_agent(client: Client, tmp_path: Path) -> None:
     async with http_stub(answer_status(503), path="/v2/enqueue") as pd:
         settings = _settings(tmp_path, "pddead", pagerduty_routing_key=ROUTING_KEY, pagerduty_events_url=pd.url)
-        async with running_worker(client, settings):
+        async with running_worker(client, settings, make_activities=short_waits()):  # retried at once, not in 2, 4, 8 s
             await client_ops.start_proactive(client, settings, interval_minutes=600)
             status = await _first_cycle(client, settings)
             run = status.last_cycle.approval_run
@@ -270,7 +271,8 @@ async def test_a_dead_pagerduty_never_fails_a_run_or_the_agent(client: Client, t
 async def test_a_failing_or_silent_webhook_never_stalls_the_agent(client: Client, tmp_path: Path) -> None:
     broken, silent = _settings(tmp_path, "broken"), _settings(tmp_path, "silent")
     async with http_stub(answer_status(500)) as hook500, http_stub(answer_never) as hook_dead, \
-            running_worker(client, broken), running_worker(client, silent):
+            running_worker(client, broken, make_activities=short_waits()), \
+            running_worker(client, silent, make_activities=short_waits()):
         await client_ops.start_proactive(client, broken, interval_minutes=60, callback_url=hook500.url)
         await client_ops.start_proactive(client, silent, interval_minutes=60, callback_url=hook_dead.url,
                                          notify_timeout_seconds=1)

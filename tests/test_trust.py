@@ -197,10 +197,12 @@ async def test_the_breaker_holds_fleet_wide_across_site_children(client: Client,
 
 
 async def test_forged_internal_signals_neither_lift_nor_trip_the_breaker(client: Client, tmp_path: Path) -> None:
+    from maintenance_agent.models.run import INLINE_LIMIT
     from maintenance_agent.workflows import InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow
 
-    strict = _settings(tmp_path / "strict", data_dir=_generated(tmp_path / "strict", 600), max_failures=3)
-    loose = _settings(tmp_path / "loose", data_dir=_generated(tmp_path / "loose", 600), max_failures=100_000)
+    # 500 devices: 435 actions, over INLINE_LIMIT, so both runs execute in site children.
+    strict = _settings(tmp_path / "strict", data_dir=_generated(tmp_path / "strict", 500), max_failures=3)
+    loose = _settings(tmp_path / "loose", data_dir=_generated(tmp_path / "loose", 500), max_failures=100_000)
     async with running_worker(client, strict), running_worker(client, loose):
         runs = {}
         for name, settings in (("strict", strict), ("loose", loose)):
@@ -222,6 +224,7 @@ async def test_forged_internal_signals_neither_lift_nor_trip_the_breaker(client:
     assert loose_result.outcomes.not_run == 0 and not _report(loose_result)["halted"], \
         "a forged failure count or halt stopped a run"
     assert strict_result.outcomes.not_run > 0
+    assert min(strict_result.actions, loose_result.actions) > INLINE_LIMIT, "both executed in site children"
 
 
 async def test_a_reused_workflow_id_never_reports_another_run_s_work(client: Client, tmp_path: Path) -> None:
@@ -264,7 +267,10 @@ async def test_progress_of_a_large_run_moves_while_its_sites_execute(client: Cli
                 if any(c is not None and c.close_time for c in children):
                     break  # from here on a finished site would move the count anyway
                 seen.append(status.executed)
+                if status.executed > 0:
+                    break  # shown while every site was still running (described after the status was read)
             await asyncio.sleep(0.5)
+        await client.get_workflow_handle(wid).terminate("test over")  # the rest of the run proves nothing more
     assert seen and max(seen) > 0, f"no progress shown before the first site finished: {seen}"
 
 
@@ -655,12 +661,14 @@ def test_reset_data_never_resets_a_fleet_the_worker_does_not_use(tmp_path: Path)
 
 
 async def test_a_forged_child_finished_signal_makes_the_agent_forget_nothing(client: Client, tmp_path: Path) -> None:
+    from helpers.short_waits import short_waits
     from maintenance_agent.models.proactive import ChildOutcome, ProactivePhase
     from maintenance_agent.workflows import ProactiveMaintenanceWorkflow
 
     settings = _settings(tmp_path)
     user = settings.user_name
-    async with running_worker(client, settings):
+    # A run said to be finished is given 2 s (not 20) to close: the forged one is still open after any wait.
+    async with running_worker(client, settings, make_activities=short_waits(settle_seconds=2)):
         await client_ops.start_proactive(client, settings, interval_minutes=600)
         first = await eventually(lambda: client_ops.proactive_status(client, user),
                                  lambda s: s.cycle == 1 and s.phase is ProactivePhase.WAITING and s.open_approvals,

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,5 +129,12 @@ def worker_command() -> list[str]:
     return [sys.executable, str(Path(__file__).resolve())]
 
 
+STICKY_TIMEOUT = timedelta(seconds=1)
+"""How long the server keeps a workflow's next task for this worker before any worker may take it
+(the SDK's default: 10 s). These workers are SIGKILLed on purpose: the workflows they held move on to
+the next worker after 1 s, so a test waits for what the kill does, not for the server to give up on it."""
+
+
 if __name__ == "__main__":
+    worker.Worker = functools.partial(worker.Worker, sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT)  # type: ignore[misc]
     worker.main(make_activities=from_environment)
