@@ -62,7 +62,7 @@ async def test_server_and_worker_start_are_reused_replaced_and_stop(embedded_env
     assert not again.server_started and not again.worker_started
     assert (_pid(state, SERVER_PID), _pid(state, worker_record_path(settings))) == (server_pid, worker_pid)
 
-    (code / "core" / "rules.py").write_text((code / "core" / "rules.py").read_text() + "\n# changed\n")
+    (code / "core" / "wording.py").write_text((code / "core" / "wording.py").read_text() + "\n# changed\n")
     _client, replaced = await ensure_running(settings)
     assert replaced.worker_started and replaced.worker_replaced and not replaced.server_started
     new_worker = _pid(state, worker_record_path(settings))
