@@ -665,7 +665,9 @@ async def test_a_forged_child_finished_signal_makes_the_agent_forget_nothing(cli
     from maintenance_agent.models.proactive import ChildOutcome, ProactivePhase
     from maintenance_agent.workflows import ProactiveMaintenanceWorkflow
 
-    settings = _settings(tmp_path)
+    # Its own user (so its own agent id): an agent of the default user that an earlier test stopped as its
+    # worker went away may still be open on that worker's queue, and would answer nothing.
+    settings = _settings(tmp_path, user_name=f"forged{uuid.uuid4().hex[:6]}")
     user = settings.user_name
     # A run said to be finished is given 2 s (not 20) to close: the forged one is still open after any wait.
     async with running_worker(client, settings, make_activities=short_waits(settle_seconds=2)):
