@@ -29,7 +29,7 @@ from helpers.fleet_builders import (
 from maintenance_agent.core.firmware import firmware_baseline, version_key
 from maintenance_agent.core.health import raw_health_state, site_health, smooth_state
 from maintenance_agent.core.timeframe import analysis_time, time_frame
-from maintenance_agent.core.trends import Trend, fit_trend
+from maintenance_agent.core.trends import fit_trend
 from maintenance_agent.models.core import (
     DeviceHealth,
     Evidence,
@@ -43,6 +43,11 @@ from maintenance_agent.models.core import (
 K = FindingKind
 LIFE5 = {(VENDOR, MODEL): 5.0}
 
+
+def twice(**metrics: float) -> list[Any]:
+    """The same values in the newest two readings: a confirmed breach (Rules.breach_confirm_readings)."""
+    return [reading(days_ago(1), **metrics), reading(AS_OF, **metrics)]
+
 # ------------------------------------------------------------------------------------------------
 # every finding kind: one positive case each
 
@@ -54,15 +59,15 @@ POSITIVE_CASES: list[tuple[FindingKind, dict[str, Any], list[Any], dict[tuple[st
     (K.DEVICE_DEGRADED, {"status": "Degraded"}, [], {}, Severity.WARNING, "status", "Degraded", "Operational"),
     (K.CRITICAL_ALERT, {"alerts": [alert("Fan failure"), alert("PSU fault"), alert("Fan failure")]}, [], {},
      Severity.CRITICAL, "alerts", "Fan failure, PSU fault", "no critical alerts"),
-    (K.HIGH_TEMPERATURE, {}, [reading(AS_OF, temperature_celsius=72)], {}, Severity.WARNING,
+    (K.HIGH_TEMPERATURE, {}, twice(temperature_celsius=72), {}, Severity.WARNING,
      "temperature_celsius", 72.0, 70),
-    (K.HIGH_CPU, {}, [reading(AS_OF, cpu_utilization_percent=85)], {}, Severity.WARNING,
+    (K.HIGH_CPU, {}, twice(cpu_utilization_percent=85), {}, Severity.WARNING,
      "cpu_utilization_percent", 85.0, 80),
-    (K.HIGH_MEMORY, {}, [reading(AS_OF, memory_utilization_percent=90)], {}, Severity.WARNING,
+    (K.HIGH_MEMORY, {}, twice(memory_utilization_percent=90), {}, Severity.WARNING,
      "memory_utilization_percent", 90.0, 85),
-    (K.PACKET_LOSS, {}, [reading(AS_OF, packet_loss_percent=1.0)], {}, Severity.WARNING,
+    (K.PACKET_LOSS, {}, twice(packet_loss_percent=1.0), {}, Severity.WARNING,
      "packet_loss_percent", 1.0, 0.5),
-    (K.HIGH_LATENCY, {}, [reading(AS_OF, latency_ms=17.5)], {}, Severity.WARNING, "latency_ms", 17.5, 15),
+    (K.HIGH_LATENCY, {}, twice(latency_ms=17.5), {}, Severity.WARNING, "latency_ms", 17.5, 15),
     (K.RISING_TREND, {}, series("cpu_utilization_percent", [50, 53, 54, 57, 58, 60]), {}, Severity.INFO,
      "cpu_utilization_percent", 60.0, 80),
     # 1827 days / 365.25 = 5.002 years, past a 5-year life
@@ -100,16 +105,18 @@ def test_each_finding_kind_is_detected_alone_with_its_evidence(
 
 def test_rising_trend_reports_metric_slope_and_projected_days() -> None:
     # Least squares by hand for days 0..5, values 50 53 54 57 58 60: mean x 2.5, mean y 55.33,
-    # Sxx = 17.5, Sxy = 34 -> slope 1.942857/day, Syy = 67.33 -> r2 = 34^2 / (17.5 * 67.33) = 0.981.
-    # From the newest value 60 to the warning threshold 80: 20 / 1.942857 = 10.29 days.
+    # Sxx = 17.5, Sxy = 34 -> slope 1.942857/day; the line reads 60.19 at day 5. Residual SS
+    # = Syy - slope * Sxy = 67.33 - 66.06 = 1.276, s = sqrt(1.276 / 4) = 0.5648, SE = s / sqrt(17.5)
+    # = 0.13503; t(0.80, 4) = 0.94096 (Rules.trend_projection_confidence) -> lower bound
+    # 1.942857 - 0.12706 = 1.81580/day. From 60.19 to the warning threshold 80 at it: 10.91 days.
     findings = findings_of(inventory(), health(readings=series("cpu_utilization_percent", [50, 53, 54, 57, 58, 60])))
 
     trend = only(findings, K.RISING_TREND)
     assert trend.evidence == Evidence(metric="cpu_utilization_percent", value=60.0, threshold=80, unit="%",
-                                      observed_at=AS_OF, projected_days_to_breach=10.3, slope_per_day=1.943)
+                                      observed_at=AS_OF, projected_days_to_breach=10.9, slope_per_day=1.943)
     assert trend.severity is Severity.INFO  # more than trend_urgent_days (7) away
-    assert trend.confidence == 0.98  # r2 * min(1, 6 readings / 6)
-    assert "10.3 days" in trend.message
+    assert trend.confidence == 1.0  # (1 - p) * min(1, 6 readings / 6), p = 7e-5
+    assert "10.9 days" in trend.message and "at least +1.82 with 80% confidence" in trend.message
 
 
 def test_healthy_device_has_no_findings() -> None:
@@ -180,14 +187,31 @@ METRIC_EDGES = [
 def test_metric_threshold_edges_from_readings(
     metric: str, kind: FindingKind, value: float, severity: Severity | None, threshold: float | None
 ) -> None:
-    findings = findings_of(inventory(), health(readings=[reading(AS_OF, **{metric: value})]))
+    findings = findings_of(inventory(), health(readings=twice(**{metric: value})))
     if severity is None:
         assert findings == []
         return
     f = only(findings, kind)
     assert (f.severity, f.evidence.value, f.evidence.threshold) == (severity, float(value), threshold)
     assert f.evidence.observed_at == AS_OF
-    assert f.confidence == 0.85  # one reading: no earlier reading confirms the breach
+    assert f.confidence == 1.0  # the reading before confirms the breach
+
+
+@pytest.mark.parametrize(("metric", "kind", "value", "severity", "threshold"), METRIC_EDGES,
+                         ids=[f"{m}={v}" for m, _, v, _, _ in METRIC_EDGES])
+def test_a_single_reading_over_warning_is_info_until_confirmed(
+    metric: str, kind: FindingKind, value: float, severity: Severity | None, threshold: float | None
+) -> None:
+    findings = findings_of(inventory(), health(readings=[reading(days_ago(1), **{metric: 0}),
+                                                         reading(AS_OF, **{metric: value})]))
+    if severity is None:
+        assert findings == []
+        return
+    f = only(findings, kind)
+    expected = Severity.INFO if severity is Severity.WARNING else severity  # critical needs no confirmation
+    assert (f.severity, f.evidence.value, f.evidence.threshold) == (expected, float(value), threshold)
+    assert f.confidence == 0.85
+    assert ("not confirmed: 1 reading over it, 2 in a row required" in f.message) == (expected is Severity.INFO)
 
 
 SNAPSHOT_EDGES = [e for e in METRIC_EDGES if e[0] in ("temperature_celsius", "cpu_utilization_percent",
@@ -204,7 +228,8 @@ def test_metric_threshold_edges_from_inventory_snapshot(
         assert findings == []
         return
     f = only(findings, kind)
-    assert (f.severity, f.evidence.value, f.evidence.threshold) == (severity, float(value), threshold)
+    expected = Severity.INFO if severity is Severity.WARNING else severity  # a snapshot is one reading
+    assert (f.severity, f.evidence.value, f.evidence.threshold) == (expected, float(value), threshold)
     assert f.evidence.observed_at is None
     assert f.confidence == 0.8
 
@@ -366,9 +391,10 @@ def test_reading_order_does_not_change_findings(order: str) -> None:
 
 
 @pytest.mark.parametrize(("metric", "values", "severity", "days", "confidence"), [
+    # Straight lines: no residual, so the lower bound is the slope itself.
     ("cpu_utilization_percent", [50, 55, 60, 65, 70, 75], Severity.WARNING, 1.0, 1.0),  # (80 - 75) / 5
-    ("cpu_utilization_percent", [50, 53, 54, 57, 58, 60], Severity.INFO, 10.3, 0.98),
-    ("temperature_celsius", [60, 62, 64, 66], Severity.WARNING, 2.0, 0.67),  # (70 - 66) / 2; r2 * 4/6
+    ("cpu_utilization_percent", [50, 53, 54, 57, 58, 60], Severity.INFO, 10.9, 1.0),
+    ("temperature_celsius", [60, 62, 64, 66], Severity.WARNING, 2.0, 0.67),  # (70 - 66) / 2; 4/6 readings
     ("latency_ms", [2, 3, 4, 5, 6, 7], Severity.INFO, 8.0, 1.0),  # (15 - 7) / 1
     ("packet_loss_percent", [0.1, 0.15, 0.2, 0.25], Severity.WARNING, 5.0, 0.67),  # (0.5 - 0.25) / 0.05
 ])
@@ -384,7 +410,7 @@ def test_rising_trend_found(metric: str, values: list[float], severity: Severity
 @pytest.mark.parametrize(("values", "step_days", "end", "expected_kinds"), [
     ([60, 60, 60, 60, 60, 60], 1, AS_OF, []),
     ([70, 68, 66, 64, 62, 60], 1, AS_OF, []),
-    ([50, 65, 45, 68, 52, 60], 1, AS_OF, []),  # rises overall, but r2 = 0.04
+    ([50, 65, 45, 68, 52, 60], 1, AS_OF, []),  # rises overall, but the slope is not significant
     ([50, 55, 60], 1, AS_OF, []),  # three readings, four needed
     ([50, 50.5, 51, 51.5, 52, 52.5], 1, AS_OF, []),  # 27.5 / 0.5 = 55 days, beyond the 30-day horizon
     ([65, 70, 75, 79.9, 85], 1, AS_OF, [K.HIGH_CPU]),  # already breached: a threshold finding instead
@@ -409,31 +435,41 @@ def test_trend_uses_only_readings_inside_the_window() -> None:
 LINE = [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]
 
 
-@pytest.mark.parametrize(("points", "threshold", "expected"), [
-    (LINE, 10, Trend(slope_per_day=1.0, r2=1.0, latest=4.0, days_to_breach=6.0)),
-    (LINE, 34, Trend(slope_per_day=1.0, r2=1.0, latest=4.0, days_to_breach=30.0)),  # exactly the horizon
+@pytest.mark.parametrize(("points", "threshold", "days"), [
+    (LINE, 10, 6.0),
+    (LINE, 34, 30.0),  # exactly the horizon
     (LINE, 34.5, None),  # 30.5 days: beyond the horizon
     (LINE[:3], 10, None),  # too few points
-    (LINE, 3.5, None),  # newest value already above the threshold
-    (LINE, 4, None),  # newest value equal to the threshold: zero days left
-    ([(0.0, 5.0), (1.0, 1.0), (2.0, 2.0), (3.0, 5.0)], 10, None),  # newest not above the first
+    (LINE, 3.5, None),  # the line is past the threshold already: a breach question, not a trend
+    (LINE, 4, None),  # the line is at the threshold: zero days left
     ([(0.0, 4.0), (1.0, 3.0), (2.0, 2.0), (3.0, 4.5)], 10, None),  # last above first but slope < 0
     ([(2.0, 1.0), (2.0, 2.0), (2.0, 3.0), (2.0, 4.0)], 10, None),  # all on one day: no slope
-    ([(0.0, 50.0), (1.0, 65.0), (2.0, 45.0), (3.0, 68.0), (4.0, 52.0), (5.0, 60.0)], 80, None),  # r2 0.04
-], ids=["line", "at-horizon", "past-horizon", "too-few", "breached", "at-threshold", "v-shape",
-        "falling-fit", "same-day", "noisy"])
-def test_fit_trend(points: list[tuple[float, float]], threshold: float, expected: Trend | None) -> None:
-    assert fit_trend(points, threshold, RULES) == expected
+    ([(0.0, 50.0), (1.0, 65.0), (2.0, 45.0), (3.0, 68.0), (4.0, 52.0), (5.0, 60.0)], 80, None),  # noise
+], ids=["line", "at-horizon", "past-horizon", "too-few", "breached", "at-threshold", "falling-fit", "same-day",
+        "noisy"])
+def test_fit_trend(points: list[tuple[float, float]], threshold: float, days: float | None) -> None:
+    trend = fit_trend(points, threshold, RULES)
+    if days is None:
+        assert trend is None
+    else:
+        assert trend is not None
+        assert (trend.slope_per_day, trend.slope_low_per_day, trend.p_value, trend.readings) == (1.0, 1.0, 0.0, 4)
+        assert trend.days_to_breach == pytest.approx(days)
 
 
 def test_fit_trend_hand_computed_least_squares() -> None:
     points = [(float(i), float(v)) for i, v in enumerate([50, 53, 54, 57, 58, 60])]
     trend = fit_trend(points, 80, RULES)
     assert trend is not None
-    assert trend.slope_per_day == pytest.approx(34 / 17.5)
+    slope = 34 / 17.5
+    noise = ((202 / 3 - slope * 34) / 4) ** 0.5
+    assert trend.slope_per_day == pytest.approx(slope)
+    assert trend.noise == pytest.approx(noise)
+    assert trend.slope_low_per_day == pytest.approx(slope - 0.940965 * noise / 17.5**0.5)  # t(0.80, 4)
+    assert trend.level == pytest.approx(55 + 1 / 3 + slope * 2.5)
+    assert trend.days_to_breach == pytest.approx((80 - trend.level) / trend.slope_low_per_day)
+    assert trend.effect == pytest.approx(slope * 5 / noise)
     assert trend.r2 == pytest.approx(34**2 / (17.5 * (202 / 3)))
-    assert trend.days_to_breach == pytest.approx(20 / (34 / 17.5))
-    assert trend.latest == 60.0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -540,13 +576,13 @@ def test_detect_sorts_findings_by_severity_then_site_device_kind() -> None:
     devices = [
         (inventory("B1", site="SITE-B", maintenance_contract_expiry=date_offset(-1)), None),
         (inventory("A2", site="SITE-A", status="Down", last_maintenance=date_offset(-800)), None),
-        (inventory("A1", site="SITE-A", cpu_utilization_percent=90), None),
+        (inventory("A1", site="SITE-A", cpu_utilization_percent=96), None),
         (inventory("B2", site="SITE-B", status="Down"), None),
     ]
     result = run_detect(devices)
     assert [(f.equipment_id, f.kind) for f in result.findings] == [
-        ("A2", K.DEVICE_DOWN), ("B2", K.DEVICE_DOWN),
-        ("A1", K.HIGH_CPU), ("B1", K.CONTRACT_EXPIRED),
+        ("A1", K.HIGH_CPU), ("A2", K.DEVICE_DOWN), ("B2", K.DEVICE_DOWN),
+        ("B1", K.CONTRACT_EXPIRED),
         ("A2", K.MAINTENANCE_OVERDUE),
     ]
     assert sorted(result.facts) == ["A1", "A2", "B1", "B2"]

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key, lo
 from pydantic import BaseModel
 
 from ..models.approval import Proof
+from ..models.rules import LATER_FIELDS, Rules
 
 WINDOW = timedelta(minutes=5)
 """How far a proof's own time may be from the time the server took the request."""
@@ -54,6 +55,10 @@ def start_fields(workflow_id: str, start_input: BaseModel, *, stable: bool = Tru
     defaults are left out (`stable`), so a field a later version adds does not change the digest of a
     signed run being replayed; runs recorded before hashed every field."""
     content = start_input.model_dump(mode="json", exclude={"start_proof"}, exclude_defaults=stable)
+    rules = content.get("rules")
+    if not stable and isinstance(rules, dict):  # a legacy digest knew none of the later fields
+        defaults = Rules().model_dump(mode="json")
+        content["rules"] = {k: v for k, v in rules.items() if not (k in LATER_FIELDS and v == defaults[k])}
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return {"workflow_id": workflow_id, "started_by": start_input.model_dump().get("started_by"),
             "input_sha256": digest}

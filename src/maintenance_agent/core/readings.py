@@ -52,6 +52,29 @@ def readings_up_to(health: HealthRecord | None, as_of: datetime) -> tuple[list[R
     return [r for r in readings if r["timestamp"] <= as_of], newest
 
 
+def _run_over(present: list[tuple[int, float]], warning: float) -> tuple[int, int]:
+    """How many readings in a row, ending with the newest, are over `warning`, and the reading index
+    where that run starts."""
+    run, start = 0, present[-1][0]
+    for index, value in reversed(present):
+        if value <= warning:
+            break
+        run, start = run + 1, index
+    return run, start
+
+
+def _unconfirmed(run: int, minutes: float, rules: Rules) -> str | None:
+    """Why a warning breach is not confirmed yet (an alerting rule's `for:`), or None if it is."""
+    if rules.breach_confirm_minutes is not None:
+        if minutes >= rules.breach_confirm_minutes:
+            return None
+        return f"not confirmed: over it for {minutes:g} of the {rules.breach_confirm_minutes:g} minutes required"
+    if run >= rules.breach_confirm_readings:
+        return None
+    return (f"not confirmed: {run} reading{'s' if run != 1 else ''} over it, "
+            f"{rules.breach_confirm_readings} in a row required")
+
+
 @dataclass(frozen=True)
 class Readout:
     """What the readings said, beside the findings: the facts later steps need."""
@@ -80,11 +103,15 @@ def add_reading_findings(out: DeviceFindings, inv: InventoryRecord, health: Heal
         # (index, value) of the readings that have this metric, oldest first.
         present = [(i, v) for i, r in enumerate(readings) if (v := r.get(metric)) is not None]
         observed_at: datetime | None
+        run = 1  # readings in a row, the newest among them, over the warning threshold
+        run_minutes = 0.0
         if present:
             last, value = present[-1]
             observed_at = readings[last]["timestamp"]
-            previous = present[-2][1] if len(present) > 1 else None
-            confidence = 1.0 if previous is not None and previous > threshold.warning else 0.85
+            if value > threshold.warning:
+                run, start = _run_over(present, threshold.warning)
+                run_minutes = (observed_at - readings[start]["timestamp"]).total_seconds() / 60
+            confidence = 1.0 if run > 1 else 0.85
             if as_of - observed_at > stale_after:
                 confidence = min(confidence, 0.7)
         elif metric in _SNAPSHOT_METRICS and getattr(inv, metric) is not None:
@@ -100,11 +127,15 @@ def add_reading_findings(out: DeviceFindings, inv: InventoryRecord, health: Heal
                     confidence,
                     f"{label} {value:g}{threshold.unit} above critical {threshold.critical:g}{threshold.unit}")
         elif value > threshold.warning:
-            out.add(_METRIC_KIND[metric], Severity.WARNING,
+            over = f"{label} {value:g}{threshold.unit} above warning {threshold.warning:g}{threshold.unit}"
+            unconfirmed = _unconfirmed(run, run_minutes, rules)
+            out.add(_METRIC_KIND[metric], Severity.WARNING if unconfirmed is None else Severity.INFO,
                     evidence(metric, value, threshold.warning, threshold.unit, observed_at),
-                    confidence, f"{label} {value:g}{threshold.unit} above warning {threshold.warning:g}{threshold.unit}")
+                    confidence, over if unconfirmed is None else f"{over}, {unconfirmed}")
         elif len(present) >= rules.trend_min_readings:
-            recent = [(i, v) for i, v in present if days[i] >= window_start]
+            # Usually every reading is inside the window: then there is nothing to filter.
+            recent = present if days[present[0][0]] >= window_start else [
+                (i, v) for i, v in present if days[i] >= window_start]
             # Cheap exits first: most series are flat or falling and need no regression.
             if len(recent) < rules.trend_min_readings or recent[-1][1] <= recent[0][1]:
                 continue
@@ -115,7 +146,9 @@ def add_reading_findings(out: DeviceFindings, inv: InventoryRecord, health: Heal
                         evidence(metric, value, threshold.warning, threshold.unit, observed_at,
                                  projected_days_to_breach=round(trend.days_to_breach, 1),
                                  slope_per_day=round(trend.slope_per_day, 3)),
-                        trend.r2 * min(1.0, len(recent) / 6),
-                        f"{label} rising {trend.slope_per_day:+.2f}{threshold.unit}/day, "
-                        f"breaches {threshold.warning:g}{threshold.unit} in ~{trend.days_to_breach:.1f} days")
+                        (1.0 - trend.p_value) * min(1.0, trend.readings / 6),
+                        f"{label} rising {trend.slope_per_day:+.2f}{threshold.unit}/day over "
+                        f"{trend.readings} readings (at least {trend.slope_low_per_day:+.2f} with "
+                        f"{rules.trend_projection_confidence:.0%} confidence), breaches {threshold.warning:g}"
+                        f"{threshold.unit} in ~{trend.days_to_breach:.1f} days")
     return Readout(latest_values, latest_at, newest_reading)

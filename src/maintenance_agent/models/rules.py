@@ -49,8 +49,27 @@ class Rules(BaseModel):
     trend_min_readings: int = Field(4, ge=3)
     trend_window_days: float = Field(14, gt=0)
     trend_horizon_days: float = Field(30, gt=0)
+    """A trend counts when its breach, projected from the slope's lower confidence bound, is this close."""
+    trend_significance: float = Field(0.05, gt=0, lt=0.5)
+    """One-sided level of the slope's t-test (split between the windows tried; see core/trends.py)."""
+    trend_projection_confidence: float = Field(0.8, ge=0.5, lt=1)
+    """The breach is projected from the slope's lower confidence bound at this one-sided level: later
+    than the point estimate says, by more when the readings are few or noisy."""
+    trend_min_effect: float = Field(3.0, ge=0)
+    """The least rise over the trend's window, in residual standard deviations of the metric."""
     trend_min_r2: float = Field(0.6, ge=0, le=1)
+    """A floor on the line's R², on top of the tests above (the first version's only test). Its default
+    stays: a default that changes would change the digest of every signed run's input (identity.py)."""
     trend_urgent_days: float = Field(7, gt=0)
+    """A trend breaching within this many days is a warning (and acted on); a later one is info."""
+
+    breach_confirm_readings: int = Field(2, ge=1)
+    """A warning breach counts once this many consecutive readings, the newest among them, are over the
+    warning threshold; a shorter run (a single spike) is reported as info. Critical breaches and a
+    device's status need no confirmation."""
+    breach_confirm_minutes: float | None = Field(None, gt=0)
+    """When set, the breach must instead have lasted this long, from the first reading of the run over
+    the threshold to the newest one (an alerting rule's `for:`)."""
 
     future_tolerance_minutes: float = Field(10, ge=0, le=24 * 60)
     """Readings and alerts stamped more than this after the current time are data errors: a device
@@ -75,6 +94,12 @@ class Rules(BaseModel):
     @property
     def future_tolerance(self) -> timedelta:
         return timedelta(minutes=self.future_tolerance_minutes)
+
+
+LATER_FIELDS = frozenset({"trend_significance", "trend_projection_confidence", "trend_min_effect",
+                          "breach_confirm_readings", "breach_confirm_minutes"})
+"""Fields added after the first signed runs, whose start digest covered every field of their input:
+that legacy digest leaves these out while they hold their defaults (see `identity.start_fields`)."""
 
 
 MetricName = Literal[
