@@ -91,9 +91,11 @@ def test_full_cycle_through_the_scripts_on_the_embedded_server(tmp_path: Path) -
            "TEMPORAL_TASK_QUEUE": f"cli-{uuid.uuid4().hex[:6]}", "USER_NAME": "cli.tester"}
     try:
         first = run([str(ROOT / "run_monitoring_agent.py"), "--reset-data", "--auto-approve"], env)
-        # Two overheating devices of the default fleet do not come back from a restart: rolled back.
-        assert first.returncode == 1, first.stderr
-        assert first.stdout.startswith("COMPLETED WITH PROBLEMS") and "rolled back" in first.stdout.splitlines()[0]
+        # Every repair of the default fleet takes: its two thermal shutdowns get their cooling first,
+        # not the restart that would fail (their restart comes in a later run). Exit 0.
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.startswith("COMPLETED") and "WITH PROBLEMS" not in first.stdout.splitlines()[0]
+        assert "rolled back" not in first.stdout.splitlines()[0]
         assert "Started local Temporal dev server" in first.stderr and "Started background worker" in first.stderr
         assert "Restored the default fleet" in first.stderr and "EXECUTING-MAINTENANCE" in first.stderr
         summary, report_line = first.stdout.splitlines()[0], first.stdout.splitlines()[1]
@@ -178,7 +180,7 @@ def check_listing(env: dict[str, str], rejected: str, agent_run: str) -> None:
         if outcomes.get(rejected) == "REJECTED" or time.monotonic() > deadline:
             break
     assert outcomes[rejected] == "REJECTED" and outcomes[agent_run] == "PENDING-APPROVAL"
-    assert "COMPLETED WITH PROBLEMS" in outcomes.values()
+    assert "COMPLETED" in outcomes.values()
     listing = run([str(ROOT / "query_monitoring_agent.py"), "--list", "--limit", "20"], {**env, "COLUMNS": "80"})
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()

@@ -77,11 +77,12 @@ def run(devices: Sequence[Device], life: Mapping[tuple[str, str], float] | None 
 
 
 def temp(value: float) -> HealthRecord:
-    return health(readings=[reading(AS_OF, temperature_celsius=value)])
+    return metrics(temperature_celsius=value)
 
 
 def metrics(**values: float) -> HealthRecord:
-    return health(readings=[reading(AS_OF, **values)])
+    """The same values in the newest two readings: warning breaches are confirmed."""
+    return health(readings=[reading(AS_OF - timedelta(days=1), **values), reading(AS_OF, **values)])
 
 
 PEER_NEWER = (inventory("PEER", firmware_version="2.1.0"), None)
@@ -96,7 +97,7 @@ HW_ALERT = [alert("Power supply failure")]
 def test_one_problem_per_device_with_findings() -> None:
     result = run([
         (inventory("D1", status="Down"), None),
-        (inventory("D2", cpu_utilization_percent=85), None),
+        (inventory("D2"), metrics(cpu_utilization_percent=85)),
         (inventory("D3"), None),
         (inventory("D4", site="SITE-B", maintenance_contract_expiry=date_offset(60)), None),
     ])
@@ -114,7 +115,7 @@ def test_site_problem_when_two_or_more_devices_at_a_site_are_critical_and_it_ran
         (inventory("A2", status="Down"), None),
         (inventory("A1", status="Down"), None),
         (inventory("A3", memory_utilization_percent=96), None),
-        (inventory("A4", cpu_utilization_percent=85), None),  # warning: not part of the site problem
+        (inventory("A4"), health("A4", metrics(cpu_utilization_percent=85).recent_readings)),  # warning: not part of the site problem
         (inventory("C1", site="SITE-C", status="Down"), None),  # alone at its site: no site problem
     ])
     got = [(p.id, p.scope, p.site, p.equipment_ids) for p in result.problems]
@@ -138,7 +139,7 @@ def test_site_problem_when_two_or_more_devices_at_a_site_are_critical_and_it_ran
 def test_site_impacts_rank_sites_by_state_and_share() -> None:
     detection = run_detect([
         (inventory("A1", status="Down"), None), (inventory("A2"), None),
-        (inventory("B1", site="SITE-B", cpu_utilization_percent=85), None),
+        (inventory("B1", site="SITE-B"), health("B1", metrics(cpu_utilization_percent=85).recent_readings)),
         (inventory("C1", site="SITE-C", maintenance_contract_expiry=date_offset(-1)), None),
     ])
     _, impacts = analyze(detection.findings, detection.facts, detection.sites)
@@ -247,8 +248,13 @@ MAPPING: list[tuple[str, list[Device], dict[tuple[str, str], float], list[PlanRo
      [(A.RESTART_DEVICE, Risk.LOW, 0.9, 1, False)]),
     ("down+non-hardware-alert", [(inventory(status="Down", alerts=[alert("BGP session flapping")]), None)], {},
      [(A.RESTART_DEVICE, Risk.LOW, 0.9, 1, False)]),
+    # A thermal shutdown: the cooling first; a restart now would fail again, so none is planned yet.
     ("down+overheating", [(inventory(status="Down"), temp(80))], {},
-     [(A.RESTART_DEVICE, Risk.LOW, 0.6, 1, False), (A.SCHEDULE_MAINTENANCE, Risk.LOW, 0.95, 1, True)]),
+     [(A.SCHEDULE_MAINTENANCE, Risk.LOW, 0.95, 1, True)]),
+    ("down+overheating-recently-maintained", [(inventory(status="Down", last_maintenance=date_offset(-3)), temp(80))],
+     {}, [(A.SCHEDULE_MAINTENANCE, Risk.LOW, 0.95, 1, True)]),
+    ("down+overheating+hardware-alert", [(inventory(status="Down", alerts=HW_ALERT), temp(80))], {},
+     [(A.REPLACE_HARDWARE, Risk.HIGH, 0.9, 1, False)]),
     ("down+warm", [(inventory(status="Down"), temp(72))], {},
      [(A.RESTART_DEVICE, Risk.LOW, 0.9, 1, False), (A.SCHEDULE_MAINTENANCE, Risk.LOW, 0.95, 2, True)]),
     ("down+behind-baseline", [(inventory(status="Down"), None), PEER_NEWER], {},
@@ -267,8 +273,17 @@ MAPPING: list[tuple[str, list[Device], dict[tuple[str, str], float], list[PlanRo
      [(A.OPTIMIZE_CONFIGURATION, Risk.LOW, 0.85, 1, False)]),
     ("loss+latency", [(inventory(), metrics(packet_loss_percent=1.0, latency_ms=17))], {},
      [(A.OPTIMIZE_CONFIGURATION, Risk.LOW, 0.85, 2, False)]),
-    ("rising-cpu-trend", [(inventory(), health(readings=series("cpu_utilization_percent", [50, 53, 54, 57, 58, 60])))],
-     {}, [(A.OPTIMIZE_CONFIGURATION, Risk.LOW, 0.8, 3, False)]),
+    # Info-level findings alone are watched, not acted on: a distant trend, a spike, paperwork not yet due.
+    ("rising-cpu-trend-in-12-days", [(inventory(), health(readings=series("cpu_utilization_percent",
+                                                                          [50, 53, 54, 57, 58, 60])))], {}, []),
+    ("rising-cpu-trend-in-a-day", [(inventory(), health(readings=series("cpu_utilization_percent",
+                                                                        [50, 55, 60, 65, 70, 75])))],
+     {}, [(A.OPTIMIZE_CONFIGURATION, Risk.LOW, 0.8, 2, False)]),
+    ("cpu-spike", [(inventory(), health(readings=[reading(AS_OF - timedelta(days=1), cpu_utilization_percent=40),
+                                                  reading(AS_OF, cpu_utilization_percent=90)]))], {}, []),
+    ("temperature-spike-with-overdue-maintenance",
+     [(inventory(last_maintenance=date_offset(-800)), health(readings=[reading(AS_OF, temperature_celsius=72)]))],
+     {}, []),
     ("high-temperature", [(inventory(), temp(72))], {},
      [(A.SCHEDULE_MAINTENANCE, Risk.LOW, 0.95, 2, True)]),
     ("overheating-running", [(inventory(), temp(80))], {},
@@ -284,12 +299,14 @@ MAPPING: list[tuple[str, list[Device], dict[tuple[str, str], float], list[PlanRo
      [(A.UPDATE_FIRMWARE, Risk.MEDIUM, 0.8, 2, False), (A.SCHEDULE_MAINTENANCE, Risk.LOW, 0.95, 2, True)]),
     ("contract-expired", [(inventory(maintenance_contract_expiry=date_offset(-1)), None)], {},
      [(A.RENEW_CONTRACT, Risk.LOW, 0.98, 2, True)]),
-    ("contract-expiring", [(inventory(maintenance_contract_expiry=date_offset(60)), None)], {},
+    ("contract-expiring-in-60-days", [(inventory(maintenance_contract_expiry=date_offset(60)), None)], {}, []),
+    ("contract-expiring-in-20-days", [(inventory(maintenance_contract_expiry=date_offset(20)), None)], {},
      [(A.RENEW_CONTRACT, Risk.LOW, 0.98, 3, True)]),
-    ("maintenance-overdue", [(inventory(last_maintenance=date_offset(-800)), None)], {},
-     [(A.SCHEDULE_MAINTENANCE, Risk.LOW, 0.95, 4, True)]),
-    ("nearing-end-of-life", [(inventory(install_date=date_offset(-1500)), None)], LIFE5,
-     [(A.SCHEDULE_MAINTENANCE, Risk.LOW, 0.95, 4, True)]),
+    ("maintenance-overdue", [(inventory(last_maintenance=date_offset(-800)), None)], {}, []),
+    ("nearing-end-of-life", [(inventory(install_date=date_offset(-1500)), None)], LIFE5, []),
+    ("maintenance-overdue+contract-expired", [(inventory(last_maintenance=date_offset(-800),
+                                                         maintenance_contract_expiry=date_offset(-1)), None)], {},
+     [(A.RENEW_CONTRACT, Risk.LOW, 0.98, 2, True), (A.SCHEDULE_MAINTENANCE, Risk.LOW, 0.95, 4, True)]),
     ("past-end-of-life-running", [(inventory(install_date=date_offset(-2500)), None)], LIFE5,
      [(A.REPLACE_HARDWARE, Risk.HIGH, 0.8, 3, False)]),
     ("replace-supersedes-everything-but-the-contract",
@@ -317,8 +334,12 @@ def test_plan_mapping(case: str, devices: list[Device], life: dict[tuple[str, st
      "hardware fault", {"model": MODEL, "target_firmware": "2.0.0"}),
     ("end-of-life", [(inventory(status="Down", install_date=date_offset(-2500)), None), PEER_NEWER], LIFE5,
      A.REPLACE_HARDWARE, "past end of life and down", {"model": MODEL, "target_firmware": "2.1.0"}),
-    ("restart-cold", [(inventory(status="Down"), temp(80))], {}, A.RESTART_DEVICE,
-     "device down while overheating: may shut down again", {"mode": "cold"}),
+    ("restart-cold", [(inventory(status="Down"), temp(72))], {}, A.RESTART_DEVICE, "device down", {"mode": "cold"}),
+    ("thermal-shutdown", [(inventory(status="Down"), temp(80))], {}, A.SCHEDULE_MAINTENANCE,
+     "thermal shutdown: fix cooling before any restart (planned once it reads below critical); "
+     "cooling and fan inspection",
+     {"tasks": "thermal shutdown: fix cooling before any restart (planned once it reads below critical); "
+               "cooling and fan inspection"}),
     ("restart-graceful", [(inventory(status="Degraded"), None)], {}, A.RESTART_DEVICE,
      "degraded with no metric over threshold: a graceful restart", {"mode": "graceful"}),
     ("firmware", [(inventory(status="Degraded"), None), PEER_NEWER], {}, A.UPDATE_FIRMWARE,
@@ -372,12 +393,12 @@ def test_make_action_routine_rule(risk: Risk, confidence: float, routine: bool) 
 MIXED_FLEET: list[Device] = [
     (inventory("A1", status="Down", alerts=HW_ALERT), None),
     (inventory("A2", status="Down", maintenance_contract_expiry=date_offset(-2)), temp(80)),
-    (inventory("A3", status="Degraded"), health("A3", [reading(AS_OF, cpu_utilization_percent=90)])),
+    (inventory("A3", status="Degraded"), health("A3", metrics(cpu_utilization_percent=90).recent_readings)),
     (inventory("B1", site="SITE-B", last_maintenance=date_offset(-900)), None),
     (inventory("B2", site="SITE-B", install_date=date_offset(-2500), firmware_version="1.0"),
      health("B2", [reading(AS_OF, latency_ms=25)])),
     (inventory("B3", site="SITE-B", maintenance_contract_expiry=date_offset(45), last_maintenance=date_offset(-750)),
-     health("B3", [reading(AS_OF, temperature_celsius=71)])),
+     health("B3", metrics(temperature_celsius=71).recent_readings)),
 ]  # fmt: skip
 
 
@@ -388,15 +409,13 @@ def test_plan_ids_follow_priority_order() -> None:
     assert [(a.id, a.equipment_id, a.action, a.priority) for a in actions] == [
         # priority 1: the site problem (A1, A2) ranks first, then the devices by problem rank
         ("A1", "A1", A.REPLACE_HARDWARE, 1),
-        ("A2", "A2", A.RESTART_DEVICE, 1),
-        ("A3", "A2", A.SCHEDULE_MAINTENANCE, 1),
-        ("A4", "B2", A.REPLACE_HARDWARE, 1),
-        ("A5", "A2", A.RENEW_CONTRACT, 2),
-        ("A6", "A3", A.OPTIMIZE_CONFIGURATION, 2),
-        ("A7", "B3", A.SCHEDULE_MAINTENANCE, 2),
-        ("A8", "B3", A.RENEW_CONTRACT, 3),
-        ("A9", "B1", A.SCHEDULE_MAINTENANCE, 4),
-    ]
+        ("A2", "A2", A.SCHEDULE_MAINTENANCE, 1),  # a thermal shutdown: cooling first, no restart yet
+        ("A3", "B2", A.REPLACE_HARDWARE, 1),
+        ("A4", "A2", A.RENEW_CONTRACT, 2),
+        ("A5", "A3", A.OPTIMIZE_CONFIGURATION, 2),
+        ("A6", "B3", A.SCHEDULE_MAINTENANCE, 2),
+        ("A7", "B3", A.RENEW_CONTRACT, 3),  # expiring in 45 days (info) rides along with B3's visit
+    ]  # B1: overdue maintenance alone is info, watched and not acted on
     problem_of = {p.equipment_ids[0]: p.id for p in result.problems if p.scope == "device"}
     site_problem = next(p for p in result.problems if p.scope == "site")
     assert site_problem.id == "P1" and site_problem.equipment_ids == ["A1", "A2"]
@@ -416,8 +435,8 @@ def test_plan_routine_flag_is_low_risk_and_high_confidence() -> None:
     (inventory(status="Degraded", firmware_version="2.0.0"), A.UPDATE_FIRMWARE, {"firmware_version": "2.0.0"}),
     (inventory(status="Down", alerts=HW_ALERT, serial_number="SN-9", install_date=date_offset(-400)),
      A.REPLACE_HARDWARE, {"serial_number": "SN-9", "install_date": date_offset(-400).isoformat()}),
-    (inventory(cpu_utilization_percent=90), A.OPTIMIZE_CONFIGURATION, {"latest_reading_at": None}),
-    (inventory(last_maintenance=date_offset(-800)), A.SCHEDULE_MAINTENANCE,
+    (inventory(cpu_utilization_percent=96), A.OPTIMIZE_CONFIGURATION, {"latest_reading_at": None}),
+    (inventory(last_maintenance=date_offset(-800), status="Degraded"), A.SCHEDULE_MAINTENANCE,
      {"last_maintenance": date_offset(-800).isoformat()}),
     (inventory(maintenance_contract_expiry=date_offset(-2)), A.RENEW_CONTRACT,
      {"maintenance_contract_expiry": date_offset(-2).isoformat()}),
@@ -438,7 +457,7 @@ def test_optimize_guard_holds_the_latest_reading_time() -> None:
 
 def test_exclude_keys_drop_those_actions_and_ids_stay_contiguous() -> None:
     everything = run(MIXED_FLEET, LIFE5).actions
-    excluded = {"A2:restart_device", "B3:renew_contract", "Z9:restart_device"}
+    excluded = {"A2:schedule_maintenance", "B3:renew_contract", "Z9:restart_device"}
     kept = run(MIXED_FLEET, LIFE5, exclude_keys=excluded).actions
     assert [a.key for a in kept] == [a.key for a in everything if a.key not in excluded]
     assert len(kept) == len(everything) - 2

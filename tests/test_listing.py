@@ -17,7 +17,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from conftest import copy_fleet, eventually, running_worker, settings_for, tool
+from conftest import copy_fleet, eventually, running_worker, settings_for, tool, with_doomed_repairs
 from maintenance_agent import client_ops
 from maintenance_agent.connection import connect, data_converter
 from maintenance_agent.core.listing import (
@@ -138,7 +138,7 @@ def _temporal_list(address: str, query: str) -> subprocess.CompletedProcess:
 async def test_runs_are_listed_and_found_by_their_own_outcome(client: Client, temporal_address: str,
                                                               tmp_path: Path) -> None:
     user = f"lister{uuid.uuid4().hex[:6]}"
-    settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), user_name=user)
+    settings = settings_for(tmp_path, data_dir=with_doomed_repairs(copy_fleet(tmp_path / "data")), user_name=user)
     async with running_worker(client, settings):
         rejected = await client_ops.start_run(client, settings, dry_run=True)
         await eventually(lambda: client_ops.get_status(client, rejected), lambda s: s.phase is Phase.PENDING_APPROVAL)
@@ -152,10 +152,10 @@ async def test_runs_are_listed_and_found_by_their_own_outcome(client: Client, te
         runs = await _listed(client, {rejected: "REJECTED", problems: "COMPLETED WITH PROBLEMS",
                                       pending: "PENDING-APPROVAL"})
         assert runs[rejected].outcome == "REJECTED" and runs[rejected].status == "COMPLETED"
-        assert runs[rejected].dry_run and runs[rejected].actions == 58 and runs[rejected].started_by == user
+        assert runs[rejected].dry_run and runs[rejected].actions == 48 and runs[rejected].started_by == user
         assert runs[problems].outcome == "COMPLETED WITH PROBLEMS"
         assert runs[problems].outcomes and runs[problems].outcomes.rolled_back == 2
-        assert runs[problems].outcomes.succeeded == 56
+        assert runs[problems].outcomes.succeeded == 46
         assert runs[pending].outcome == "PENDING-APPROVAL" and runs[pending].status == "RUNNING"
 
         # The Web UI: what the run is at start, where it ended (from the run's own metadata query).
@@ -186,7 +186,7 @@ async def test_without_registered_attributes_runs_still_finish_and_are_listed(tm
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=tool("temporal"), data_converter=data_converter(),
                                                 ip="127.0.0.1", dev_server_log_level="error")
     async with env:
-        settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"))
+        settings = settings_for(tmp_path, data_dir=with_doomed_repairs(copy_fleet(tmp_path / "data")))
         async with running_worker(env.client, settings):
             wid = await client_ops.start_run(env.client, settings, auto_approve=True)
             result = await client_ops.result(env.client, wid)
@@ -202,7 +202,8 @@ async def test_encrypted_runs_keep_their_sites_out_of_the_clear(client: Client, 
                                                                tmp_path: Path) -> None:
     """Search attributes are stored unencrypted: with TEMPORAL_PAYLOAD_KEY a run sets its outcome and
     starter but not its sites; a client without the key lists it, as UNKNOWN, without failing."""
-    settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), temporal_address=temporal_address,
+    settings = settings_for(tmp_path, data_dir=with_doomed_repairs(copy_fleet(tmp_path / "data")),
+                            temporal_address=temporal_address,
                             payload_key="a-payload-key-for-listing-tests")
     secure = await connect(settings)
     async with running_worker(secure, settings):

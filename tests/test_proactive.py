@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from conftest import audit_log, copy_fleet, eventually, running_worker, settings_for, tool
+from conftest import audit_log, copy_fleet, eventually, running_worker, settings_for, tool, without_thermal_shutdowns
 from maintenance_agent import client_ops
 from maintenance_agent.connection import data_converter
 from maintenance_agent.models.approval import ApprovalRequest
@@ -30,7 +30,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 def _settings(tmp_path: Path):  # noqa: ANN202
-    return settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"pro-{uuid.uuid4().hex[:8]}",
+    return settings_for(tmp_path, data_dir=without_thermal_shutdowns(copy_fleet(tmp_path / "data")), task_queue=f"pro-{uuid.uuid4().hex[:8]}",
                         user_name=f"ops{uuid.uuid4().hex[:6]}")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from conftest import copy_fleet, running_worker, settings_for
+from conftest import copy_fleet, running_worker, settings_for, with_doomed_repairs
 from maintenance_agent import client_ops
 from maintenance_agent.core.actions import CATALOG, READING_OFFSET
 from maintenance_agent.core.detect import assess_device
@@ -64,7 +64,7 @@ def _md_table(md: str, heading: str) -> list[list[str]]:
 @pytest.fixture
 async def auto_run(client: Client, tmp_path: Path):  # noqa: ANN201
     queue = f"report-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:10]}"
-    settings = settings_for(tmp_path, task_queue=queue, data_dir=copy_fleet(tmp_path / "data"))
+    settings = settings_for(tmp_path, task_queue=queue, data_dir=with_doomed_repairs(copy_fleet(tmp_path / "data")))
     async with running_worker(client, settings):
         wid = await client_ops.start_run(client, settings, auto_approve=True)
         result = await client_ops.result(client, wid)
@@ -172,7 +172,7 @@ def _unescape(cell: str) -> str:
 
 async def test_a_dry_run_report_shows_the_simulated_after_state_and_changes_nothing(client: Client, tmp_path: Path) -> None:
     queue = f"report-dry-{hashlib.sha256(str(tmp_path).encode()).hexdigest()[:10]}"
-    settings = settings_for(tmp_path, task_queue=queue, data_dir=copy_fleet(tmp_path / "data"))
+    settings = settings_for(tmp_path, task_queue=queue, data_dir=with_doomed_repairs(copy_fleet(tmp_path / "data")))
     before = {p.name: p.read_bytes() for p in settings.data_dir.iterdir() if p.is_file()}
     async with running_worker(client, settings):
         wid = await client_ops.start_run(client, settings, auto_approve=True, dry_run=True)

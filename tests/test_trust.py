@@ -17,7 +17,17 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from conftest import ROOT, audit_log, copy_fleet, eventually, identities, running_worker, settings_for
+from conftest import (
+    ROOT,
+    audit_log,
+    copy_fleet,
+    eventually,
+    identities,
+    running_worker,
+    settings_for,
+    with_doomed_repairs,
+    without_thermal_shutdowns,
+)
 from maintenance_agent import client_ops
 from maintenance_agent.core import identity
 from maintenance_agent.identity import Signer
@@ -28,7 +38,7 @@ from maintenance_agent.store import STATE_DIRNAME
 
 
 def _settings(tmp: Path, **overrides: Any):  # noqa: ANN202
-    return settings_for(tmp, data_dir=overrides.pop("data_dir", None) or copy_fleet(tmp / "data"),
+    return settings_for(tmp, data_dir=overrides.pop("data_dir", None) or without_thermal_shutdowns(copy_fleet(tmp / "data")),
                         task_queue=f"trust-{uuid.uuid4().hex[:8]}", **overrides)
 
 
@@ -200,9 +210,12 @@ async def test_forged_internal_signals_neither_lift_nor_trip_the_breaker(client:
     from maintenance_agent.models.run import INLINE_LIMIT
     from maintenance_agent.workflows import InfrastructureMaintenanceWorkflow, SiteExecutionWorkflow
 
-    # 500 devices: 435 actions, over INLINE_LIMIT, so both runs execute in site children.
-    strict = _settings(tmp_path / "strict", data_dir=_generated(tmp_path / "strict", 500), max_failures=3)
-    loose = _settings(tmp_path / "loose", data_dir=_generated(tmp_path / "loose", 500), max_failures=100_000)
+    # 800 devices: 479 actions, over INLINE_LIMIT, so both runs execute in site children.
+    doomed = tuple(f"EQ-{10001 + i}" for i in range(0, 40, 4))  # ten repairs that will not take
+    strict = _settings(tmp_path / "strict", data_dir=with_doomed_repairs(_generated(tmp_path / "strict", 800), doomed),
+                       max_failures=3)
+    loose = _settings(tmp_path / "loose", data_dir=with_doomed_repairs(_generated(tmp_path / "loose", 800), doomed),
+                      max_failures=100_000)
     async with running_worker(client, strict), running_worker(client, loose):
         runs = {}
         for name, settings in (("strict", strict), ("loose", loose)):

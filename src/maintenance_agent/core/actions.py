@@ -194,10 +194,15 @@ def apply(action: PlannedAction, state: DeviceState, as_of: datetime, rules: Rul
         entry = {"window": as_of.date().isoformat(), "tasks": str(action.params.get("tasks", "preventive maintenance")),
                  "status": "completed", "action_id": action.id}
         history = list((inv.model_extra or {}).get("maintenance_schedule", []))
-        return DeviceState(
-            inventory=inv.model_copy(update={"last_maintenance": as_of.date(),
-                                             "maintenance_schedule": [*history, entry]}),
-            health=state.health)
+        update: dict[str, Any] = {"last_maintenance": as_of.date(), "maintenance_schedule": [*history, entry]}
+        health = state.health
+        warning = rules.temperature_celsius.warning
+        if "cooling" in entry["tasks"] and temp is not None and temp > warning:
+            cool = warning - 20  # the visit fixed the fans or airflow: the device now reads cool
+            if inv.temperature_celsius is not None:
+                update["temperature_celsius"] = _keep_type(inv.temperature_celsius, cool)
+            health = _with_reading(state, as_of, metrics={"temperature_celsius": _keep_type(temp, cool)})
+        return DeviceState(inventory=inv.model_copy(update=update), health=health)
     if name is ActionName.RENEW_CONTRACT:
         start = max(inv.maintenance_contract_expiry, as_of.date())
         return DeviceState(

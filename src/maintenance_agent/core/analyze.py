@@ -20,6 +20,8 @@ from .readings import metric_label
 
 SEVERITY_WEIGHT = {Severity.CRITICAL: 100, Severity.WARNING: 10, Severity.INFO: 1}
 HARDWARE_ALERT = re.compile(r"hardware|power|psu|fan|module|optic|transceiver|board|disk", re.IGNORECASE)
+_METRIC_KINDS = frozenset({FindingKind.HIGH_TEMPERATURE, FindingKind.HIGH_CPU, FindingKind.HIGH_MEMORY,
+                           FindingKind.PACKET_LOSS, FindingKind.HIGH_LATENCY})
 _UPSTREAM_TYPES = re.compile(r"core|edge|optical|transport|aggregation", re.IGNORECASE)
 
 
@@ -59,9 +61,8 @@ def explain_device(facts: DeviceFacts, findings: Sequence[Finding]) -> tuple[str
         if life:
             return f"{name} down: aging hardware", f"device down{life}; failure of aging hardware is likely"
         return f"{name} down", "device stopped responding with no hardware alarm; a restart is the first step"
-    metric_findings = [f for f in findings if f.kind in (FindingKind.HIGH_TEMPERATURE, FindingKind.HIGH_CPU,
-                                                         FindingKind.HIGH_MEMORY, FindingKind.PACKET_LOSS,
-                                                         FindingKind.HIGH_LATENCY)]
+    over = [f for f in findings if f.kind in _METRIC_KINDS]
+    metric_findings = [f for f in over if f.severity is not Severity.INFO]  # info: a spike not yet confirmed
     if metric_findings:
         worst = max(metric_findings, key=lambda f: f.severity.rank)
         parts = [f"{metric_label(f.evidence.metric)} {f.evidence.value:g}{f.evidence.unit} > "
@@ -80,6 +81,10 @@ def explain_device(facts: DeviceFacts, findings: Sequence[Finding]) -> tuple[str
     if FindingKind.DEVICE_DEGRADED in kinds:
         return (f"{name} degraded", "reported Degraded with no metric over threshold: a software or configuration "
                 "fault is likely" + life)
+    if over:
+        labels = ", ".join(metric_label(f.evidence.metric) for f in over)
+        return (f"{name}: unconfirmed {labels} spike",
+                f"{'; '.join(f.message for f in over)}; watched until a second reading confirms it" + life)
     trend = _first(findings, FindingKind.RISING_TREND)
     if trend is not None:
         return (f"{name}: {metric_label(trend.evidence.metric)} trending up",
@@ -98,7 +103,8 @@ def explain_device(facts: DeviceFacts, findings: Sequence[Finding]) -> tuple[str
 def explain_site(site: str, devices: Sequence[DeviceFacts], findings_by_device: Mapping[str, Sequence[Finding]]) -> str:
     """A shared cause for several failing devices at one site, when the evidence points to one."""
     down = [d for d in devices if d.status.strip().lower() == "down"]
-    hot = [d for d in devices if any(f.kind is FindingKind.HIGH_TEMPERATURE for f in findings_by_device[d.equipment_id])]
+    hot = [d for d in devices if any(f.kind is FindingKind.HIGH_TEMPERATURE and f.severity is not Severity.INFO
+                                     for f in findings_by_device[d.equipment_id])]
     if len(hot) >= 2 and len(hot) * 2 >= len(devices):
         return f"{len(hot)} of {len(devices)} failing devices run hot: a site cooling failure is likely"
     upstream = [d for d in down if _UPSTREAM_TYPES.search(d.type)]

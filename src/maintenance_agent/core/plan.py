@@ -28,8 +28,11 @@ from .firmware import version_key
 
 _ACTION_ORDER = {a: i for i, a in enumerate(ActionName)}
 _PERFORMANCE = (FindingKind.HIGH_CPU, FindingKind.HIGH_MEMORY, FindingKind.PACKET_LOSS, FindingKind.HIGH_LATENCY)
+_READING_KINDS = frozenset({*_PERFORMANCE, FindingKind.HIGH_TEMPERATURE, FindingKind.RISING_TREND})
 _TUNABLE_TREND_METRICS = ("cpu_utilization_percent", "memory_utilization_percent", "packet_loss_percent", "latency_ms")
 RECENT_MAINTENANCE_DAYS = 14
+COOLING_TASK = "cooling and fan inspection"
+COOLING_BEFORE_RESTART = "thermal shutdown: fix cooling before any restart (planned once it reads below critical)"
 
 
 class PlanError(ValueError):
@@ -79,7 +82,15 @@ def _priority(severity: Severity) -> int:
 def propose_for_device(
     facts: DeviceFacts, findings: Sequence[Finding], baseline: Mapping[str, str], as_of: datetime
 ) -> list[Proposal]:
-    """The repairs this device's findings call for; one per action, superseded ones left out."""
+    """The repairs this device's findings call for; one per action, superseded ones left out.
+
+    Info-level findings (an unconfirmed spike, a distant trend, paperwork not yet due) are reported
+    and watched, never acted on alone. A thermal shutdown gets its cooling fixed first: the restart
+    the diagnosis says would fail is planned only once the device reads below its critical temperature."""
+    if all(f.severity is Severity.INFO for f in findings):
+        return []
+    # Info-level readings inform, they do not drive a repair; info paperwork rides along with one.
+    findings = [f for f in findings if f.severity is not Severity.INFO or f.kind not in _READING_KINDS]
     by_kind: dict[FindingKind, list[Finding]] = defaultdict(list)
     for f in findings:
         by_kind[f.kind].append(f)
@@ -109,12 +120,12 @@ def propose_for_device(
         ))
         replace = True
     restart = False
+    thermal_shutdown = not replace and down and overheating and not hardware
     if not replace and down:
-        restart = True
-        confidence = 0.6 if overheating else 0.9
+        restart = True  # a down device gets no tuning or firmware before it is back
+    if restart and not thermal_shutdown:
         out.append(Proposal(
-            ActionName.RESTART_DEVICE, confidence,
-            "device down" + (" while overheating: may shut down again" if overheating else ""),
+            ActionName.RESTART_DEVICE, 0.9, "device down",
             tuple(k for k in (FindingKind.DEVICE_DOWN, FindingKind.CRITICAL_ALERT) if k in kinds), 1,
             (("mode", "cold"),), Risk.LOW,  # it already carries no traffic: a restart adds no disruption
         ))
@@ -144,11 +155,14 @@ def propose_for_device(
             (("metrics", ",".join(metrics)),),
         ))
     recently_maintained = facts.last_maintenance >= (as_of - timedelta(days=RECENT_MAINTENANCE_DAYS)).date()
-    if not replace and not recently_maintained:
+    if not replace and (not recently_maintained or thermal_shutdown):
         tasks, kinds_used, prio = [], [], 4
         temp_trend = [f for f in trends if f.evidence.metric == "temperature_celsius"]
+        if thermal_shutdown:
+            tasks.append(COOLING_BEFORE_RESTART)
+            kinds_used.append(FindingKind.DEVICE_DOWN)
         if hot or temp_trend:
-            tasks.append("cooling and fan inspection")
+            tasks.append(COOLING_TASK)
             kinds_used += [FindingKind.HIGH_TEMPERATURE] * bool(hot) + [FindingKind.RISING_TREND] * bool(temp_trend)
             prio = min(prio, 1 if overheating else 2)
         if FindingKind.CRITICAL_ALERT in kinds and not down:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...models.core import ActionName, Finding, FindingKind, HealthState, Outcome, PlannedAction, Problem
+from ..plan import COOLING_BEFORE_RESTART
 from .changes import TROUBLED_STATUSES
 from .model import DeviceChange, ReportAction
 
@@ -33,6 +34,13 @@ def recommendations(findings: list[Finding], rows: list[ReportAction], problems:
                    if d.health_after is HealthState.CRITICAL or d.status_after.lower() in TROUBLED_STATUSES)
     if still:
         out.append(f"{len(still)} device(s) an action ran on are still critical, down or degraded: {_some(still)}.")
+    succeeded = {r.id for r in rows if r.outcome is Outcome.SUCCEEDED}
+    cooled = sorted({a.equipment_id for a in planned or [] if a.id in succeeded
+                     and COOLING_BEFORE_RESTART in str(a.params.get("tasks", ""))
+                     and a.equipment_id in after and after[a.equipment_id].status_after.lower() == "down"})
+    if cooled:
+        out.append(f"Cooling was fixed on {len(cooled)} thermally shut down device(s) still down: {_some(cooled)}; "
+                   "run again to plan their restart.")
     for p in [p for p in problems if p.scope == "site"]:
         if len(out) >= 40:
             break
