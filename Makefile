@@ -2,7 +2,7 @@
 PYTHON ?= python3
 POETRY ?= $(shell command -v poetry 2>/dev/null || echo ../shared/tools/poetry)
 
-.PHONY: install demo test test-fast worker server stop status lock bench chaos clean help assets record-histories
+.PHONY: install demo test test-fast worker server stop status lock bench eval chaos clean help assets record-histories
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +42,9 @@ clean:  ## remove reports and local Temporal state (stops the servers first)
 
 bench:  ## benchmarks (not part of the tests): figures in bench/results/, table on stdout (~1 h; QUICK=1: ~10 min)
 	$(PYTHON) tools/dev.py bench $(if $(QUICK),--quick,)
+
+eval:  ## the labelled evaluation of the rules' decisions (not a test): precision/recall table, bench/results/evaluation.json
+	$(PYTHON) tools/dev.py eval
 
 chaos:  ## crash/restart/fault-injection trials (TRIALS=20): prints the table
 	$(PYTHON) tools/dev.py chaos --trials $(or $(TRIALS),20)

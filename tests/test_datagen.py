@@ -337,20 +337,29 @@ def test_about_a_tenth_breach_a_threshold_across_every_metric(health: list[Recor
     assert any(value > 95 for value in busiest)
 
 
-def test_some_operational_devices_trend_towards_a_threshold(health: list[Record]) -> None:
-    operational = [e for e in health if e["status"] == "Operational"]
-    slopes = []
-    for entry in operational:
-        oldest_first = entry["recent_readings"][::-1]
-        for metric in SNAPSHOT_KEYS:
-            values = [r[metric] for r in oldest_first]
-            slope, headroom = _slope(values), WARNING[metric] - values[-1]
-            if slope > 0 and headroom > 0 and 2 <= headroom / slope <= 30:
-                slopes.append(slope)
-                break
-    assert 0.07 <= _fraction(len(slopes), len(operational)) <= 0.14
-    # Clearly rising, not noise on a flat device that happens to fit a shallow slope.
-    assert min(slopes) >= 0.7
+def test_some_operational_devices_trend_towards_a_threshold(fleet: Fleet) -> None:
+    # Judged by the agent's own trend test: jittered flat devices must not pass it, the generated
+    # drifts (OPERATIONAL_TREND_RATE, 10 %) must.
+    import orjson
+
+    from maintenance_agent.core.detect import detect
+    from maintenance_agent.core.timeframe import analysis_time
+    from maintenance_agent.models.rules import Rules
+    from maintenance_agent.store import validate_fleet
+
+    loaded = validate_fleet(Path("generated"), {n: orjson.dumps(d) for n, d in fleet.documents().items()})
+    as_of = analysis_time(loaded.inventory.values(), loaded.health.values())
+    findings = detect(loaded.inventory, loaded.health, loaded.life_years(), Rules(), as_of).findings
+    operational = [i for i in loaded.inventory.values() if i.status == "Operational"]
+    trending = {f.equipment_id for f in findings if f.kind.value == "rising_trend"}
+    assert 0.07 <= _fraction(len(trending & {i.id for i in operational}), len(operational)) <= 0.14
+    trends = [f for f in findings if f.kind.value == "rising_trend"]
+    drifted = [f.evidence.slope_per_day or 0 for f in trends if f.evidence.metric in SNAPSHOT_KEYS]
+    assert min(drifted) >= 0.7  # clearly rising, not noise fitted to a slope
+    # Loss and latency never drift in generated fleets: a trend there is the jitter passing the test
+    # by chance, which it may do rarely, at info level (watched, not acted on).
+    chance = [f for f in trends if f.evidence.metric not in SNAPSHOT_KEYS]
+    assert len(chance) <= 0.005 * len(loaded.inventory) and all(f.severity.value == "info" for f in chance)
 
 
 def test_values_stay_in_range_and_never_sit_on_a_threshold(health: list[Record]) -> None:

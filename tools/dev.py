@@ -4,7 +4,8 @@
     python3 tools/dev.py demo     # install into .venv/, start local Temporal + worker, one auto-approved run
     python3 tools/dev.py test     # install into .venv/ and run the whole test suite
 
-Other commands: install, test-fast (the unit layer, no Temporal server: well under a minute), worker, server, stop, status, bench [--quick], chaos [--trials N], assets,
+Other commands: install, test-fast (the unit layer, no Temporal server: well under a minute), worker, server, stop, status, bench [--quick], chaos [--trials N],
+eval [--seeds N] (the labelled evaluation of the rules' decisions, printed and saved as JSON), assets,
 record-histories, keygen --user NAME [--out DIR], repair-audit [DATA_DIR]. `install` creates `.venv/` and installs exactly what poetry.lock pins, through its
 hashed export `requirements-dev.lock.txt` (`pip --require-hashes`; Poetry is not needed); it is
 skipped when nothing it depends on changed since the last install.
@@ -67,6 +68,7 @@ COMMANDS = {
     "status": lambda *a: in_venv("-m", "maintenance_agent.embedded", "status", *a),
     "bench": lambda *a: in_venv("bench/run_all.py", *a),
     "chaos": lambda *a: in_venv("tests/chaos.py", *(a or ("--trials", "20"))),
+    "eval": lambda *a: in_venv("-m", "maintenance_agent.evaluation", *a),
     "assets": lambda *a: in_venv("tools/make_assets.py", *a),
     "record-histories": lambda *a: in_venv("tests/record_histories.py", *a),
     "keygen": lambda *a: in_venv("-m", "maintenance_agent.identity", "keygen", *a),

@@ -69,6 +69,7 @@ BREACH_BANDS: Final[dict[tuple[Metric, Severity], tuple[float, float]]] = {
     (Metric.LATENCY, Severity.CRITICAL): (20.2, 48.0),
 }
 MAX_BREACH_DAYS: Final = 4
+MIN_BREACH_DAYS: Final = 2  # a breach is confirmed by the reading before it (Rules.breach_confirm_readings)
 
 STATUS_WEIGHTS: Final = ((Status.OPERATIONAL, 0.75), (Status.DEGRADED, 0.17), (Status.DOWN, 0.08))
 HEALTH_BANDS: Final = {
@@ -145,14 +146,15 @@ EXPIRING_CONTRACT_RATE: Final = 0.10
 EXPIRING_MAX_DAYS: Final = 88  # "within 90 days", away from the boundary
 ACTIVE_CONTRACT_DAYS: Final = (95, 4 * 365)
 
-# Day-to-day noise. Small enough that a flat device seldom fits a slope that would reach a
-# threshold within 30 days, so trend detection has few false positives to explain.
+# Day-to-day noise, as real telemetry carries it: healthy readings wander by up to this much around
+# their steady value (CPU and memory +-2 points, temperature +-1 degC, latency +-1 ms, loss +-0.05
+# points). Rising trends carry the same noise: the agent's trend test must tell them apart.
 JITTER: Final = {
     Metric.TEMPERATURE: 1.0,
-    Metric.CPU: 2.5,
-    Metric.MEMORY: 1.5,
-    Metric.PACKET_LOSS: 0.03,
-    Metric.LATENCY: 0.8,
+    Metric.CPU: 2.0,
+    Metric.MEMORY: 2.0,
+    Metric.PACKET_LOSS: 0.05,
+    Metric.LATENCY: 1.0,
 }
 
 
@@ -167,9 +169,9 @@ TREND_SPECS: Final = {
     Metric.MEMORY: TrendSpec((1.0, 3.0), 25.0),
 }
 TREND_METRICS: Final = tuple(TREND_SPECS)
-# At least 3 units below the threshold and tiny noise, so the rounded newest reading is below
-# it; 3-25 days to cross leaves slack for a regression on rounded values to land in 2-30.
-TREND_MIN_MARGIN: Final = 3.0
-TREND_DAYS_TO_CROSS: Final = (3.0, 25.0)
-TREND_JITTER: Final = 0.3
+# At least 5 units below the threshold, more than the noise, so the rounded newest reading is below
+# it; 3-20 days to cross leaves slack for the breach projected from the slope's lower confidence
+# bound on noisy, rounded values to land inside the 30-day horizon.
+TREND_MIN_MARGIN: Final = 5.0
+TREND_DAYS_TO_CROSS: Final = (3.0, 20.0)
 TREND_WINDOW: Final = 14  # the rise starts at most this many readings back

@@ -12,8 +12,8 @@ from .profile import (
     INTEGER_METRICS,
     JITTER,
     MAX_BREACH_DAYS,
+    MIN_BREACH_DAYS,
     THRESHOLDS,
-    TREND_JITTER,
     TREND_WINDOW,
     Metric,
     Record,
@@ -40,15 +40,13 @@ def _metric_series(
     if isinstance(anomaly, Trend) and anomaly.metric is metric:
         newest, slope = anomaly.newest, anomaly.slope_per_day
         floor = min(baseline, newest - slope * (min(count, TREND_WINDOW) - 1))
-        return [
-            max(newest - slope * k, floor) - TREND_JITTER + 2 * TREND_JITTER * draw()
-            for k in range(count)
-        ]
+        jitter = JITTER[metric]
+        return [max(newest - slope * k, floor) - jitter + 2 * jitter * draw() for k in range(count)]
     low, span = baseline - JITTER[metric], 2 * JITTER[metric]
     if isinstance(anomaly, Breach) and anomaly.metric is metric:
         band_low, band_high = BREACH_BANDS[(metric, anomaly.severity)]
         band_span = band_high - band_low
-        elevated = rng.randint(1, min(count, MAX_BREACH_DAYS))
+        elevated = rng.randint(min(count, MIN_BREACH_DAYS), min(count, MAX_BREACH_DAYS))
         return [
             band_low + band_span * draw() if k < elevated else low + span * draw()
             for k in range(count)
