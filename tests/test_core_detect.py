@@ -39,9 +39,12 @@ from maintenance_agent.models.core import (
     Severity,
     SiteHealth,
 )
+from maintenance_agent.models.rules import METRICS, Rules
 
 K = FindingKind
 LIFE5 = {(VENDOR, MODEL): 5.0}
+NO_FLOOR = Rules(trend_noise_floor=dict.fromkeys(METRICS, 0.0))
+"""The trend test on the readings' own spread alone, so hand-computed figures stay exact."""
 
 
 def twice(**metrics: float) -> list[Any]:
@@ -109,7 +112,8 @@ def test_rising_trend_reports_metric_slope_and_projected_days() -> None:
     # = Syy - slope * Sxy = 67.33 - 66.06 = 1.276, s = sqrt(1.276 / 4) = 0.5648, SE = s / sqrt(17.5)
     # = 0.13503; t(0.80, 4) = 0.94096 (Rules.trend_projection_confidence) -> lower bound
     # 1.942857 - 0.12706 = 1.81580/day. From 60.19 to the warning threshold 80 at it: 10.91 days.
-    findings = findings_of(inventory(), health(readings=series("cpu_utilization_percent", [50, 53, 54, 57, 58, 60])))
+    findings = findings_of(inventory(), health(readings=series("cpu_utilization_percent", [50, 53, 54, 57, 58, 60])),
+                           rules=NO_FLOOR)
 
     trend = only(findings, K.RISING_TREND)
     assert trend.evidence == Evidence(metric="cpu_utilization_percent", value=60.0, threshold=80, unit="%",
@@ -400,7 +404,7 @@ def test_reading_order_does_not_change_findings(order: str) -> None:
 ])
 def test_rising_trend_found(metric: str, values: list[float], severity: Severity, days: float,
                             confidence: float) -> None:
-    f = only(findings_of(inventory(), health(readings=series(metric, values))), K.RISING_TREND)
+    f = only(findings_of(inventory(), health(readings=series(metric, values)), rules=NO_FLOOR), K.RISING_TREND)
     assert f.evidence.metric == metric
     assert f.evidence.projected_days_to_breach == days
     assert f.confidence == confidence
@@ -428,7 +432,7 @@ def test_trend_uses_only_readings_inside_the_window() -> None:
     # An old falling stretch, then a clean rise inside the last 14 days: the rise is the trend.
     old = series("cpu_utilization_percent", [79, 70, 60, 50], end=days_ago(20))
     recent = series("cpu_utilization_percent", [50, 55, 60, 65, 70, 75])
-    f = only(findings_of(inventory(), health(readings=old + recent)), K.RISING_TREND)
+    f = only(findings_of(inventory(), health(readings=old + recent), rules=NO_FLOOR), K.RISING_TREND)
     assert f.evidence.projected_days_to_breach == 1.0
 
 

@@ -265,3 +265,16 @@ def test_the_report_says_a_cooled_shutdown_awaits_its_restart() -> None:
     assert "Cooling was fixed on 1 thermally shut down device(s) still down: D1; run again to plan their restart." in said
     failed = row.model_copy(update={"outcome": Outcome.FAILED})
     assert not any("Cooling was fixed" in line for line in recommendations([], [failed], [], False, [after], [cooling]))
+
+
+def test_the_noise_floor_keeps_a_few_lucky_readings_from_passing_for_a_trend() -> None:
+    # Five daily packet-loss readings that happen to line up (0.01 around the line) from a healthy
+    # 0.15 %: on their own spread a significant trend toward 0.5 % within the horizon; against the
+    # ordinary jitter of loss (the floor, 0.03) a rise of 0.08 is less than three times the noise.
+    values = [0.15, 0.18, 0.19, 0.21, 0.23]
+    bare = Rules(trend_noise_floor={"packet_loss_percent": 0})
+    readings = series("packet_loss_percent", values)
+    assert kinds(findings_of(inventory(), health(readings=readings), rules=bare)) == [K.RISING_TREND]
+    assert kinds(findings_of(inventory(), health(readings=readings))) == []
+    # A rules file that sets one floor keeps the others.
+    assert bare.trend_noise_floor["cpu_utilization_percent"] == RULES.trend_noise_floor["cpu_utilization_percent"] > 0

@@ -139,7 +139,8 @@ def add_reading_findings(out: DeviceFindings, inv: InventoryRecord, health: Heal
             # Cheap exits first: most series are flat or falling and need no regression.
             if len(recent) < rules.trend_min_readings or recent[-1][1] <= recent[0][1]:
                 continue
-            trend = fit_trend([(days[i], float(v)) for i, v in recent], threshold.warning, rules)
+            trend = fit_trend([(days[i], float(v)) for i, v in recent], threshold.warning, rules,
+                              rules.trend_noise_floor.get(metric, 0.0))
             if trend is not None:
                 urgent = trend.days_to_breach <= rules.trend_urgent_days
                 out.add(FindingKind.RISING_TREND, Severity.WARNING if urgent else Severity.INFO,

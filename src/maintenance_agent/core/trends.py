@@ -6,7 +6,9 @@ A rising trend must pass three tests, so that the jitter of a healthy device is 
    `Rules.trend_significance` (a t-test on the slope with n - 2 degrees of freedom: with few
    readings the critical value is larger, so the bar is higher).
 2. **Effect size**: the rise the line makes over its window is at least `Rules.trend_min_effect`
-   times the residual spread (the metric's own noise around the line).
+   times the residual spread (the metric's own noise around the line). The spread used by both
+   tests is never taken below `Rules.trend_noise_floor` for the metric, its ordinary jitter: five
+   readings that happen to line up would otherwise look far more certain than telemetry can be.
 3. **Breach within the horizon**, projected from the *lower* confidence bound of the slope, starting
    at the line's value at the newest reading: the latest point is noisy, the point estimate optimistic.
 
@@ -52,7 +54,7 @@ class Trend:
 
 
 def _test(n: int, sx: float, sy: float, sxx: float, sxy: float, syy: float, first_x: float, last_x: float,
-          threshold: float, alpha: float, rules: Rules, windows: int) -> Trend | None:
+          threshold: float, alpha: float, rules: Rules, windows: int, floor: float) -> Trend | None:
     """The three tests on one window, from its running sums; None when any fails."""
     vxx = sxx - sx * sx / n
     if vxx <= 0:
@@ -71,7 +73,7 @@ def _test(n: int, sx: float, sy: float, sxx: float, sxy: float, syy: float, firs
     if sse <= vyy * 1e-12:  # a straight line up to rounding in the sums
         sse = 0.0
     df = n - 2
-    noise = math.sqrt(sse / df)
+    noise = max(math.sqrt(sse / df), floor)
     r2 = 1.0 - sse / vyy if vyy > 0 else 1.0
     if r2 < rules.trend_min_r2:
         return None
@@ -92,7 +94,7 @@ def _test(n: int, sx: float, sy: float, sxx: float, sxy: float, syy: float, firs
     return Trend(slope, slope_low, p_value, noise, effect, n, last_x - first_x, level, days, r2)
 
 
-def fit_trend(points: list[tuple[float, float]], threshold: float, rules: Rules) -> Trend | None:
+def fit_trend(points: list[tuple[float, float]], threshold: float, rules: Rules, noise_floor: float = 0.0) -> Trend | None:
     """The trend of (day, value) points (oldest first, all inside the trend window) toward
     `threshold`, or None when the tests above do not all pass on any window."""
     n_all = len(points)
@@ -119,7 +121,8 @@ def fit_trend(points: list[tuple[float, float]], threshold: float, rules: Rules)
         sxy += x * y
         syy += y * y
         if i in tried:
-            trend = _test(n_all - i, sx, sy, sxx, sxy, syy, x, last_x, threshold, alpha, rules, len(starts))
+            trend = _test(n_all - i, sx, sy, sxx, sxy, syy, x, last_x, threshold, alpha, rules, len(starts),
+                          noise_floor)
             if trend is not None and (best is None or trend.days_to_breach < best.days_to_breach):
                 best = trend
     return best

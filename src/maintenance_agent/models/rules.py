@@ -6,11 +6,25 @@ A breach is strictly greater than its threshold: a value equal to a threshold is
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 REPEAT_HOLD_FLOOR_MINUTES = 60.0
+
+
+MetricName = Literal[
+    "temperature_celsius", "cpu_utilization_percent", "memory_utilization_percent",
+    "packet_loss_percent", "latency_ms",
+]
+"""A metric the rules judge: a reading key and a `Rules` field of the same name."""
+METRICS: tuple[MetricName, ...] = get_args(MetricName)
+
+
+NOISE_FLOOR: dict[MetricName, float] = {
+    "cpu_utilization_percent": 1.2, "memory_utilization_percent": 1.2, "temperature_celsius": 0.6,
+    "packet_loss_percent": 0.03, "latency_ms": 0.6,
+}
 
 
 class MetricThreshold(BaseModel):
@@ -57,6 +71,12 @@ class Rules(BaseModel):
     than the point estimate says, by more when the readings are few or noisy."""
     trend_min_effect: float = Field(3.0, ge=0)
     """The least rise over the trend's window, in residual standard deviations of the metric."""
+    trend_noise_floor: dict[MetricName, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: dict(NOISE_FLOOR))
+    """The least residual spread the trend test assumes per metric: the standard deviation of ordinary
+    reading-to-reading jitter (CPU and memory +-2 points, temperature and latency +-1, loss +-0.05).
+    A few readings that happen to line up then cannot pass for a trend; set lower floors for quieter
+    telemetry (0: trust the readings' own spread alone). Metrics a rules file leaves out keep theirs."""
     trend_min_r2: float = Field(0.6, ge=0, le=1)
     """A floor on the line's R², on top of the tests above (the first version's only test). Its default
     stays: a default that changes would change the digest of every signed run's input (identity.py)."""
@@ -84,6 +104,11 @@ class Rules(BaseModel):
     routine_confidence: float = Field(0.95, ge=0, le=1)
     """An action is routine (may run without approval) at or above this confidence and low risk."""
 
+    @field_validator("trend_noise_floor", mode="before")
+    @classmethod
+    def _merge_floors(cls, value: object) -> object:
+        return {**NOISE_FLOOR, **value} if isinstance(value, dict) else value
+
     def metric(self, name: str) -> MetricThreshold:
         return getattr(self, name)
 
@@ -97,14 +122,6 @@ class Rules(BaseModel):
 
 
 LATER_FIELDS = frozenset({"trend_significance", "trend_projection_confidence", "trend_min_effect",
-                          "breach_confirm_readings", "breach_confirm_minutes"})
+                          "trend_noise_floor", "breach_confirm_readings", "breach_confirm_minutes"})
 """Fields added after the first signed runs, whose start digest covered every field of their input:
 that legacy digest leaves these out while they hold their defaults (see `identity.start_fields`)."""
-
-
-MetricName = Literal[
-    "temperature_celsius", "cpu_utilization_percent", "memory_utilization_percent",
-    "packet_loss_percent", "latency_ms",
-]
-"""A metric the rules judge: a reading key and a `Rules` field of the same name."""
-METRICS: tuple[MetricName, ...] = get_args(MetricName)
