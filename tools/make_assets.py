@@ -2,7 +2,8 @@
 """Regenerate README assets: `make assets`.
 
 - assets/daper.svg: the DAPER loop and where each step runs (drawn here, so it stays current).
-- assets/example-report.md (and .html): the report of a real auto-approved run on the default fleet, made by
+- assets/example-report.md (and .html): the report of a real auto-approved run on the default fleet (two of
+  its repairs made to fail verification, so every section shows), made by
   the real workflow on a throwaway local Temporal dev server.
 """
 
@@ -70,7 +71,7 @@ async def example_report() -> tuple[str, str]:
     sys.path.insert(0, str(ROOT / "tests"))
     from temporalio.testing import WorkflowEnvironment  # noqa: PLC0415
 
-    from conftest import copy_fleet, running_worker, settings_for, tool  # noqa: PLC0415
+    from conftest import copy_fleet, running_worker, settings_for, tool, with_doomed_repairs  # noqa: PLC0415
     from maintenance_agent import client_ops  # noqa: PLC0415
     from maintenance_agent.connection import data_converter  # noqa: PLC0415
 
@@ -79,7 +80,9 @@ async def example_report() -> tuple[str, str]:
         env = await WorkflowEnvironment.start_local(dev_server_existing_path=tool("temporal"),
                                                     data_converter=data_converter(), dev_server_log_level="error")
         async with env:
-            settings = settings_for(work, data_dir=copy_fleet(work / "data"), task_queue=f"assets-{uuid.uuid4().hex[:6]}")
+            # Two repairs that cannot take (a CPU pinned at 99 %), so the failures section shows too.
+            data = with_doomed_repairs(copy_fleet(work / "data"))
+            settings = settings_for(work, data_dir=data, task_queue=f"assets-{uuid.uuid4().hex[:6]}")
             async with running_worker(env.client, settings):
                 wid = await client_ops.start_run(env.client, settings, auto_approve=True)
                 result = await client_ops.result(env.client, wid)
