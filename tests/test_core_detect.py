@@ -418,7 +418,7 @@ def test_rising_trend_found(metric: str, values: list[float], severity: Severity
     ([50, 55, 60], 1, AS_OF, []),  # three readings, four needed
     ([50, 50.5, 51, 51.5, 52, 52.5], 1, AS_OF, []),  # 27.5 / 0.5 = 55 days, beyond the 30-day horizon
     ([65, 70, 75, 79.9, 85], 1, AS_OF, [K.HIGH_CPU]),  # already breached: a threshold finding instead
-    ([65, 70, 75, 80], 1, AS_OF, []),  # reaches the threshold exactly: neither breach nor trend
+    ([65, 70, 75, 80], 1, AS_OF, [K.RISING_TREND]),  # at the threshold, not over it: a trend there now
     ([50, 55, 60, 65, 70, 75], 1, days_ago(15), []),  # all readings outside the 14-day window
 ], ids=["flat", "falling", "noisy", "too-few", "beyond-horizon", "already-breached", "at-threshold",
         "outside-window"])
@@ -444,8 +444,8 @@ LINE = [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]
     (LINE, 34, 30.0),  # exactly the horizon
     (LINE, 34.5, None),  # 30.5 days: beyond the horizon
     (LINE[:3], 10, None),  # too few points
-    (LINE, 3.5, None),  # the line is past the threshold already: a breach question, not a trend
-    (LINE, 4, None),  # the line is at the threshold: zero days left
+    (LINE, 3.5, 0.0),  # the line is past the threshold already: zero days left
+    (LINE, 4, 0.0),  # the line is at the threshold
     ([(0.0, 4.0), (1.0, 3.0), (2.0, 2.0), (3.0, 4.5)], 10, None),  # last above first but slope < 0
     ([(2.0, 1.0), (2.0, 2.0), (2.0, 3.0), (2.0, 4.0)], 10, None),  # all on one day: no slope
     ([(0.0, 50.0), (1.0, 65.0), (2.0, 45.0), (3.0, 68.0), (4.0, 52.0), (5.0, 60.0)], 80, None),  # noise

@@ -56,10 +56,10 @@ def test_t_functions_refuse_nonsense() -> None:
 def test_the_slope_test_matches_scipy_linregress(seed: int) -> None:
     rng = Random(seed)
     n = rng.randint(5, 40)
-    xs = [i * 0.5 for i in range(n)]
+    xs = [float(i) for i in range(n)]  # daily: no daily cycle to take out
     ys = [20 + 1.5 * x + rng.gauss(0, 1.0) for x in xs]
     one_window = Rules(trend_horizon_days=1000, trend_min_effect=0, trend_window_days=1000)
-    trend = fit_trend(list(zip(xs, ys)), 60, one_window)
+    trend = fit_trend(list(zip(xs, ys)), 200, one_window)
     ref = sp.linregress(xs, ys)
     assert trend is not None
     assert trend.slope_per_day == pytest.approx(ref.slope)
@@ -67,8 +67,8 @@ def test_the_slope_test_matches_scipy_linregress(seed: int) -> None:
     assert trend.slope_low_per_day == pytest.approx(low)
     assert trend.p_value == pytest.approx(ref.pvalue / 2, abs=1e-12)  # one-sided, one window
     assert trend.level == pytest.approx(ref.intercept + ref.slope * xs[-1])
-    assert trend.days_to_breach == pytest.approx((60 - trend.level) / trend.slope_low_per_day)
-    assert trend.days_to_breach > (60 - trend.level) / trend.slope_per_day  # the lower bound is later
+    assert trend.days_to_breach == pytest.approx((200 - trend.level) / trend.slope_low_per_day)
+    assert trend.days_to_breach > (200 - trend.level) / trend.slope_per_day  # the lower bound is later
 
 
 # Residuals that sum to zero and are uncorrelated with day (so the slope stays exactly 2/day).
@@ -83,8 +83,9 @@ def test_significance_a_slope_buried_in_noise_is_no_trend() -> None:
     # The same slope of 2/day over 4 days: clear with little noise, not significant with a lot.
     assert fit_trend(_line(4, 2.0, 0.3), 60, RULES) is not None
     assert fit_trend(_line(4, 2.0, 3.0), 60, RULES) is None
-    assert fit_trend(_line(4, 2.0, 3.0), 60, RULES.model_copy(update={"trend_significance": 0.45,
-                                                                      "trend_min_effect": 0, "trend_min_r2": 0})) is not None
+    assert fit_trend(_line(4, 2.0, 3.0), 60, RULES.model_copy(update={
+        "trend_significance": 0.45, "trend_projection_confidence": 0.55, "trend_min_effect": 0,
+        "trend_min_r2": 0})) is not None
 
 
 def test_with_few_readings_the_bar_is_higher() -> None:
@@ -97,7 +98,7 @@ def test_with_few_readings_the_bar_is_higher() -> None:
 
 def test_effect_size_a_significant_but_tiny_rise_is_no_trend() -> None:
     # 400 readings over 10 days: a rise of 2 noise units over the window is highly significant,
-    # but smaller than trend_min_effect (3) residual deviations: noise-sized, not a trend.
+    # but smaller than trend_min_effect (3.5) residual deviations: noise-sized, not a trend.
     rng = Random(7)
     points = [(i / 40, 78.0 + 0.02 * i / 40 * 10 + rng.gauss(0, 1.0)) for i in range(400)]
     loose = RULES.model_copy(update={"trend_min_effect": 0, "trend_horizon_days": 1000, "trend_min_r2": 0})
@@ -245,7 +246,7 @@ def test_an_unconfirmed_spike_is_explained_as_one() -> None:
     d = run_detect([(inventory("SPIKE"), health("SPIKE", _cpu(40, 90)))])
     (problem,), _ = analyze(d.findings, d.facts, d.sites)
     assert problem.severity is Severity.INFO
-    assert "unconfirmed CPU spike" in problem.title and "watched until a second reading confirms it" in problem.explanation
+    assert "unconfirmed CPU spike" in problem.title and "watched until the breach is confirmed" in problem.explanation
 
 
 def test_the_report_says_a_cooled_shutdown_awaits_its_restart() -> None:
@@ -278,3 +279,88 @@ def test_the_noise_floor_keeps_a_few_lucky_readings_from_passing_for_a_trend() -
     assert kinds(findings_of(inventory(), health(readings=readings))) == []
     # A rules file that sets one floor keeps the others.
     assert bare.trend_noise_floor["cpu_utilization_percent"] == RULES.trend_noise_floor["cpu_utilization_percent"] > 0
+
+
+def test_an_outside_proposal_must_follow_the_diagnosis_too() -> None:
+    from maintenance_agent.core.plan import PlanError, validate_proposal
+
+    hot = [reading(days_ago(1), temperature_celsius=82), reading(AS_OF, temperature_celsius=83)]
+    devices = [(inventory("HOT", status="Down"), health("HOT", hot, status="Down")),
+               (inventory("SPIKE"), health("SPIKE", _cpu(40, 90))),
+               (inventory("DOWN", status="Down"), None)]
+    d = run_detect(devices)
+    with pytest.raises(PlanError, match="thermal shutdown"):
+        validate_proposal("HOT", "restart_device", d.facts, set(), d.findings)
+    with pytest.raises(PlanError, match="all info-level"):
+        validate_proposal("SPIKE", "optimize_configuration", d.facts, set(), d.findings)
+    assert validate_proposal("HOT", "schedule_maintenance", d.facts, set(), d.findings)[1] is ActionName.SCHEDULE_MAINTENANCE
+    assert validate_proposal("DOWN", "restart_device", d.facts, set(), d.findings)[1] is ActionName.RESTART_DEVICE
+
+
+# ------------------------------------------------------------------------------------------------
+# windows, daily cycles, crossings
+
+
+def _six_hourly(level, cycle: float = 4.0, jitter: float = 2.0, seed: int = 1) -> list[tuple[float, float]]:
+    """56 readings, every 6 hours for 14 days: level(day) + a daily cycle peaking mid-afternoon + jitter."""
+    rng = Random(seed)
+    return [(k / 4, level(k / 4) + cycle * math.sin((k % 4 * 6 - 9) / 24 * 2 * math.pi) + rng.uniform(-jitter, jitter))
+            for k in range(56)]
+
+
+def test_a_daily_cycle_neither_hides_a_drift_nor_fakes_one() -> None:
+    flat = _six_hourly(lambda d: 60.0, cycle=6.0)
+    assert fit_trend(flat, 80, RULES, 1.2) is None
+    drift = _six_hourly(lambda d: 45 + 2.4 * max(0.0, d - 10), cycle=6.0)  # 3 %/day for the last 4 days
+    trend = fit_trend(drift, 80, RULES, 1.2)
+    assert trend is not None and trend.readings <= 28
+    assert trend.noise < 2.0  # the cycle (6 points) was taken out: what is left is the jitter
+
+
+def test_the_significance_level_is_split_between_the_windows_tried() -> None:
+    # Twenty daily readings (no daily cycle to take out). With a 1000-day window only the whole
+    # series is tested; with a 20-day one its last 10 days are tried too, so each test runs at
+    # 0.05 / 2 and the p-value it reports is doubled.
+    rng = Random(11)
+    points = [(float(d), 30 + 1.5 * d + rng.uniform(-2, 2)) for d in range(20)]
+    loose = {"trend_horizon_days": 1000, "trend_min_effect": 0}
+    single = fit_trend(points, 200, Rules(trend_window_days=1000, **loose))
+    split = fit_trend(points, 200, Rules(trend_window_days=20, **loose))
+    assert single is not None and split is not None
+    chosen = points[-split.readings:]
+    ref = sp.linregress([x for x, _ in chosen], [y for _, y in chosen])
+    assert split.p_value == pytest.approx(2 * ref.pvalue / 2, rel=1e-6)
+    assert single.p_value == pytest.approx(sp.linregress(*zip(*points)).pvalue / 2, rel=1e-6)
+    # The split level shows in the bound the test needs: t(1 - 0.025, df) > t(1 - 0.05, df).
+    assert t_quantile(1 - 0.05 / 2, 18) > t_quantile(1 - 0.05, 18)
+
+
+def test_a_rise_since_a_restart_is_found_though_older_readings_were_higher() -> None:
+    leak = _six_hourly(lambda d: 75.0 if d < 6 else 55 + 2.55 * max(0.0, d - 10), cycle=0.0, seed=5)
+    readings = [reading(AS_OF - timedelta(days=14 - 0.25 - x), memory_utilization_percent=round(y, 1))
+                for x, y in leak]
+    found = [f for f in findings_of(inventory(), health(readings=readings)) if f.kind is K.RISING_TREND]
+    assert [f.evidence.metric for f in found] == ["memory_utilization_percent"]
+
+
+def test_a_climb_into_the_threshold_is_confirmed_by_its_trend_a_spike_is_not() -> None:
+    climb = [readings for readings in [_cpu(60, 63, 66, 69, 72, 75, 78.5, 81)]][0]
+    (f,) = [x for x in findings_of(inventory(), health(readings=climb)) if x.kind is K.HIGH_CPU]
+    assert f.severity is Severity.WARNING and "a climb, not a spike" in f.message
+    spike = _cpu(60, 61, 59, 60, 62, 60, 61, 81)
+    (g,) = [x for x in findings_of(inventory(), health(readings=spike)) if x.kind is K.HIGH_CPU]
+    assert g.severity is Severity.INFO and "not confirmed" in g.message
+
+
+def test_a_line_at_the_threshold_with_the_newest_reading_just_under_it_is_an_urgent_trend() -> None:
+    (f,) = findings_of(inventory(), health(readings=_cpu(70, 73, 76, 80, 79.5)))
+    assert (f.kind, f.severity, f.evidence.projected_days_to_breach) == (K.RISING_TREND, Severity.WARNING, 0.0)
+    assert "its line is at 80% already" in f.message
+
+
+def test_a_projection_confidence_above_the_test_s_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="must not exceed 1 - trend_significance"):
+        Rules(trend_projection_confidence=0.99)
+    assert Rules(trend_projection_confidence=0.95).trend_projection_confidence == 0.95

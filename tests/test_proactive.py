@@ -209,3 +209,30 @@ def test_an_open_approval_holds_back_only_what_it_holds(tmp_path: Path) -> None:
     assert routine and len(routine) < len(first)
     assert {a.key for a in plan("cycle-2", exclude_plans=[str(tmp_path / "cycle-1")])} == routine
     assert plan("cycle-3", exclude_plans_entirely=[str(tmp_path / "cycle-1")]) == []
+
+
+async def test_a_thermal_shutdown_gets_its_cooling_in_one_cycle_and_its_restart_in_the_next(
+        env: WorkflowEnvironment, tmp_path: Path) -> None:
+    # The default fleet as shipped: EQ-10002 and EQ-10006 are down at a critical temperature.
+    settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), task_queue=f"pro-{uuid.uuid4().hex[:8]}",
+                            user_name=f"ops{uuid.uuid4().hex[:6]}")
+    shutdowns = {"EQ-10002", "EQ-10006"}
+    async with running_worker(env.client, settings):
+        await client_ops.start_proactive(env.client, settings, interval_minutes=10)
+        first = await _status(env, settings, _waiting_after(1), "cycle 1")
+        assert first.last_cycle and first.last_cycle.approval_run
+        cooled = {(e["equipment_id"], e["action"]) for e in audit_log(settings.data_dir)
+                  if e["outcome"] == "succeeded" and e["equipment_id"] in shutdowns}
+        assert cooled == {(eid, "schedule_maintenance") for eid in shutdowns}, "the cooling runs first, routinely"
+        proposed = (await client_ops.get_plan(env.client, first.last_cycle.approval_run)).actions
+        assert not [a for a in proposed if a.equipment_id in shutdowns and a.action.value == "restart_device"], \
+            "no restart while the diagnosis says it would fail"
+
+        await env.sleep(timedelta(minutes=10))
+        second = await _status(env, settings, _waiting_after(2), "cycle 2")
+        c2 = second.last_cycle
+        assert c2 and c2.approval_run, "the cooled devices' restarts are new work for approval"
+        restarts = {a.equipment_id for a in (await client_ops.get_plan(env.client, c2.approval_run)).actions
+                    if a.action.value == "restart_device"}
+        assert restarts == shutdowns
+        await client_ops.stop_proactive(env.client, settings.user_name)

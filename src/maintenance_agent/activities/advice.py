@@ -50,7 +50,8 @@ class AdviceActivities(ActivityBase):
             actions_included=digest.actions_included, actions_omitted=digest.actions_omitted, notes=list(talk.notes))
         if talk.answer is None or time.monotonic() >= deadline:
             return self._keep_advice_on_disk(directory, plan, record, deadline)
-        applied = apply_advice(talk.answer, problems, rules_actions, detection.facts, digest, inp.rules)
+        applied = apply_advice(talk.answer, problems, rules_actions, detection.facts, digest, inp.rules,
+                               detection.findings)
         record.executive_summary = talk.answer.executive_summary
         record.parts = [part for part, present in (
             ("executive summary", True),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel, Field
 
-from ..models.core import DeviceFacts, PlannedAction, Problem
+from ..models.core import DeviceFacts, Finding, PlannedAction, Problem
 from ..models.rules import Rules
 from .plan import PlanError, Proposal, make_action, validate_proposal
 
@@ -204,7 +204,8 @@ class AppliedAdvice:
 
 
 def apply_advice(answer: AdvisorAnswer, problems: Sequence[Problem], actions: Sequence[PlannedAction],
-                 facts: Mapping[str, DeviceFacts], digest: Digest, rules: Rules) -> AppliedAdvice:
+                 facts: Mapping[str, DeviceFacts], digest: Digest, rules: Rules,
+                 findings: Sequence[Finding] = ()) -> AppliedAdvice:
     """Attach explanations and comments; turn proposals into actions through the same rules as any
     other (catalog, known device, no duplicate, nothing beside a planned replacement, one action per
     purpose, risk from the catalog, never routine)."""
@@ -233,7 +234,7 @@ def apply_advice(answer: AdvisorAnswer, problems: Sequence[Problem], actions: Se
         try:
             if proposal.equipment_id not in digest.devices:
                 raise PlanError(f"{proposal.equipment_id!r} was not among the devices shown to the advisor")
-            device, name = validate_proposal(proposal.equipment_id, proposal.action, facts, existing)
+            device, name = validate_proposal(proposal.equipment_id, proposal.action, facts, existing, findings)
         except PlanError as exc:
             rejected.append(f"{label[:80]}: {exc}")
             continue

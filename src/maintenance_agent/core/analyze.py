@@ -84,7 +84,7 @@ def explain_device(facts: DeviceFacts, findings: Sequence[Finding]) -> tuple[str
     if over:
         labels = ", ".join(metric_label(f.evidence.metric) for f in over)
         return (f"{name}: unconfirmed {labels} spike",
-                f"{'; '.join(f.message for f in over)}; watched until a second reading confirms it" + life)
+                f"{'; '.join(f.message for f in over)}; watched until the breach is confirmed" + life)
     trend = _first(findings, FindingKind.RISING_TREND)
     if trend is not None:
         return (f"{name}: {metric_label(trend.evidence.metric)} trending up",

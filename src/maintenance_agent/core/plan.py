@@ -235,12 +235,26 @@ ACTION_PURPOSE = {
 plan it together with a restart; an outside proposal may not add a second action for one purpose."""
 
 
+def diagnosis_refusal(action: ActionName, findings: Sequence[Finding]) -> str | None:
+    """Why a device's diagnosis rules `action` out, or None: what the rules never plan themselves."""
+    if findings and all(f.severity is Severity.INFO for f in findings):
+        return "its findings are all info-level: it is watched, not acted on"
+    down = any(f.kind is FindingKind.DEVICE_DOWN for f in findings)
+    overheating = any(f.kind is FindingKind.HIGH_TEMPERATURE and f.severity is Severity.CRITICAL for f in findings)
+    if action is ActionName.RESTART_DEVICE and down and overheating:
+        return ("it is down at a critical temperature (a thermal shutdown): a restart would fail until its cooling "
+                "is fixed, which schedule_maintenance does first")
+    return None
+
+
 def validate_proposal(
-    equipment_id: str, action: str, facts: Mapping[str, DeviceFacts], existing: Collection[str]
+    equipment_id: str, action: str, facts: Mapping[str, DeviceFacts], existing: Collection[str],
+    findings: Sequence[Finding] = (),
 ) -> tuple[DeviceFacts, ActionName]:
     """Check an externally proposed action (e.g. from the LLM advisor) against the catalog, the fleet
-    and the planning rules: a planned replacement supersedes every other repair of that device, and
-    a device gets one action per purpose. `existing` holds the planned `equipment_id:action` keys."""
+    and the planning rules: a planned replacement supersedes every other repair of that device, a
+    device gets one action per purpose, and nothing its diagnosis rules out (`diagnosis_refusal`,
+    over the device's `findings`). `existing` holds the planned `equipment_id:action` keys."""
     if action not in ActionName._value2member_map_:
         raise PlanError(f"{action!r} is not in the action catalog ({', '.join(a.value for a in ActionName)})")
     name = ActionName(action)
@@ -249,6 +263,9 @@ def validate_proposal(
         raise PlanError(f"{equipment_id!r} is not a device with findings in this run")
     if f"{equipment_id}:{name}" in existing:
         raise PlanError(f"{name} for {equipment_id} is already planned")
+    refusal = diagnosis_refusal(name, [f for f in findings if f.equipment_id == equipment_id])
+    if refusal is not None:
+        raise PlanError(f"{name} for {equipment_id} does not follow its diagnosis: {refusal}")
     prefix = f"{equipment_id}:"
     planned = {ActionName(k[len(prefix):]) for k in existing
                if k.startswith(prefix) and k[len(prefix):] in ActionName._value2member_map_}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,7 +10,7 @@ from ..models.core import FindingKind, Severity
 from ..models.fleet import HealthRecord, InventoryRecord, Reading
 from ..models.rules import METRICS, MetricName, Rules
 from .evidence import DeviceFindings, evidence
-from .trends import fit_trend
+from .trends import Trend, fit_trend
 
 _METRIC_KIND = {
     "temperature_celsius": FindingKind.HIGH_TEMPERATURE,
@@ -63,8 +64,35 @@ def _run_over(present: list[tuple[int, float]], warning: float) -> tuple[int, in
     return run, start
 
 
-def _unconfirmed(run: int, minutes: float, rules: Rules) -> str | None:
+def _trend_of(present: list[tuple[int, float]], days: list[float], window_start: float, metric: MetricName,
+              threshold: float, rules: Rules) -> Trend | None:
+    """The metric's rising trend toward `threshold` over the trend window, if it has one."""
+    if len(present) < rules.trend_min_readings:
+        return None
+    # Usually every reading is inside the window: then there is nothing to filter.
+    recent = present if days[present[0][0]] >= window_start else [
+        (i, v) for i, v in present if days[i] >= window_start]
+    n = len(recent)
+    if n < rules.trend_min_readings:
+        return None
+    latest = recent[-1][1]
+    # Cheap exits first: most series are flat or falling and need no regression. A series whose
+    # oldest reading is higher may still rise over its recent half (a leak since a restart).
+    if latest <= recent[0][1]:
+        if n < 2 * rules.trend_min_readings:
+            return None
+        half = days[recent[-1][0]] - max(1.0, round(rules.trend_window_days / 2))
+        j = bisect_right(recent, half, key=lambda p: days[p[0]])
+        if j >= n or latest <= recent[j][1]:
+            return None
+    return fit_trend([(days[i], float(v)) for i, v in recent], threshold, rules,
+                     rules.trend_noise_floor.get(metric, 0.0))
+
+
+def _unconfirmed(run: int, minutes: float, rules: Rules, *, snapshot: bool = False) -> str | None:
     """Why a warning breach is not confirmed yet (an alerting rule's `for:`), or None if it is."""
+    if snapshot and (rules.breach_confirm_minutes is not None or rules.breach_confirm_readings > 1):
+        return "not confirmed: a single inventory snapshot, with no readings to confirm it"
     if rules.breach_confirm_minutes is not None:
         if minutes >= rules.breach_confirm_minutes:
             return None
@@ -128,28 +156,28 @@ def add_reading_findings(out: DeviceFindings, inv: InventoryRecord, health: Heal
                     f"{label} {value:g}{threshold.unit} above critical {threshold.critical:g}{threshold.unit}")
         elif value > threshold.warning:
             over = f"{label} {value:g}{threshold.unit} above warning {threshold.warning:g}{threshold.unit}"
-            unconfirmed = _unconfirmed(run, run_minutes, rules)
+            unconfirmed = _unconfirmed(run, run_minutes, rules, snapshot=not present)
+            if unconfirmed is not None and present:
+                climb = _trend_of(present, days, window_start, metric, threshold.warning, rules)
+                if climb is not None:  # a steady rise into the threshold confirms it: not a spike
+                    unconfirmed = None
+                    over += (f", rising {climb.slope_per_day:+.2f}{threshold.unit}/day over {climb.readings} "
+                             f"readings into it (a climb, not a spike)")
             out.add(_METRIC_KIND[metric], Severity.WARNING if unconfirmed is None else Severity.INFO,
                     evidence(metric, value, threshold.warning, threshold.unit, observed_at),
                     confidence, over if unconfirmed is None else f"{over}, {unconfirmed}")
-        elif len(present) >= rules.trend_min_readings:
-            # Usually every reading is inside the window: then there is nothing to filter.
-            recent = present if days[present[0][0]] >= window_start else [
-                (i, v) for i, v in present if days[i] >= window_start]
-            # Cheap exits first: most series are flat or falling and need no regression.
-            if len(recent) < rules.trend_min_readings or recent[-1][1] <= recent[0][1]:
-                continue
-            trend = fit_trend([(days[i], float(v)) for i, v in recent], threshold.warning, rules,
-                              rules.trend_noise_floor.get(metric, 0.0))
-            if trend is not None:
-                urgent = trend.days_to_breach <= rules.trend_urgent_days
-                out.add(FindingKind.RISING_TREND, Severity.WARNING if urgent else Severity.INFO,
-                        evidence(metric, value, threshold.warning, threshold.unit, observed_at,
-                                 projected_days_to_breach=round(trend.days_to_breach, 1),
-                                 slope_per_day=round(trend.slope_per_day, 3)),
-                        (1.0 - trend.p_value) * min(1.0, trend.readings / 6),
-                        f"{label} rising {trend.slope_per_day:+.2f}{threshold.unit}/day over "
-                        f"{trend.readings} readings (at least {trend.slope_low_per_day:+.2f} with "
-                        f"{rules.trend_projection_confidence:.0%} confidence), breaches {threshold.warning:g}"
-                        f"{threshold.unit} in ~{trend.days_to_breach:.1f} days")
+        elif (trend := _trend_of(present, days, window_start, metric, threshold.warning, rules)) is not None:
+            urgent = trend.days_to_breach <= rules.trend_urgent_days
+            w = f"{threshold.warning:g}{threshold.unit}"
+            when = f"breaches {w} in ~{trend.days_to_breach:.1f} days" if trend.days_to_breach > 0 else (
+                f"its line is at {w} already")
+            out.add(FindingKind.RISING_TREND, Severity.WARNING if urgent else Severity.INFO,
+                    evidence(metric, value, threshold.warning, threshold.unit, observed_at,
+                             projected_days_to_breach=round(trend.days_to_breach, 1),
+                             slope_per_day=round(trend.slope_per_day, 3)),
+                    min((1.0 - trend.p_value) * min(1.0, trend.readings / 6),
+                        0.7 if observed_at is not None and as_of - observed_at > stale_after else 1.0),
+                    f"{label} rising {trend.slope_per_day:+.2f}{threshold.unit}/day over "
+                    f"{trend.readings} readings (at least {trend.slope_low_per_day:+.2f} with "
+                    f"{rules.trend_projection_confidence:.0%} confidence), {when}")
     return Readout(latest_values, latest_at, newest_reading)

@@ -61,9 +61,12 @@ def report(result: dict[str, Any]) -> str:
               f"{o['fn']:>4}", "",
               f"healthy devices with any action: {r['healthy_with_any_action']} of {r['healthy_devices']} "
               f"({_fmt(r['healthy_with_any_action_share'])})",
-              f"injected faults with a fitting action: {r['faults_with_fitting_action']} of {r['faults_to_act_on']} "
-              f"({_fmt(r['faults_with_fitting_action_share'])}); watched at info, no action: "
-              f"{r['faults_watched_at_info']} (acted on anyway: {r['watched_with_action']})",
+              f"injected faults the ground truth says to repair now, with a fitting action: "
+              f"{r['faults_with_fitting_action']} of {r['faults_to_act_on']} "
+              f"({_fmt(r['faults_with_fitting_action_share'])})",
+              f"faults to watch without acting (a distant drift, paperwork not yet due): {r['faults_to_watch']}, "
+              f"acted on: {r['watched_with_action']}; drifts 5-12 days from their breach (either is fine): "
+              f"{r['faults_either_way']}",
               f"forbidden actions (e.g. a restart planned for a thermal shutdown): {r['forbidden_actions']}",
               f"unconfirmed spikes reported as info, not acted on: {r['unconfirmed_info_findings_allowed']}"]
     w = result["weak_strengths"]

@@ -57,7 +57,11 @@ class Label:
     allowed_info: set[tuple[FindingKind, str]] = field(default_factory=set)
     """Info-level findings that are fine to report (an unconfirmed spike) but must not be acted on."""
     fitting: frozenset[ActionName] = frozenset()
-    """At least one of these must be planned (empty: no action at all may be planned)."""
+    """The repairs that fit the fault."""
+    act: bool | None = False
+    """What the ground truth calls for, whatever the rules rate it: True, one of `fitting` must be
+    planned; False, no action at all (healthy, a spike, a drift still far from its threshold,
+    paperwork not yet due); None, either (a drift whose true breach is between 5 and 12 days away)."""
     forbidden: frozenset[ActionName] = frozenset()
     realistic: bool = True
     """Part of the headline figures; weaker strengths show where detection stops."""
@@ -95,8 +99,10 @@ class Builder:
                 "latency_ms": u(*r.latency)}
 
     def series(self, stamps: list[datetime], base: dict[str, float],
-               shape: Callable[[str, int, datetime], float | None] | None = None) -> list[dict[str, Any]]:
-        """Readings at `stamps`: baseline + daily cycle + jitter, or what `shape` says for a metric."""
+               shape: Callable[[str, int, datetime], float | None] | None = None,
+               level: Callable[[str, int], float | None] | None = None) -> list[dict[str, Any]]:
+        """Readings at `stamps`: each metric's steady value (its baseline, or what `level` says, e.g. a
+        drift) plus the daily cycle and jitter; or exactly what `shape` says for a metric."""
         out = []
         u = self.rng.uniform
         for k, at in enumerate(stamps):
@@ -104,9 +110,11 @@ class Builder:
             cycle = math.sin((at.hour - 9) / 24 * 2 * math.pi)  # +1 at 15:00, -1 at 03:00
             for metric in METRICS:
                 override = shape(metric, k, at) if shape else None
-                value = override if override is not None else (
-                    base[metric] + DAILY_CYCLE[metric] * cycle + u(-JITTER[metric], JITTER[metric]))
-                reading[metric] = _round(metric, value)
+                if override is None:
+                    steady = level(metric, k) if level else None
+                    steady = base[metric] if steady is None else steady
+                    override = steady + DAILY_CYCLE[metric] * cycle + u(-JITTER[metric], JITTER[metric])
+                reading[metric] = _round(metric, override)
             out.append(reading)
         return out
 

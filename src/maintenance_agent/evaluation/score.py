@@ -46,8 +46,11 @@ class Tally:
     faults_to_act_on: int = 0
     faults_with_fitting_action: int = 0
     faults_watched: int = 0
-    """Faults the rules rightly rate info (a distant trend, paperwork not yet due): reported, not acted on."""
+    """Faults the ground truth says to watch (a distant drift, paperwork not yet due): no action."""
     watched_with_action: int = 0
+    unrepaired: list[dict[str, Any]] = field(default_factory=list)
+    faults_either: int = 0
+    """Drifts whose true breach is 5 to 12 days away: acting now or at the next cycle are both fine."""
     forbidden_actions: int = 0
     misses: list[dict[str, Any]] = field(default_factory=list)
     false_alarms: list[dict[str, Any]] = field(default_factory=list)
@@ -105,16 +108,23 @@ def score(devices: list[Device], outcome: Outcome, tally: Tally, *, realistic_on
             if planned:
                 tally.healthy_with_action += 1
                 row["acted on"] += 1
-        elif any(f.severity is not Severity.INFO for f in matched) and label.fitting:
+        elif label.act:  # the ground truth calls for a repair, however the rules rated it
             tally.faults_to_act_on += 1
             if planned & label.fitting:
                 tally.faults_with_fitting_action += 1
                 row["fitting action"] += 1
-        elif matched:
+            else:
+                row["no fitting action"] += 1
+                tally.unrepaired.append({"device": eid, "scenario": label.scenario, "strength": label.strength,
+                                         "found": [f.message for f in got], "planned": sorted(planned)})
+        elif label.act is False:  # a fault to watch: a spike, a distant drift, paperwork not yet due
             tally.faults_watched += 1
             row["watched"] += 1
             if planned:
                 tally.watched_with_action += 1
+                row["acted on"] += 1
+        else:
+            tally.faults_either += 1
 
 
 def summarize(tally: Tally) -> dict[str, Any]:
@@ -138,10 +148,12 @@ def summarize(tally: Tally) -> dict[str, Any]:
         "faults_with_fitting_action": tally.faults_with_fitting_action,
         "faults_with_fitting_action_share": (round(tally.faults_with_fitting_action / tally.faults_to_act_on, 4)
                                              if tally.faults_to_act_on else None),
-        "faults_watched_at_info": tally.faults_watched,
+        "faults_to_watch": tally.faults_watched,
         "watched_with_action": tally.watched_with_action,
+        "faults_either_way": tally.faults_either,
         "forbidden_actions": tally.forbidden_actions,
         "by_scenario": {k: dict(v) for k, v in sorted(tally.by_scenario.items())},
         "misses": tally.misses[:20],
+        "faults_without_fitting_action": tally.unrepaired[:20],
         "false_alarms": tally.false_alarms[:20],
     }

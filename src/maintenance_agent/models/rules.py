@@ -69,7 +69,7 @@ class Rules(BaseModel):
     trend_projection_confidence: float = Field(0.8, ge=0.5, lt=1)
     """The breach is projected from the slope's lower confidence bound at this one-sided level: later
     than the point estimate says, by more when the readings are few or noisy."""
-    trend_min_effect: float = Field(3.0, ge=0)
+    trend_min_effect: float = Field(3.5, ge=0)
     """The least rise over the trend's window, in residual standard deviations of the metric."""
     trend_noise_floor: dict[MetricName, Annotated[float, Field(ge=0)]] = Field(
         default_factory=lambda: dict(NOISE_FLOOR))
@@ -103,6 +103,14 @@ class Rules(BaseModel):
 
     routine_confidence: float = Field(0.95, ge=0, le=1)
     """An action is routine (may run without approval) at or above this confidence and low risk."""
+
+    @model_validator(mode="after")
+    def _projection_within_the_test(self) -> Rules:
+        if self.trend_projection_confidence > 1 - self.trend_significance:
+            raise ValueError(f"trend_projection_confidence ({self.trend_projection_confidence:g}) must not exceed "
+                             f"1 - trend_significance ({1 - self.trend_significance:g}): a slope that passes the "
+                             "test would then have no positive lower bound to project a breach from")
+        return self
 
     @field_validator("trend_noise_floor", mode="before")
     @classmethod
