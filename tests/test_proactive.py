@@ -224,7 +224,10 @@ async def test_a_thermal_shutdown_gets_its_cooling_in_one_cycle_and_its_restart_
         cooled = {(e["equipment_id"], e["action"]) for e in audit_log(settings.data_dir)
                   if e["outcome"] == "succeeded" and e["equipment_id"] in shutdowns}
         assert cooled == {(eid, "schedule_maintenance") for eid in shutdowns}, "the cooling runs first, routinely"
+        await eventually(lambda: client_ops.get_status(env.client, first.last_cycle.approval_run),
+                         lambda s: s.phase is Phase.PENDING_APPROVAL, what="cycle 1's approval run's plan")
         proposed = (await client_ops.get_plan(env.client, first.last_cycle.approval_run)).actions
+        assert proposed, "the approval run has planned"
         assert not [a for a in proposed if a.equipment_id in shutdowns and a.action.value == "restart_device"], \
             "no restart while the diagnosis says it would fail"
 
@@ -232,6 +235,8 @@ async def test_a_thermal_shutdown_gets_its_cooling_in_one_cycle_and_its_restart_
         second = await _status(env, settings, _waiting_after(2), "cycle 2")
         c2 = second.last_cycle
         assert c2 and c2.approval_run, "the cooled devices' restarts are new work for approval"
+        await eventually(lambda: client_ops.get_status(env.client, c2.approval_run),
+                         lambda s: s.phase is Phase.PENDING_APPROVAL, what="cycle 2's approval run's plan")
         restarts = {a.equipment_id for a in (await client_ops.get_plan(env.client, c2.approval_run)).actions
                     if a.action.value == "restart_device"}
         assert restarts == shutdowns
