@@ -8,12 +8,15 @@ Other commands: install, test-fast (the unit layer, no Temporal server: well und
 eval [--seeds N] (the labelled evaluation of the rules' decisions, printed and saved as JSON), assets,
 record-histories, keygen --user NAME [--out DIR], repair-audit [DATA_DIR]. `install` creates `.venv/` and installs exactly what poetry.lock pins, through its
 hashed export `requirements-dev.lock.txt` (`pip --require-hashes`; Poetry is not needed); it is
-skipped when nothing it depends on changed since the last install.
+skipped when nothing it depends on changed since the last install. `install` and `test` also install
+the Debian packages whose programs the tests start for real (prometheus, prometheus-alertmanager)
+when they are missing (apt-get, as root; otherwise they say what to install).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -30,6 +33,28 @@ SUPPORTED = ((3, 11), (3, 13))
 def fail(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+SYSTEM_PACKAGES = {"prometheus": "prometheus", "promtool": "prometheus", "prometheus-alertmanager": "prometheus-alertmanager"}
+"""Programs the tests start for real (binary -> Debian package), installed when missing."""
+
+
+def system_packages() -> None:
+    """Install the Debian packages whose programs are missing (as root, with apt-get), or say how."""
+    missing = sorted({pkg for binary, pkg in SYSTEM_PACKAGES.items() if shutil.which(binary) is None})
+    if not missing:
+        return
+    apt = shutil.which("apt-get")
+    if apt is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print(f"warning: {', '.join(missing)} missing and not installable here (needs apt-get as root); the tests "
+              f"that start them will fail: install them (`sudo apt-get install {' '.join(missing)}`)",
+              file=sys.stderr)
+        return
+    print(f"installing Debian packages: {', '.join(missing)}", file=sys.stderr)
+    quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "--no-install-recommends", *missing]):
+        if subprocess.call(command, cwd=ROOT, env=quiet, stdout=subprocess.DEVNULL):
+            fail(f"`{' '.join(command)}` failed; install {', '.join(missing)} by hand and run this again")
 
 
 def install() -> None:
@@ -59,9 +84,9 @@ def in_venv(*args: str) -> None:
 
 
 COMMANDS = {
-    "install": lambda *a: install(),
+    "install": lambda *a: (system_packages(), install()),
     "demo": lambda *a: in_venv("run_monitoring_agent.py", "--reset-data", "--auto-approve", *a),
-    "test": lambda *a: in_venv("-m", "pytest", *a),
+    "test": lambda *a: (system_packages(), in_venv("-m", "pytest", *a)),
     "test-fast": lambda *a: in_venv("-m", "pytest", "-m", "unit and not slow", "-q", *a),
     "worker": lambda *a: in_venv("-m", "maintenance_agent.worker", *a),
     "server": lambda *a: in_venv("-m", "maintenance_agent.embedded", "start", *a),

@@ -11,7 +11,14 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .models.artifacts import AdviceArtifact, AnalysisArtifact, DetectionArtifact, HealthStatesRead, PlanArtifact
+from .models.artifacts import (
+    AdviceArtifact,
+    AnalysisArtifact,
+    DetectionArtifact,
+    HealthStatesRead,
+    PlanArtifact,
+    TelemetrySource,
+)
 from .models.core import (
     ActionResult,
     Outcome,
@@ -19,6 +26,7 @@ from .models.core import (
 from .store import atomic_write_bytes
 
 __all__ = ["AdviceArtifact", "AnalysisArtifact", "ArtifactError", "DetectionArtifact", "HealthStatesRead",
+           "TelemetrySource",
            "PlanArtifact", "append_simulated", "read", "read_simulated", "write", "SimulationTally"]
 
 DETECTION = "detection.json"

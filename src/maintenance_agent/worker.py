@@ -20,10 +20,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from .activities import MaintenanceActivities, worker_approval_policy
 from .artifact_reader import ArtifactReaderWorkflow
 from .config import ConfigError, LlmSettings, NotifySettings, Settings, load_settings
+from .config.worker import MetricsSettings
 from .connection import TemporalUnavailable, connect
 from .core.approval import proof_impossible
 from .embedded import embedded_worker_identity, exit_now
 from .identity import KeyFileError
+from .sources.mapping import MappingError
 from .workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWorkflow, SiteExecutionWorkflow
 
 log = logging.getLogger(__name__)
@@ -64,10 +66,14 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
         raise ConfigError("APPROVERS or REQUIRE_DISTINCT_APPROVER is set, so starts and decisions must be signed, "
                           "but no public key is there to check them: set APPROVER_KEYS_DIR to a folder of <user>.pub "
                           "keys (`python -m maintenance_agent.identity keygen --user NAME`)")
+    try:
+        metrics = MetricsSettings.from_settings(settings)
+    except MappingError as exc:
+        raise ConfigError(f"PROMETHEUS_MAPPING_FILE: {exc}") from None
     acts = make_activities(
         data_dir=settings.data_dir, reports_dir=settings.reports_dir, client=client,
         llm=LlmSettings.from_settings(settings), policy=settings.approval_policy(), keys_dir=settings.approver_keys_dir,
-        notifications=NotifySettings.from_settings(settings))
+        notifications=NotifySettings.from_settings(settings), **({"metrics": metrics} if metrics else {}))
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -28,6 +28,7 @@ from ..models.activity_io import (
 from ..models.core import PlannedAction
 from ..models.run import INLINE_LIMIT
 from ..perf import gc_paused
+from ..sources.prometheus import PrometheusSource, SourceError
 from ..store import FleetStore
 from .base import ActivityBase
 from .errors import store_errors
@@ -47,9 +48,17 @@ class PipelineActivities(ActivityBase):
             fleet = store.snapshot()
         activity.heartbeat("loaded")
         # The clock is read here, in the activity; the rules only ever see the time they are given.
-        frame = time_frame(fleet.inventory.values(), fleet.health.values(), datetime.now(UTC), inp.rules.future_tolerance)
-        as_of = inp.as_of or frame.as_of
+        now = datetime.now(UTC)
+        source = None
+        if self._metrics is not None:  # the readings come from Prometheus, the rest from the files
+            health, source, gaps = self._prometheus_readings(fleet.inventory, inp.as_of or now,
+                                                             inp.rules.trend_window_days)
+            fleet = fleet.with_health(health)
+        frame = time_frame(fleet.inventory.values(), fleet.health.values(), now, inp.rules.future_tolerance)
+        as_of = inp.as_of or (now if source is not None else frame.as_of)
         warnings = as_of_warnings(as_of, frame.as_of, given=inp.as_of is not None)
+        if source is not None:
+            warnings = [*warnings, *gaps]
         previous = self._health_states_read(store, inp)
         with gc_paused():
             detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous)
@@ -59,6 +68,7 @@ class PipelineActivities(ActivityBase):
             as_of=as_of, summary=detection.summary, findings=detection.findings, facts=detection.facts,
             device_health=detection.device_health, sites=detection.sites,
             firmware_baseline=detection.firmware_baseline, data_errors=frame.data_errors, warnings=warnings,
+            source=source,
         )
         artifacts.write(self.run_dir(inp.artifact_dir), artifacts.DETECTION, artifact)
         if inp.record_health:
@@ -75,6 +85,25 @@ class PipelineActivities(ActivityBase):
             warnings=warnings,
         )
 
+
+    def _prometheus_readings(self, inventory: dict, end: datetime, window_days: float,
+                             ) -> tuple[dict, artifacts.TelemetrySource, list[str]]:
+        """The devices' readings over the trend window from Prometheus, what was asked, and the gaps."""
+        assert self._metrics is not None
+        m = self._metrics
+        with PrometheusSource(m.url, m.mapping, token=m.token, username=m.username, password=m.password,
+                              timeout=m.timeout_seconds) as prometheus:
+            try:
+                result = prometheus.readings(inventory, end, timedelta(days=window_days), m.step)
+            except SourceError as exc:
+                if exc.transient:
+                    raise ApplicationError(str(exc), type="MetricsSourceUnavailable") from None
+                raise ApplicationError(str(exc), type="MetricsSourceError", non_retryable=True) from None
+        assert result.provenance is not None
+        gaps = result.provenance.devices_without_telemetry
+        noted = [f"{len(gaps)} device(s) without telemetry in Prometheus (no metric findings for them): "
+                 f"{', '.join(gaps[:10])}{' …' if len(gaps) > 10 else ''}"] if gaps else []
+        return result.health, result.provenance, noted
 
     def _health_states_read(self, store: FleetStore, inp: DetectInput) -> dict[str, str]:
         """The previous health states this run's detection starts from: read once, by its first

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..core.ids import unsafe_user
@@ -59,9 +59,10 @@ def env(name: str, *older: str) -> Any:
 
 
 PATH_FIELDS = frozenset({"temporal_config_file", "tls_cert", "tls_key", "tls_ca", "state_dir", "data_dir",
-                         "reports_dir", "rules_file", "approver_keys_dir", "approver_key_file"})
+                         "reports_dir", "rules_file", "approver_keys_dir", "approver_key_file",
+                         "prometheus_mapping_file"})
 SECRET_FIELDS = frozenset({"api_key", "tls_key_data", "llm_key", "notify_webhook_url", "mcp_http_token",
-                           "payload_key", "pagerduty_routing_key"})
+                           "payload_key", "pagerduty_routing_key", "prometheus_token", "prometheus_password"})
 
 
 class Settings(BaseSettings):
@@ -97,6 +98,14 @@ class Settings(BaseSettings):
     user_name: str = Field("Admin.User", validation_alias=env("USER_NAME"))
     data_dir: Path = Field(PROJECT_ROOT / "data", validation_alias=env("DATA_DIR"))
     reports_dir: Path = Field(PROJECT_ROOT / "reports", validation_alias=env("REPORTS_DIR"))
+    metrics_source: Literal["json", "prometheus"] = Field("json", validation_alias=env("METRICS_SOURCE"))
+    prometheus_url: str | None = Field(None, validation_alias=env("PROMETHEUS_URL"))
+    prometheus_token: SecretStr | None = Field(None, validation_alias=env("PROMETHEUS_TOKEN"))
+    prometheus_username: str | None = Field(None, validation_alias=env("PROMETHEUS_USERNAME"))
+    prometheus_password: SecretStr | None = Field(None, validation_alias=env("PROMETHEUS_PASSWORD"))
+    prometheus_timeout_seconds: float = Field(10.0, gt=0, le=300, validation_alias=env("PROMETHEUS_TIMEOUT_SECONDS"))
+    prometheus_step_seconds: float = Field(3600.0, ge=1, le=86400, validation_alias=env("PROMETHEUS_STEP_SECONDS"))
+    prometheus_mapping_file: Path | None = Field(None, validation_alias=env("PROMETHEUS_MAPPING_FILE"))
     llm_model: str | None = Field(None, validation_alias=env("LLM_MODEL"))
     llm_key: SecretStr | None = Field(None, validation_alias=env("LLM_KEY"))
     llm_base_url: str | None = Field(None, validation_alias=env("LLM_BASE_URL"))
@@ -180,7 +189,14 @@ class Settings(BaseSettings):
             raise ValueError("must be non-empty and contain no spaces")
         return value
 
-    @field_validator("llm_base_url", "notify_webhook_url", "pagerduty_events_url", "temporal_ui_url", "reports_url")
+    @model_validator(mode="after")
+    def _prometheus_needs_its_url(self) -> Settings:
+        if self.metrics_source == "prometheus" and not self.prometheus_url:
+            raise ValueError("METRICS_SOURCE=prometheus needs PROMETHEUS_URL (e.g. http://prometheus:9090)")
+        return self
+
+    @field_validator("llm_base_url", "notify_webhook_url", "pagerduty_events_url", "temporal_ui_url", "reports_url",
+                     "prometheus_url")
     @classmethod
     def _http_url(cls, value: str | SecretStr | None) -> str | SecretStr | None:
         text = value.get_secret_value() if isinstance(value, SecretStr) else value

@@ -4,7 +4,9 @@ targets (both hold secrets that never reach workflows or their history)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from ..sources.mapping import Mapping, load_mapping
 from .settings import DEFAULT_PAGERDUTY_EVENTS_URL, PROJECT_ROOT, Settings
 
 
@@ -63,3 +65,32 @@ class NotifySettings:
                                    if settings.pagerduty_routing_key else None),
             pagerduty_events_url=settings.pagerduty_events_url, temporal_ui_url=settings.temporal_ui_base,
             reports_url=settings.reports_url, reports_label=label if label != "." else "REPORTS_DIR")
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Where the worker reads telemetry from Prometheus (METRICS_SOURCE=prometheus). The credentials
+    stay in the worker: workflows, their history and reports only see what was read and when."""
+
+    url: str
+    mapping: Mapping
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    timeout_seconds: float = 10.0
+    step: timedelta = timedelta(hours=1)
+
+    def __repr__(self) -> str:
+        return (f"MetricsSettings(url={self.url!r}, token={'<set>' if self.token else None}, "
+                f"basic_auth={'<set>' if self.username else None}, step={self.step})")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MetricsSettings | None:
+        """None for the JSON files (the default). A bad mapping file fails here, at start-up."""
+        if settings.metrics_source != "prometheus" or not settings.prometheus_url:
+            return None
+        return cls(settings.prometheus_url, load_mapping(settings.prometheus_mapping_file),
+                   settings.prometheus_token.get_secret_value() if settings.prometheus_token else None,
+                   settings.prometheus_username,
+                   settings.prometheus_password.get_secret_value() if settings.prometheus_password else None,
+                   settings.prometheus_timeout_seconds, timedelta(seconds=settings.prometheus_step_seconds))

@@ -19,6 +19,21 @@ from .core import (
 )
 
 
+class TelemetrySource(BaseModel):
+    """Where a detection's readings came from, when not the JSON files: what was asked, over which time."""
+
+    source: str
+    url: str
+    """Without credentials."""
+    start: datetime
+    end: datetime
+    step_seconds: float
+    queries: int
+    series: int
+    unmatched_series: int = 0
+    devices_without_telemetry: list[str] = Field(default_factory=list)
+
+
 class DetectionArtifact(BaseModel):
     as_of: datetime
     summary: FleetSummary
@@ -29,6 +44,8 @@ class DetectionArtifact(BaseModel):
     firmware_baseline: dict[str, str] = Field(default_factory=dict)
     data_errors: list[DataError] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    source: TelemetrySource | None = None
+    """None: the readings of the JSON files."""
 
 
 class AnalysisArtifact(BaseModel):

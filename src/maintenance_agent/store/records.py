@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +70,10 @@ class Fleet:
 
     def life_years(self) -> dict[tuple[str, str], float]:
         return {(le.vendor, le.model): float(le.expected_life_years) for le in self.life}
+
+    def with_health(self, health: dict[str, HealthRecord]) -> Fleet:
+        """The same fleet with its readings from elsewhere (a metrics source), for detection only."""
+        return replace(self, health=health)
 
     def device(self, equipment_id: str) -> DeviceState | None:
         inv = self.inventory.get(equipment_id)

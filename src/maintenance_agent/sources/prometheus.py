@@ -1,0 +1,159 @@
+"""The Prometheus metrics source: one range query per metric for the whole fleet, over the trend
+window, through the HTTP API (`/api/v1/query_range`), turned into the readings the rules judge.
+
+Credentials (a bearer token or basic auth) go in request headers only: never into an error
+message, a log line, workflow history or a report. Every failure is one clear line (`SourceError`),
+and a device Prometheus has no series for is a reported gap, never a silent "healthy".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping as AnyMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from pydantic import ValidationError
+
+from ..models.artifacts import TelemetrySource
+from ..models.fleet import HealthRecord, InventoryRecord
+from ..models.rules import MetricName
+from .mapping import Mapping
+
+NO_TELEMETRY = "no telemetry: Prometheus has no series for this device"
+
+
+class SourceError(Exception):
+    """The source could not answer (unreachable, refused, a bad query): the message says which and why."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+        """Worth retrying (down, timed out, 5xx), or not until someone fixes something (4xx, bad PromQL)."""
+
+
+@dataclass
+class MetricsResult:
+    health: dict[str, HealthRecord]
+    gaps: dict[str, str] = field(default_factory=dict)
+    """Device id -> why it has no readings (or only some)."""
+    provenance: TelemetrySource | None = None
+    """What was asked: recorded with the run's findings."""
+
+
+def redacted(url: str) -> str:
+    """The URL without any user:password part, fit for a message."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _host(value: str) -> str:
+    """`10.1.0.5:9100` -> `10.1.0.5`; `[fe80::1]:9100` -> `fe80::1`; anything else as it is."""
+    if value.startswith("[") and "]" in value:
+        return value[1:value.index("]")]
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value
+
+
+class PrometheusSource:
+    name = "prometheus"
+
+    def __init__(self, url: str, mapping: Mapping, *, token: str | None = None, username: str | None = None,
+                 password: str | None = None, timeout: float = 10.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self._base = url.rstrip("/")
+        self._shown = redacted(self._base)
+        self._mapping = mapping
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        auth = httpx.BasicAuth(username, password or "") if username else None
+        self._client = httpx.Client(headers=headers, auth=auth, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> PrometheusSource:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _range(self, metric: MetricName, start: datetime, end: datetime, step: timedelta) -> list[dict[str, Any]]:
+        query = self._mapping.metrics[metric].query
+        params = {"query": query, "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}",
+                  "step": f"{step.total_seconds():g}s"}
+        where = f"Prometheus at {self._shown}"
+        try:
+            response = self._client.get(f"{self._base}/api/v1/query_range", params=params)
+        except httpx.TimeoutException:
+            raise SourceError(f"{where} did not answer the {metric} query in time; check it is up or raise "
+                              "PROMETHEUS_TIMEOUT_SECONDS", transient=True) from None
+        except httpx.HTTPError as exc:
+            raise SourceError(f"{where} is unreachable ({type(exc).__name__}); check PROMETHEUS_URL and that "
+                              "Prometheus is running", transient=True) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code in (401, 403):
+            raise SourceError(f"{where} refused the credentials (HTTP {response.status_code}); check "
+                              "PROMETHEUS_TOKEN or PROMETHEUS_USERNAME/PASSWORD", transient=False)
+        if response.status_code >= 400 or body.get("status") != "success":
+            reason = str(body.get("error") or response.reason_phrase or "no reason given")[:300]
+            bad_query = response.status_code == 400 or body.get("errorType") == "bad_data"
+            if bad_query:
+                raise SourceError(f"{where} rejected the {metric} query of the mapping file ({reason}): "
+                                  f"fix it in PROMETHEUS_MAPPING_FILE", transient=False)
+            raise SourceError(f"{where} failed the {metric} query (HTTP {response.status_code}: {reason})",
+                              transient=response.status_code >= 500)
+        data = body.get("data") or {}
+        if data.get("resultType") != "matrix":
+            raise SourceError(f"{where} answered the {metric} query with a {data.get('resultType')!r}, not a "
+                              "range of series: the query must return instant vectors", transient=False)
+        result = data.get("result")
+        return result if isinstance(result, list) else []
+
+    def readings(self, inventory: AnyMapping[str, InventoryRecord], end: datetime, window: timedelta,
+                 step: timedelta) -> MetricsResult:
+        """Every mapped metric of the devices in `inventory` over (end - window, end], one query each."""
+        start = end - window
+        by_ip = {_host(inv.ip_address): eid for eid, inv in inventory.items() if inv.ip_address}
+        rows: dict[str, dict[float, dict[str, Any]]] = {}
+        series = unmatched = 0
+        for metric in self._mapping.metrics:
+            label = self._mapping.label_of(metric)
+            for s in self._range(metric, start, end, step):
+                series += 1
+                value = str((s.get("metric") or {}).get(label, ""))
+                eid = value if self._mapping.match == "id" else by_ip.get(_host(value))
+                if eid is None or eid not in inventory:
+                    unmatched += 1
+                    continue
+                device = rows.setdefault(eid, {})
+                for stamp, text in s.get("values") or []:
+                    number = float(text)
+                    if math.isfinite(number):
+                        device.setdefault(float(stamp), {})[metric] = round(number, 3)
+        health: dict[str, HealthRecord] = {}
+        gaps: dict[str, str] = {}
+        for eid, inv in inventory.items():
+            stamps = rows.get(eid)
+            if not stamps:
+                gaps[eid] = NO_TELEMETRY
+                continue
+            readings = [{"timestamp": datetime.fromtimestamp(t, UTC), **values} for t, values in sorted(stamps.items())]
+            try:
+                health[eid] = HealthRecord.model_validate({"equipment_id": eid, "site": inv.site,
+                                                           "recent_readings": readings})
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                gaps[eid] = f"invalid telemetry from Prometheus ({'.'.join(map(str, first['loc'][-1:]))}: {first['msg']})"
+        provenance = TelemetrySource(source=self.name, url=self._shown, start=start, end=end,
+                                     step_seconds=step.total_seconds(), queries=len(self._mapping.metrics),
+                                     series=series, unmatched_series=unmatched, devices_without_telemetry=sorted(gaps))
+        return MetricsResult(health, gaps, provenance)

@@ -1,0 +1,80 @@
+"""A real Prometheus for tests: history backfilled with promtool, served on a loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from maintenance_agent.models.fleet import HealthRecord
+from maintenance_agent.models.rules import METRICS
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name)
+    assert found, f"{name} is not installed (run `python3 tools/dev.py install`, which installs Debian's prometheus)"
+    return found
+
+
+def openmetrics(health: Iterable[HealthRecord], label: str = "instance") -> str:
+    """Every reading as OpenMetrics gauges, one series per device and metric, grouped and in time order."""
+    records = list(health)
+    lines: list[str] = []
+    for metric in METRICS:
+        lines.append(f"# TYPE {metric} gauge")
+        for record in records:
+            for reading in sorted(record.recent_readings, key=lambda r: r["timestamp"]):
+                value = reading.get(metric)
+                if value is not None:
+                    lines.append(f'{metric}{{{label}="{record.equipment_id}"}} {float(value)} '
+                                 f'{reading["timestamp"].timestamp():.0f}')
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+def backfill(data_dir: Path, text: str) -> None:
+    """Write `text` (OpenMetrics) as TSDB blocks into `data_dir` (promtool; seconds for weeks of data)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    source = data_dir.parent / "backfill.om"
+    source.write_text(text)
+    subprocess.run([_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
+                   check=True, capture_output=True, timeout=120)
+
+
+@contextlib.contextmanager
+def running_prometheus(workdir: Path, port: int, data_dir: Path | None = None, scrape: str = "") -> Iterator[str]:
+    """A Prometheus on 127.0.0.1:`port` over `data_dir` (its blocks), yielding its URL once ready."""
+    data_dir = data_dir or workdir / "tsdb"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n" + scrape)
+    log = (workdir / "prometheus.log").open("wb")
+    proc = subprocess.Popen([_binary("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
+                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=400d",
+                             "--web.enable-lifecycle"], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"prometheus exited: {(workdir / 'prometheus.log').read_text()[-800:]}"
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:  # noqa: S310 - loopback
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "prometheus did not become ready within 60 s"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
