@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -174,3 +175,45 @@ async def test_a_run_whose_prometheus_is_down_fails_with_the_reason_and_writes_n
     assert result.phase is Phase.FAILED
     assert "Prometheus at http://127.0.0.1" in (result.error or "") and "unreachable" in (result.error or "")
     assert {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()} == before, "nothing written to the fleet"
+
+
+async def test_the_agent_reports_a_prometheus_outage_keeps_going_and_recovers(tmp_path: Path) -> None:
+    from temporalio.testing import WorkflowEnvironment
+
+    from conftest import copy_fleet, eventually, running_worker, settings_for, tool
+    from maintenance_agent import client_ops
+    from maintenance_agent.connection import data_converter
+    from maintenance_agent.models.proactive import ProactivePhase
+
+    port = free_port()
+    settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), metrics_source="prometheus",
+                            prometheus_url=f"http://127.0.0.1:{port}", prometheus_timeout_seconds=2,
+                            user_name="outage.test")
+
+    def after(cycle: int):  # noqa: ANN202
+        return lambda s: s.cycle == cycle and s.phase is ProactivePhase.WAITING
+
+    async def status(cycle: int):  # noqa: ANN202
+        return await eventually(lambda: client_ops.proactive_status(env.client, settings.user_name), after(cycle),
+                                timeout=90, what=f"cycle {cycle}")
+
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=tool("temporal-test-server"),
+                                                        data_converter=data_converter())
+    with contextlib.ExitStack() as up:
+        up.enter_context(running_prometheus(tmp_path / "prom", port))
+        try:
+            async with running_worker(env.client, settings):
+                await client_ops.start_proactive(env.client, settings, interval_minutes=10)
+                first = await status(1)
+                assert first.last_cycle and first.last_cycle.error is None
+                up.close()  # Prometheus goes away
+                await env.sleep(timedelta(minutes=10))
+                second = await status(2)
+                assert second.last_cycle and "unreachable" in (second.last_cycle.error or ""), second.last_cycle
+                up.enter_context(running_prometheus(tmp_path / "prom", port))  # and comes back, same data
+                await env.sleep(timedelta(minutes=10))
+                third = await status(3)
+                assert third.last_cycle and third.last_cycle.error is None, "the next cycle works once it is back"
+                await client_ops.stop_proactive(env.client, settings.user_name)
+        finally:
+            await env.shutdown()

@@ -41,8 +41,10 @@ def backfill(data_dir: Path, text: str) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     source = data_dir.parent / "backfill.om"
     source.write_text(text)
-    subprocess.run([_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
-                   check=True, capture_output=True, timeout=120)
+    # Blocks of a day, not promtool's default two hours: what a Prometheus holding two weeks has
+    # compacted its history into (compaction grows blocks up to a tenth of the retention).
+    subprocess.run([_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=24h",
+                    str(source), str(data_dir)], check=True, capture_output=True, timeout=600)
 
 
 @contextlib.contextmanager

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping as AnyMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import orjson
 from pydantic import ValidationError
 
 from ..models.artifacts import TelemetrySource
@@ -97,8 +99,10 @@ class PrometheusSource:
             raise SourceError(f"{where} is unreachable ({type(exc).__name__}); check PROMETHEUS_URL and that "
                               "Prometheus is running", transient=True) from None
         try:
-            body = response.json()
-        except ValueError:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = {}
+        if not isinstance(body, dict):
             body = {}
         if response.status_code in (401, 403):
             raise SourceError(f"{where} refused the credentials (HTTP {response.status_code}); check "
@@ -125,9 +129,13 @@ class PrometheusSource:
         by_ip = {_host(inv.ip_address): eid for eid, inv in inventory.items() if inv.ip_address}
         rows: dict[str, dict[float, dict[str, Any]]] = {}
         series = unmatched = 0
-        for metric in self._mapping.metrics:
+        metrics = list(self._mapping.metrics)
+        # The metrics' queries at once: Prometheus evaluates them on its own cores meanwhile.
+        with ThreadPoolExecutor(max_workers=len(metrics), thread_name_prefix="prometheus") as pool:
+            answers = list(pool.map(lambda m: self._range(m, start, end, step), metrics))
+        for metric, answer in zip(metrics, answers, strict=True):
             label = self._mapping.label_of(metric)
-            for s in self._range(metric, start, end, step):
+            for s in answer:
                 series += 1
                 value = str((s.get("metric") or {}).get(label, ""))
                 eid = value if self._mapping.match == "id" else by_ip.get(_host(value))
@@ -138,15 +146,21 @@ class PrometheusSource:
                 for stamp, text in s.get("values") or []:
                     number = float(text)
                     if math.isfinite(number):
-                        device.setdefault(float(stamp), {})[metric] = round(number, 3)
+                        device.setdefault(stamp, {})[metric] = number
         health: dict[str, HealthRecord] = {}
         gaps: dict[str, str] = {}
+        when: dict[float, datetime] = {}  # every series shares the query's evaluation times
         for eid, inv in inventory.items():
             stamps = rows.get(eid)
             if not stamps:
                 gaps[eid] = NO_TELEMETRY
                 continue
-            readings = [{"timestamp": datetime.fromtimestamp(t, UTC), **values} for t, values in sorted(stamps.items())]
+            readings = []
+            for t, values in sorted(stamps.items()):
+                at = when.get(t)
+                if at is None:
+                    at = when[t] = datetime.fromtimestamp(t, UTC)
+                readings.append({"timestamp": at, **values})
             try:
                 health[eid] = HealthRecord.model_validate({"equipment_id": eid, "site": inv.site,
                                                            "recent_readings": readings})
