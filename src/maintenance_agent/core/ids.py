@@ -33,3 +33,11 @@ def unsafe_user(value: str) -> str | None:
 
 def unsafe_workflow_id(value: str) -> str | None:
     return unsafe_name(value, limit=MAX_WORKFLOW_ID_CHARS)
+
+
+def host_of(value: str) -> str:
+    """The host part of a label naming a device: `10.1.0.5:9100` -> `10.1.0.5`, `[fe80::1]:9100` ->
+    `fe80::1`; anything else (an id, a bare IPv6 address) as it is."""
+    if value.startswith("[") and "]" in value:
+        return value[1:value.index("]")]
+    return value.split(":", 1)[0] if value.count(":") == 1 else value

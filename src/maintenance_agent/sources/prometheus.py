@@ -20,6 +20,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
+from ..core.ids import host_of
 from ..models.artifacts import TelemetrySource
 from ..models.fleet import HealthRecord, InventoryRecord
 from ..models.rules import MetricName
@@ -52,15 +53,6 @@ def redacted(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _host(value: str) -> str:
-    """`10.1.0.5:9100` -> `10.1.0.5`; `[fe80::1]:9100` -> `fe80::1`; anything else as it is."""
-    if value.startswith("[") and "]" in value:
-        return value[1:value.index("]")]
-    if value.count(":") == 1:
-        return value.split(":", 1)[0]
-    return value
 
 
 class PrometheusSource:
@@ -126,7 +118,7 @@ class PrometheusSource:
                  step: timedelta) -> MetricsResult:
         """Every mapped metric of the devices in `inventory` over (end - window, end], one query each."""
         start = end - window
-        by_ip = {_host(inv.ip_address): eid for eid, inv in inventory.items() if inv.ip_address}
+        by_ip = {host_of(inv.ip_address): eid for eid, inv in inventory.items() if inv.ip_address}
         rows: dict[str, dict[float, dict[str, Any]]] = {}
         series = unmatched = 0
         metrics = list(self._mapping.metrics)
@@ -138,7 +130,7 @@ class PrometheusSource:
             for s in answer:
                 series += 1
                 value = str((s.get("metric") or {}).get(label, ""))
-                eid = value if self._mapping.match == "id" else by_ip.get(_host(value))
+                eid = value if self._mapping.match == "id" else by_ip.get(host_of(value))
                 if eid is None or eid not in inventory:
                     unmatched += 1
                     continue
