@@ -79,6 +79,14 @@ def _line(n: int, slope: float, noise: float, start: float = 40) -> list[tuple[f
     return [(float(i), start + slope * i + noise * WIGGLE[i % 4]) for i in range(n)]
 
 
+def test_significance_alone_can_refuse_a_trend() -> None:
+    # Four readings, 2/day, residual spread 1.67: the rise is 3.6 spreads (passes the effect size) and
+    # R² is 0.78, but t = 2.68 is under t(0.95, 2) = 2.92: not significant at 0.05; it is at 0.10.
+    points = _line(4, 2.0, 1.18)
+    assert fit_trend(points, 60, RULES) is None
+    assert fit_trend(points, 60, RULES.model_copy(update={"trend_significance": 0.1})) is not None
+
+
 def test_significance_a_slope_buried_in_noise_is_no_trend() -> None:
     # The same slope of 2/day over 4 days: clear with little noise, not significant with a lot.
     assert fit_trend(_line(4, 2.0, 0.3), 60, RULES) is not None
@@ -344,7 +352,7 @@ def test_a_rise_since_a_restart_is_found_though_older_readings_were_higher() -> 
 
 
 def test_a_climb_into_the_threshold_is_confirmed_by_its_trend_a_spike_is_not() -> None:
-    climb = [readings for readings in [_cpu(60, 63, 66, 69, 72, 75, 78.5, 81)]][0]
+    climb = _cpu(60, 63, 66, 69, 72, 75, 78.5, 81)
     (f,) = [x for x in findings_of(inventory(), health(readings=climb)) if x.kind is K.HIGH_CPU]
     assert f.severity is Severity.WARNING and "a climb, not a spike" in f.message
     spike = _cpu(60, 61, 59, 60, 62, 60, 61, 81)

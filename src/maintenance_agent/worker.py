@@ -73,7 +73,7 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
     acts = make_activities(
         data_dir=settings.data_dir, reports_dir=settings.reports_dir, client=client,
         llm=LlmSettings.from_settings(settings), policy=settings.approval_policy(), keys_dir=settings.approver_keys_dir,
-        notifications=NotifySettings.from_settings(settings), **({"metrics": metrics} if metrics else {}))
+        notifications=NotifySettings.from_settings(settings), metrics=metrics)
     return Worker(
         client,
         task_queue=settings.task_queue,
