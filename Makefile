@@ -2,7 +2,7 @@
 PYTHON ?= python3
 POETRY ?= $(shell command -v poetry 2>/dev/null || echo ../shared/tools/poetry)
 
-.PHONY: install demo test test-fast worker server stop status lock bench eval chaos clean help assets record-histories
+.PHONY: install demo test test-fast worker api server stop status lock bench eval chaos clean help assets record-histories
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,6 +21,9 @@ test-fast:  ## the unit layer only (pure core, store, actions, settings, lint; n
 
 worker:  ## run a worker in the foreground (start more for more throughput)
 	$(PYTHON) tools/dev.py worker
+
+api:  ## serve the Alertmanager receiver and HTTP API in the foreground (API_HOST:API_PORT)
+	$(PYTHON) tools/dev.py api
 
 server:  ## start the embedded dev server and background worker now
 	$(PYTHON) tools/dev.py server

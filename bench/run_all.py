@@ -25,6 +25,7 @@ def main() -> None:
     import e2e
     import llm_tokens
     import overhead
+    import prometheus_source
     import startup
 
     started = time.time()
@@ -35,6 +36,7 @@ def main() -> None:
         "llm_tokens": llm_tokens.main(large=not quick),
         "e2e": e2e.main({50: 5, 10_000: 1} if quick else e2e.SIZES),
         "concurrency": concurrency.main(200 if quick else 1000),
+        "prometheus_source": prometheus_source.main(2_000 if quick else 10_000),
     }
     save("all", results)
     m = machine()
@@ -58,6 +60,10 @@ def main() -> None:
     c = results["concurrency"]
     rows.append((f"{c['runs']:,} concurrent runs", f"pending {c['all_pending_s']:.0f} s, completed {c['all_completed_s']:.0f} s, "
                  f"server {c['peak_rss_mb']['server']:.0f} MB / worker {c['peak_rss_mb']['worker']:.0f} MB, lost {c['lost']}"))
+    p = results["prometheus_source"]
+    rows.append((f"Detect {p['devices']:,} devices, Prometheus vs JSON",
+                 f"{p['prometheus_s']:.2f} s vs {p['json_s']:.2f} s = ratio {p['ratio']:.2f}; "
+                 f"{p['http_queries']} HTTP queries, {p['series']:,} series; same findings {p['same_findings']}"))
     for size, f in results["llm_tokens"].items():
         rows.append((f"Advisor prompt, {int(size):,} devices", f"{f['digest_tokens']:,} tokens ({f['tokenizer']})"))
     width = max(len(r[0]) for r in rows)

@@ -25,7 +25,7 @@ def _bench(tmp_path: Path, *args: str, **env: str) -> dict:
     return json.loads(saved.read_text())
 
 
-@pytest.mark.parametrize("script", ["overhead.py", "e2e.py", "concurrency.py"])
+@pytest.mark.parametrize("script", ["overhead.py", "e2e.py", "concurrency.py", "prometheus_source.py"])
 def test_benchmark_runs(tmp_path: Path, script: str) -> None:
     if script == "overhead.py":
         figures = _bench(tmp_path, script, BENCH_ROUNDS="1")
@@ -34,6 +34,9 @@ def test_benchmark_runs(tmp_path: Path, script: str) -> None:
         figures = _bench(tmp_path, script, "50", BENCH_REPEATS="1")["50"]
         assert figures["actions_executed"] > 0 and figures["applied_twice"] == 0
         assert figures["actions_executed"] == figures["actions_planned"]
+    elif script == "prometheus_source.py":
+        figures = _bench(tmp_path, script, "60", "1")
+        assert figures["same_findings"] and figures["http_queries"] == 5 and figures["series"] == 300
     else:
         figures = _bench(tmp_path, script, BENCH_CONCURRENT_RUNS="3")
         assert figures["runs"] == 3 and figures["lost"] == 0

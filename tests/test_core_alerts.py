@@ -1,4 +1,4 @@
-"""Alertmanager intake (pure): new, repeated, resolved and unknown alerts, and the findings they become."""
+"""Alertmanager intake (pure): new, repeated and resolved alerts, the device each names, the findings they become."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from helpers.fleet_builders import AS_OF, findings_of, inventory, kinds
-from maintenance_agent.core.alerts import intake, inventory_alerts
+from maintenance_agent.core.alerts import attach, merge, notification, severity_of
 from maintenance_agent.models.alerts import AlertmanagerPayload
 from maintenance_agent.models.core import FindingKind, Severity
 
@@ -28,36 +28,63 @@ def payload(*alerts: dict[str, Any], status: str = "firing") -> AlertmanagerPayl
                                                "receiver": "agent", "alerts": list(alerts)})
 
 
-def test_a_firing_alert_for_a_known_device_is_new_once_then_repeated() -> None:
-    first = intake(payload(alert("a1", instance="10.1.0.5:9100")), FLEET, {})
-    assert [a.equipment_id for a in first.new] == ["EQ-1"] and first.devices == ["EQ-1"]
-    again = intake(payload(alert("a1", instance="10.1.0.5:9100")), FLEET, first.active)
-    assert again.new == [] and again.repeated == 1 and again.active == first.active
+def changes(*alerts: dict[str, Any]) -> list:
+    return list(notification(payload(*alerts)).alerts)
+
+
+def test_a_firing_alert_is_new_once_then_repeated() -> None:
+    first = merge([], changes(alert("a1", instance="10.1.0.5:9100")))
+    assert [a.fingerprint for a in first.new] == ["a1"] and first.repeated == 0
+    again = merge(first.held, changes(alert("a1", instance="10.1.0.5:9100")))
+    assert again.new == [] and again.repeated == 1 and again.held == first.held
 
 
 def test_a_resolved_alert_clears_and_an_unknown_resolved_one_changes_nothing() -> None:
-    held = intake(payload(alert("a1", device="EQ-2")), FLEET, {}).active
-    cleared = intake(payload(alert("a1", "resolved", device="EQ-2"), status="resolved"), FLEET, held)
-    assert cleared.active == {} and [a.fingerprint for a in cleared.resolved] == ["a1"]
-    nothing = intake(payload(alert("zz", "resolved", device="EQ-2"), status="resolved"), FLEET, held)
-    assert nothing.active == held and nothing.resolved == []
+    held = merge([], changes(alert("a1", device="EQ-2"))).held
+    cleared = merge(held, changes(alert("a1", "resolved", device="EQ-2")))
+    assert cleared.held == [] and [a.fingerprint for a in cleared.resolved] == ["a1"]
+    nothing = merge(held, changes(alert("zz", "resolved", device="EQ-2")))
+    assert nothing.held == held and nothing.resolved == [] and nothing.new == []
 
 
-def test_an_alert_for_no_known_device_is_reported_not_dropped() -> None:
-    out = intake(payload(alert("u1", instance="192.0.2.9:9100"), alert("u2", job="x")), FLEET, {})
-    assert out.new == [] and out.unknown == ["DeviceOverheating (instance=192.0.2.9:9100)",
-                                             "DeviceOverheating (no device label)"]
+def test_only_the_labels_that_name_a_device_are_held() -> None:
+    [change] = changes(alert("a1", instance="10.1.0.5:9100", job="node", secret_looking_label="x"))
+    assert change.alert.device_labels == {"instance": "10.1.0.5:9100"}
+    assert change.alert.summary == "inlet temperature over 75 °C" and change.alert.name == "DeviceOverheating"
 
 
-def test_severity_and_the_finding_an_active_alert_becomes() -> None:
-    out = intake(payload(alert("c1", device="EQ-1"), alert("w1", device="EQ-1", severity="warning",
-                                                            alertname="LinkFlapping")), FLEET, {})
-    by_device = inventory_alerts(out.active.values())
-    assert [(a.type, a.severity) for a in by_device["EQ-1"]] == [("DeviceOverheating", "critical"),
-                                                                 ("LinkFlapping", "warning")]
-    findings = findings_of(FLEET["EQ-1"].model_copy(update={"alerts": by_device["EQ-1"]}))
-    assert kinds(findings) == [FindingKind.CRITICAL_ALERT]
-    assert findings[0].severity is Severity.CRITICAL and "DeviceOverheating" in findings[0].message
+def test_each_held_alert_names_its_device_by_id_or_ip_and_unknown_ones_are_reported() -> None:
+    held = merge([], changes(alert("a", instance="10.1.0.5:9100"), alert("b", device="EQ-2"),
+                             alert("u1", instance="192.0.2.9:9100"), alert("u2", job="x"))).held
+    out = attach(held, FLEET)
+    assert sorted(out.by_device) == ["EQ-1", "EQ-2"]
+    assert out.unknown == ["DeviceOverheating (instance=192.0.2.9:9100)", "DeviceOverheating (no device label)"]
+
+
+@pytest.mark.parametrize(("label", "severity"), [
+    ("critical", "critical"), ("PAGE", "critical"), ("warning", "warning"), ("", "warning"), ("major", "warning"),
+    ("info", "info"), ("none", "info"),
+])
+def test_severity_labels(label: str, severity: str) -> None:
+    assert severity_of({"severity": label} if label else {}) == severity
+
+
+def test_a_critical_alert_becomes_critical_alert_and_a_warning_one_warning_alert() -> None:
+    held = merge([], changes(alert("c1", device="EQ-1"),
+                             alert("w1", device="EQ-2", severity="warning", alertname="LinkFlapping"))).held
+    by_device = attach(held, FLEET).by_device
+    critical = findings_of(FLEET["EQ-1"], live_alerts=by_device["EQ-1"])
+    assert kinds(critical) == [FindingKind.CRITICAL_ALERT]
+    assert critical[0].severity is Severity.CRITICAL and "DeviceOverheating" in critical[0].message
+    warning = findings_of(FLEET["EQ-2"], live_alerts=by_device["EQ-2"])
+    assert kinds(warning) == [FindingKind.WARNING_ALERT] and warning[0].severity is Severity.WARNING
+
+
+def test_a_held_alert_is_judged_however_long_it_has_fired() -> None:
+    old = alert("c1", device="EQ-1")
+    old["startsAt"] = (AS_OF - timedelta(days=400)).isoformat()
+    by_device = attach(merge([], changes(old)).held, FLEET).by_device
+    assert kinds(findings_of(FLEET["EQ-1"], live_alerts=by_device["EQ-1"])) == [FindingKind.CRITICAL_ALERT]
 
 
 @pytest.mark.parametrize(("change", "field"), [

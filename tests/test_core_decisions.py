@@ -263,7 +263,9 @@ def test_a_failed_cycle_is_told_with_its_error_and_what_it_saw_before() -> None:
 WIRE_FIELDS = {"started_by", "start_proof", "interval_seconds", "auto_execute_routine", "trigger_pending",
                "callback_url", "approval_timeout_seconds", "approvers", "require_distinct_approver", "max_failures",
                "rules", "advisor", "notify_timeout_seconds", "continue_as_new_after_cycles", "cycle", "open_approvals",
-               "last_cycle", "paused", "continue_as_new_count", "starter_verified", "cycle_failure_paged"}
+               "last_cycle", "paused", "continue_as_new_count", "starter_verified", "cycle_failure_paged",
+               # added later, with defaults: inputs recorded before decode to an agent holding no alerts
+               "alerts", "alert_triggers"}
 
 
 def _open(workflow_id: str, actions: int = 1) -> OpenApproval:

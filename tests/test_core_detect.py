@@ -39,6 +39,7 @@ from maintenance_agent.models.core import (
     Severity,
     SiteHealth,
 )
+from maintenance_agent.models.fleet import Alert
 from maintenance_agent.models.rules import METRICS, Rules
 
 K = FindingKind
@@ -62,6 +63,8 @@ POSITIVE_CASES: list[tuple[FindingKind, dict[str, Any], list[Any], dict[tuple[st
     (K.DEVICE_DEGRADED, {"status": "Degraded"}, [], {}, Severity.WARNING, "status", "Degraded", "Operational"),
     (K.CRITICAL_ALERT, {"alerts": [alert("Fan failure"), alert("PSU fault"), alert("Fan failure")]}, [], {},
      Severity.CRITICAL, "alerts", "Fan failure, PSU fault", "no critical alerts"),
+    (K.WARNING_ALERT, {"live_alerts": [alert("Link flapping", "warning"), alert("Disk filling", "warning")]}, [],
+     {}, Severity.WARNING, "alerts", "Disk filling, Link flapping", "no warning alerts"),
     (K.HIGH_TEMPERATURE, {}, twice(temperature_celsius=72), {}, Severity.WARNING,
      "temperature_celsius", 72.0, 70),
     (K.HIGH_CPU, {}, twice(cpu_utilization_percent=85), {}, Severity.WARNING,
@@ -96,7 +99,10 @@ def test_each_finding_kind_is_detected_alone_with_its_evidence(
     kind: FindingKind, fields: dict[str, Any], readings: list[Any], life: dict[tuple[str, str], float],
     severity: Severity, metric: str, value: Any, threshold: Any,
 ) -> None:
-    findings = findings_of(inventory(**fields), health(readings=readings) if readings else None, life=life)
+    fields = dict(fields)
+    live = [Alert.model_validate(a) for a in fields.pop("live_alerts", ())]
+    findings = findings_of(inventory(**fields), health(readings=readings) if readings else None, life=life,
+                           live_alerts=live)
 
     assert kinds(findings) == [kind]
     f = findings[0]
@@ -133,6 +139,8 @@ NEGATIVE_CASES: list[tuple[str, FindingKind, dict[str, Any], list[Any], dict[tup
     ("operational-is-not-down", K.DEVICE_DOWN, {"status": "Operational"}, [], {}),
     ("maintenance-status-is-not-degraded", K.DEVICE_DEGRADED, {"status": "Maintenance"}, [], {}),
     ("warning-alert-is-not-critical", K.CRITICAL_ALERT, {"alerts": [alert("Fan failure", "warning")]}, [], {}),
+    ("info-alert-is-no-warning", K.WARNING_ALERT, {"live_alerts": [alert("Config saved", "info")]}, [], {}),
+    ("inventory-warning-alert-is-history", K.WARNING_ALERT, {"alerts": [alert("Fan speed", "warning")]}, [], {}),
     ("temperature-at-warning", K.HIGH_TEMPERATURE, {}, [reading(AS_OF, temperature_celsius=70)], {}),
     ("cpu-at-warning", K.HIGH_CPU, {}, [reading(AS_OF, cpu_utilization_percent=80)], {}),
     ("memory-at-warning", K.HIGH_MEMORY, {}, [reading(AS_OF, memory_utilization_percent=85)], {}),
@@ -152,7 +160,10 @@ NEGATIVE_CASES: list[tuple[str, FindingKind, dict[str, Any], list[Any], dict[tup
 def test_negative_case_does_not_produce_the_finding(
     case: str, kind: FindingKind, fields: dict[str, Any], readings: list[Any], life: dict[tuple[str, str], float],
 ) -> None:
-    findings = findings_of(inventory(**fields), health(readings=readings) if readings else None, life=life)
+    fields = dict(fields)
+    live = [Alert.model_validate(a) for a in fields.pop("live_alerts", ())]
+    findings = findings_of(inventory(**fields), health(readings=readings) if readings else None, life=life,
+                           live_alerts=live)
     assert kind not in kinds(findings), case
 
 

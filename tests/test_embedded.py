@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import copy_fleet, free_port
+from conftest import copy_fleet, eventually, free_port
 from maintenance_agent import client_ops, embedded
 from maintenance_agent.config import load_settings
 from maintenance_agent.connection import TemporalUnavailable
@@ -22,6 +22,16 @@ def _pid(state: Path, name: str | Path) -> int:
     return int(json.loads((state / name).read_text())["pid"])
 
 
+async def _healthz(port: int) -> dict | None:
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            return (await http.get(f"http://127.0.0.1:{port}/healthz")).json()
+    except httpx.HTTPError:
+        return None
+
+
 @pytest.fixture
 def embedded_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     port, ui = free_port(), free_port()
@@ -31,6 +41,7 @@ def embedded_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN2
     monkeypatch.setenv("TEMPORAL_STATE_DIR", str(state))
     monkeypatch.setenv("EMBEDDED_TEMPORAL", "auto")
     monkeypatch.setenv("TEMPORAL_TASK_QUEUE", f"embedded-{port}")
+    monkeypatch.setenv("API_PORT", str(free_port()))
     monkeypatch.setenv("DATA_DIR", str(copy_fleet(tmp_path / "data")))
     monkeypatch.setenv("REPORTS_DIR", str(tmp_path / "reports"))
     # The fingerprint reads a copy of the package, so the test can "change the code".
@@ -52,6 +63,11 @@ async def test_server_and_worker_start_are_reused_replaced_and_stop(embedded_env
     server_pid, worker_pid = _pid(state, SERVER_PID), _pid(state, worker_record_path(settings))
     assert psutil.pid_exists(server_pid) and psutil.pid_exists(worker_pid)
     assert (state / "temporal.db").exists(), "history is kept in SQLite under the state directory"
+
+    # The detached worker serves the API (the Alertmanager receiver) too.
+    health = await eventually(lambda: _healthz(settings.api_port), lambda r: r is not None, timeout=30,
+                              what="the embedded worker's API")
+    assert health == {"ok": True, "agent": f"always-be-maintainin-for-{settings.user_name}"}
 
     # The detached worker really runs workflows.
     workflow_id = await client_ops.start_run(client, settings, auto_approve=True)

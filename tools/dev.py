@@ -4,7 +4,8 @@
     python3 tools/dev.py demo     # install into .venv/, start local Temporal + worker, one auto-approved run
     python3 tools/dev.py test     # install into .venv/ and run the whole test suite
 
-Other commands: install, test-fast (the unit layer, no Temporal server: well under a minute), worker, server, stop, status, bench [--quick], chaos [--trials N],
+Other commands: install, test-fast (the unit layer, no Temporal server: well under a minute), worker,
+api (the Alertmanager receiver and HTTP API on API_HOST:API_PORT), server, stop, status, bench [--quick], chaos [--trials N],
 eval [--seeds N] (the labelled evaluation of the rules' decisions, printed and saved as JSON), assets,
 record-histories, keygen --user NAME [--out DIR], repair-audit [DATA_DIR]. `install` creates `.venv/` and installs exactly what poetry.lock pins, through its
 hashed export `requirements-dev.lock.txt` (`pip --require-hashes`; Poetry is not needed); it is
@@ -89,6 +90,7 @@ COMMANDS = {
     "test": lambda *a: (system_packages(), in_venv("-m", "pytest", *a)),
     "test-fast": lambda *a: in_venv("-m", "pytest", "-m", "unit and not slow", "-q", *a),
     "worker": lambda *a: in_venv("-m", "maintenance_agent.worker", *a),
+    "api": lambda *a: in_venv("-m", "maintenance_agent.api", *a),
     "server": lambda *a: in_venv("-m", "maintenance_agent.embedded", "start", *a),
     "status": lambda *a: in_venv("-m", "maintenance_agent.embedded", "status", *a),
     "bench": lambda *a: in_venv("bench/run_all.py", *a),

@@ -16,6 +16,7 @@ from .models.artifacts import (
     AnalysisArtifact,
     DetectionArtifact,
     HealthStatesRead,
+    LiveAlerts,
     PlanArtifact,
     TelemetrySource,
 )
@@ -26,7 +27,7 @@ from .models.core import (
 from .store import atomic_write_bytes
 
 __all__ = ["AdviceArtifact", "AnalysisArtifact", "ArtifactError", "DetectionArtifact", "HealthStatesRead",
-           "TelemetrySource",
+           "LiveAlerts", "TelemetrySource",
            "PlanArtifact", "append_simulated", "read", "read_simulated", "write", "SimulationTally"]
 
 DETECTION = "detection.json"
@@ -35,6 +36,7 @@ PLAN = "plan.json"
 ADVICE = "advice.json"
 SIMULATED = "simulated.jsonl"
 HEALTH_READ = "health_states_read.json"
+ALERTS = "alerts.json"
 
 
 class ArtifactError(Exception):

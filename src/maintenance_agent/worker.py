@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -19,6 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from .activities import MaintenanceActivities, worker_approval_policy
 from .artifact_reader import ArtifactReaderWorkflow
+from .bearer import ServeError
 from .config import ConfigError, LlmSettings, NotifySettings, Settings, load_settings
 from .config.worker import MetricsSettings
 from .connection import TemporalUnavailable, connect
@@ -27,6 +28,9 @@ from .embedded import embedded_worker_identity, exit_now
 from .identity import KeyFileError
 from .sources.mapping import MappingError
 from .workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWorkflow, SiteExecutionWorkflow
+
+if TYPE_CHECKING:
+    from .api import ApiServer
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
 
 
 async def run_worker(settings: Settings, *, identity: str | None = None,
-                     make_activities: ActivitiesFactory = MaintenanceActivities) -> None:
+                     make_activities: ActivitiesFactory = MaintenanceActivities, serve_api: bool = False) -> None:
     client = await connect(settings)
     worker = build_worker(client, settings, identity=identity, make_activities=make_activities)
     stop = asyncio.Event()
@@ -99,10 +103,31 @@ async def run_worker(settings: Settings, *, identity: str | None = None,
         loop.add_signal_handler(sig, stop.set)
     log.info("worker %s polling %s on %s", identity or "(default identity)", settings.task_queue,
              settings.temporal_address)
+    api = _embedded_api(settings, client) if serve_api else None
+    serving = asyncio.create_task(api.serve()) if api is not None else None
     async with worker:
         await stop.wait()
         log.info("shutting down: finishing in-flight tasks")
+        if api is not None and serving is not None:
+            api.stop()
+            await asyncio.wait([serving], timeout=5)
     # Leaving the `async with` shuts the worker down through the SDK before the process exits.
+
+
+def _embedded_api(settings: Settings, client: Client) -> ApiServer | None:
+    """The API the embedded worker serves too (API_EMBEDDED), on API_PORT if it is free: a taken port
+    (an API serving already, say) or a refused bind is a warning, never a worker that does not start."""
+    from .api import ApiServer, bind, create_app  # FastAPI is imported only where it is served
+
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    try:
+        sock = bind(settings.api_host, settings.api_port)
+        server = ApiServer(create_app(settings.user_name, client), sock, host=settings.api_host, token=token)
+    except ServeError as exc:
+        log.warning("not serving the API: %s", exc)
+        return None
+    log.info("serving the API on %s (Alertmanager webhook: %s/alertmanager)", server.url, server.url)
+    return server
 
 
 def main(argv: list[str] | None = None, *, make_activities: ActivitiesFactory = MaintenanceActivities) -> NoReturn:
@@ -118,7 +143,8 @@ def main(argv: list[str] | None = None, *, make_activities: ActivitiesFactory = 
     try:
         settings = load_settings()
         identity = embedded_worker_identity(os.getpid()) if args.embedded else None
-        asyncio.run(run_worker(settings, identity=identity, make_activities=make_activities))
+        asyncio.run(run_worker(settings, identity=identity, make_activities=make_activities,
+                               serve_api=args.embedded and settings.api_embedded))
     except (ConfigError, TemporalUnavailable, ValueError, KeyFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         exit_now(2)

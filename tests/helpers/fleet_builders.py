@@ -12,7 +12,7 @@ from typing import Any
 
 from maintenance_agent.core.detect import Detection, DeviceAssessment, assess_device, detect
 from maintenance_agent.models.core import DeviceFacts, Finding, FindingKind
-from maintenance_agent.models.fleet import DeviceState, HealthRecord, InventoryRecord, Reading
+from maintenance_agent.models.fleet import Alert, DeviceState, HealthRecord, InventoryRecord, Reading
 from maintenance_agent.models.rules import Rules
 
 AS_OF = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -67,8 +67,9 @@ def assess(
     life: Mapping[tuple[str, str], float] | None = None,
     rules: Rules = RULES,
     as_of: datetime = AS_OF,
+    live_alerts: Sequence[Alert] = (),
 ) -> DeviceAssessment:
-    return assess_device(inv, h, life or {}, rules, as_of)
+    return assess_device(inv, h, life or {}, rules, as_of, live_alerts)
 
 
 def findings_of(inv: InventoryRecord, h: HealthRecord | None = None, **kwargs: Any) -> list[Finding]:

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from helpers.served import binary, serving
 from maintenance_agent.models.fleet import HealthRecord
 from maintenance_agent.models.rules import METRICS
-
-
-def _binary(name: str) -> str:
-    found = shutil.which(name)
-    assert found, f"{name} is not installed (run `python3 tools/dev.py install`, which installs Debian's prometheus)"
-    return found
 
 
 def openmetrics(health: Iterable[HealthRecord], label: str = "instance") -> str:
@@ -43,40 +35,20 @@ def backfill(data_dir: Path, text: str) -> None:
     source.write_text(text)
     # Blocks of a day, not promtool's default two hours: what a Prometheus holding two weeks has
     # compacted its history into (compaction grows blocks up to a tenth of the retention).
-    subprocess.run([_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=24h",
+    subprocess.run([binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=24h",
                     str(source), str(data_dir)], check=True, capture_output=True, timeout=600)
 
 
 @contextlib.contextmanager
-def running_prometheus(workdir: Path, port: int, data_dir: Path | None = None, scrape: str = "") -> Iterator[str]:
+def running_prometheus(workdir: Path, port: int, data_dir: Path | None = None, scrape: str = "",
+                       extra_flags: Iterable[str] = ()) -> Iterator[str]:
     """A Prometheus on 127.0.0.1:`port` over `data_dir` (its blocks), yielding its URL once ready."""
     data_dir = data_dir or workdir / "tsdb"
     data_dir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n" + scrape)
-    log = (workdir / "prometheus.log").open("wb")
-    proc = subprocess.Popen([_binary("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=400d",
-                             "--web.enable-lifecycle"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"prometheus exited: {(workdir / 'prometheus.log').read_text()[-800:]}"
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:  # noqa: S310 - loopback
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "prometheus did not become ready within 60 s"
-            time.sleep(0.1)
+    with serving([binary("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
+                  f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=400d",
+                  "--web.enable-lifecycle", *extra_flags], workdir / "prometheus.log", f"{url}/-/ready", "prometheus"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()

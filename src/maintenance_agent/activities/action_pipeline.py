@@ -6,7 +6,7 @@ simulated record and changes nothing. The steps themselves are written once, her
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,7 +20,7 @@ from ..core.execution_policy import breaker_tripped
 from ..core.run_text import ledger_breaker_detail
 from ..models.core import ActionResult, DeviceAfter, Outcome, PlannedAction
 from ..models.execution import ExecuteActionInput
-from ..models.fleet import DeviceState
+from ..models.fleet import Alert, DeviceState
 from ..store import ChangeRecord, Transaction
 
 EXECUTOR = "simulated"
@@ -58,8 +58,10 @@ def precheck(tx: Transaction, inp: ExecuteActionInput, outcomes: Outcomes, now: 
     return None if stale is None else outcomes.stale(stale)
 
 
-def apply_and_verify(tx: Transaction, inp: ExecuteActionInput, outcomes: Outcomes) -> ActionResult:
-    """Apply to a staged copy, verify, and record the outcome: the unverified state is never written."""
+def apply_and_verify(tx: Transaction, inp: ExecuteActionInput, outcomes: Outcomes,
+                     live_alerts: Sequence[Alert] = ()) -> ActionResult:
+    """Apply to a staged copy, verify, and record the outcome: the unverified state is never written.
+    `live_alerts`: the device's firing Alertmanager alerts, still firing in its after-state."""
     action = inp.action
     state = tx.device(action.equipment_id)
     assert state is not None  # the precheck refuses a device that is gone
@@ -72,8 +74,8 @@ def apply_and_verify(tx: Transaction, inp: ExecuteActionInput, outcomes: Outcome
     seen = actions.observed(action, state, new, inp.rules)
     life = tx.fleet.life_years()
     if problem is not None:  # rolled back: the device as it was
-        return outcomes.rolled_back(problem, changes, seen, after_state(life, state, inp))
-    return outcomes.succeeded(state, new, changes, seen, after_state(life, new, inp))
+        return outcomes.rolled_back(problem, changes, seen, after_state(life, state, inp, live_alerts))
+    return outcomes.succeeded(state, new, changes, seen, after_state(life, new, inp, live_alerts))
 
 
 class LedgerOutcomes:
@@ -202,9 +204,9 @@ def result_from_ledger(action: PlannedAction | None, change: ChangeRecord, attem
 
 
 def after_state(life_years: Mapping[tuple[str, str], float], state: DeviceState,
-                inp: ExecuteActionInput) -> DeviceAfter:
+                inp: ExecuteActionInput, live_alerts: Sequence[Alert] = ()) -> DeviceAfter:
     """The device judged by the run's rules just after the operation (its new reading included)."""
-    return device_after(state, life_years, inp.rules, inp.as_of + actions.READING_OFFSET)
+    return device_after(state, life_years, inp.rules, inp.as_of + actions.READING_OFFSET, live_alerts)
 
 
 def observation(seen: str, after: DeviceAfter) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from .. import artifacts
 from ..models.activity_io import CompactInput
 from ..models.core import ActionResult
 from ..models.execution import ExecuteActionInput, GiveUpInput, RunProgressInput
+from ..models.fleet import Alert
 from ..models.run import OutcomeCounts
 from ..store import ChangeRecord
 from .action_pipeline import DryRunOutcomes, LedgerOutcomes, apply_and_verify, change_record, precheck
@@ -53,7 +54,7 @@ class ExecutionActivities(ActivityBase):
             with store.transaction() as tx:
                 record = change_record(inp)
                 ledger = LedgerOutcomes(tx, inp, record, attempts=activity.info().attempt)
-                return precheck(tx, inp, ledger, record.at) or apply_and_verify(tx, inp, ledger)
+                return precheck(tx, inp, ledger, record.at) or apply_and_verify(tx, inp, ledger, self._alerts(inp))
         holder = f"{inp.run_id}/{action.id}"
         leases = [f"site:{action.site}", f"device:{action.equipment_id}"]
         early, record = self._lease(inp, holder, leases)
@@ -65,10 +66,21 @@ class ExecutionActivities(ActivityBase):
             with store.transaction() as tx:  # the leases kept every other disruptive operation away
                 record = record.model_copy(update={
                     "at": datetime.now(UTC), "result": {**record.result, "operation_started_at": started.isoformat()}})
-                return apply_and_verify(tx, inp, LedgerOutcomes(tx, inp, record))
+                return apply_and_verify(tx, inp, LedgerOutcomes(tx, inp, record), self._alerts(inp))
         finally:
             with store.transaction() as tx:
                 tx.release_leases(holder, now=time.time())
+
+    def _alerts(self, inp: ExecuteActionInput) -> list[Alert]:
+        """The device's firing Alertmanager alerts that the run's detection judged (none for most runs)."""
+        path = self.run_dir(inp.artifact_dir) / artifacts.ALERTS
+        if not path.exists():
+            return []
+        try:
+            held = artifacts.read(path.parent, artifacts.ALERTS, artifacts.LiveAlerts)
+        except artifacts.ArtifactError:
+            return []  # torn or unreadable: the after-state is judged without them, as before alerts existed
+        return held.by_device.get(inp.action.equipment_id, [])
 
     def _lease(self, inp: ExecuteActionInput, holder: str,
                leases: list[str]) -> tuple[ActionResult | None, ChangeRecord]:
@@ -108,7 +120,8 @@ class ExecutionActivities(ActivityBase):
         report_dir = self.run_dir(inp.report_dir)
         simulated = DryRunOutcomes(inp, report_dir, self._simulated_problems(report_dir))
         with self.store().transaction() as tx:  # read-only: nothing is committed
-            return precheck(tx, inp, simulated, datetime.now(UTC)) or apply_and_verify(tx, inp, simulated)
+            return (precheck(tx, inp, simulated, datetime.now(UTC))
+                    or apply_and_verify(tx, inp, simulated, self._alerts(inp)))
 
     def _simulated_problems(self, report_dir: Path) -> int:
         """A dry run's circuit breaker: its simulated failures so far (it has no ledger), read on from

@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from .. import artifacts
+from ..core.alerts import alert_warnings, attach
 from ..core.analyze import analyze
 from ..core.detect import detect
 from ..core.plan import plan_actions
@@ -54,14 +55,17 @@ class PipelineActivities(ActivityBase):
             health, source, gaps = self._prometheus_readings(fleet.inventory, inp.as_of or now,
                                                              inp.rules.trend_window_days)
             fleet = fleet.with_health(health)
+        attached = attach(inp.alerts, fleet.inventory)
         frame = time_frame(fleet.inventory.values(), fleet.health.values(), now, inp.rules.future_tolerance)
         as_of = inp.as_of or (now if source is not None else frame.as_of)
         warnings = as_of_warnings(as_of, frame.as_of, given=inp.as_of is not None)
         if source is not None:
             warnings = [*warnings, *gaps]
+        warnings = [*warnings, *alert_warnings(attached.unknown)]
         previous = self._health_states_read(store, inp)
         with gc_paused():
-            detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous)
+            detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous,
+                               attached.by_device)
         del fleet
         activity.heartbeat("detected")
         artifact = artifacts.DetectionArtifact(
@@ -71,6 +75,9 @@ class PipelineActivities(ActivityBase):
             source=source,
         )
         artifacts.write(self.run_dir(inp.artifact_dir), artifacts.DETECTION, artifact)
+        if attached.by_device:
+            artifacts.write(self.run_dir(inp.artifact_dir), artifacts.ALERTS,
+                            artifacts.LiveAlerts(by_device=attached.by_device))
         if inp.record_health:
             with store_errors():
                 store.write_health_states({d.equipment_id: d.state.value for d in detection.device_health},

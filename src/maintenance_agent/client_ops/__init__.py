@@ -28,6 +28,7 @@ from .options import (
     signer,
 )
 from .proactive import (
+    deliver_alerts,
     pause_proactive,
     proactive_status,
     proactive_workflow_id,
@@ -52,7 +53,7 @@ from .runs import (
 __all__ = [
     "FOLLOW_PATIENCE_SECONDS", "LIST_FALLBACK_CONCURRENCY", "LIST_FALLBACK_SECONDS", "READ_ARTIFACT_TIMEOUT",
     "RUN_WORKFLOW", "ArtifactMissing", "Busy", "ErrorCode", "OperationError", "ProactiveOptions", "RunNotFound",
-    "action_outcomes", "auto_approve_refusal", "decide", "failure_text", "fleet_health", "follow",
+    "action_outcomes", "auto_approve_refusal", "decide", "deliver_alerts", "failure_text", "fleet_health", "follow",
     "get_findings", "get_plan", "get_report", "get_report_markdown", "get_results", "get_status", "guard",
     "list_runs", "parse_options", "pause_proactive", "proactive_input", "proactive_status", "proactive_workflow_id",
     "read_artifact", "read_report", "result", "resume_proactive", "retry_busy", "run_input", "run_workflow_id",

@@ -13,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from ..config import Settings
 from ..core import identity
+from ..models.alerts import AlertNotification, AlertReceipt
 from ..models.proactive import ProactiveStatus, SetIntervalRequest
 from ..workflows import ProactiveMaintenanceWorkflow
 from .errors import ErrorCode, OperationError, RunNotFound, guard
@@ -100,6 +101,14 @@ async def set_proactive_interval(client: Client, user: str, minutes: float) -> P
     await _require_agent(client, user, interval_minutes=minutes)
     return await guard(proactive_workflow_id(user), _agent(client, user).execute_update(
         ProactiveMaintenanceWorkflow.set_interval, SetIntervalRequest(minutes=minutes)))
+
+
+async def deliver_alerts(client: Client, user: str, note: AlertNotification) -> AlertReceipt:
+    """Hand an Alertmanager notification to the user's agent, which holds the firing alerts and starts
+    a cycle for new ones (an update: the answer says what it did)."""
+    await _require_agent(client, user)
+    return await guard(proactive_workflow_id(user), _agent(client, user).execute_update(
+        ProactiveMaintenanceWorkflow.receive_alerts, note))
 
 
 async def open_approval_runs(client: Client, agent_id: str, desc: WorkflowExecutionDescription) -> list[str] | None:

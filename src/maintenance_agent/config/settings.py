@@ -61,7 +61,7 @@ def env(name: str, *older: str) -> Any:
 PATH_FIELDS = frozenset({"temporal_config_file", "tls_cert", "tls_key", "tls_ca", "state_dir", "data_dir",
                          "reports_dir", "rules_file", "approver_keys_dir", "approver_key_file",
                          "prometheus_mapping_file"})
-SECRET_FIELDS = frozenset({"api_key", "tls_key_data", "llm_key", "notify_webhook_url", "mcp_http_token",
+SECRET_FIELDS = frozenset({"api_key", "tls_key_data", "llm_key", "notify_webhook_url", "mcp_http_token", "api_token",
                            "payload_key", "pagerduty_routing_key", "prometheus_token", "prometheus_password"})
 
 
@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     temporal_ui_url: str | None = Field(None, validation_alias=env("TEMPORAL_UI_URL"))
     reports_url: str | None = Field(None, validation_alias=env("REPORTS_URL"))
     mcp_http_token: SecretStr | None = Field(None, validation_alias=env("MCP_HTTP_TOKEN"))
+    api_host: str = Field("127.0.0.1", min_length=1, validation_alias=env("API_HOST"))
+    api_port: int = Field(8765, ge=1, le=65535, validation_alias=env("API_PORT"))
+    api_token: SecretStr | None = Field(None, validation_alias=env("API_TOKEN"))
+    api_embedded: bool = Field(True, validation_alias=env("API_EMBEDDED"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -1,12 +1,12 @@
-"""Alertmanager intake: which alerts of a notification are new, repeated, resolved or for no known
-device, and the inventory alerts the rules judge from the active ones. Pure."""
+"""Alertmanager intake, pure: a notification's alerts as the agent holds them, which of them are new,
+repeated or resolved, and which device each one names (the inventory alerts the rules then judge)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..models.alerts import ActiveAlert, AlertmanagerPayload
+from ..models.alerts import AlertChange, AlertmanagerPayload, AlertNotification, HeldAlert
 from ..models.fleet import Alert, InventoryRecord
 from .ids import host_of
 
@@ -14,23 +14,56 @@ DEVICE_LABELS = ("device", "equipment_id", "instance")
 """The labels that may name the device, in this order: an inventory id, or an IP address (a
 `:port` suffix, as node_exporter's `instance` has, is ignored)."""
 
+_CRITICAL = frozenset({"critical", "page", "error", "emergency"})
+_INFO = frozenset({"info", "none", "informational"})
+
+
+def severity_of(labels: Mapping[str, str]) -> str:
+    """The alert's `severity` label as the rules' severity: critical (critical, page, error), info
+    (info, none) or, for anything else and for no label, warning."""
+    value = labels.get("severity", "").strip().lower()
+    return "critical" if value in _CRITICAL else "info" if value in _INFO else "warning"
+
+
+def notification(payload: AlertmanagerPayload) -> AlertNotification:
+    """The payload's alerts as the agent holds them: only the labels that name a device are kept."""
+    changes = []
+    for a in payload.alerts:
+        summary = a.annotations.get("summary") or a.annotations.get("description") or ""
+        held = HeldAlert(fingerprint=a.fingerprint, name=(a.labels.get("alertname") or "alert")[:200],
+                         severity=severity_of(a.labels),
+                         device_labels={k: a.labels[k] for k in DEVICE_LABELS if a.labels.get(k)},
+                         starts_at=a.startsAt, summary=summary[:300])
+        changes.append(AlertChange(status=a.status, alert=held))
+    return AlertNotification(group_key=payload.groupKey, alerts=changes)
+
 
 @dataclass
-class Intake:
-    active: dict[str, ActiveAlert]
-    """Every alert still firing after this notification, by fingerprint."""
-    new: list[ActiveAlert] = field(default_factory=list)
-    """Firing alerts not held before: they trigger the agent."""
-    resolved: list[ActiveAlert] = field(default_factory=list)
+class Merge:
+    held: list[HeldAlert]
+    """Every alert still firing after the notification, in the order first seen."""
+    new: list[HeldAlert] = field(default_factory=list)
+    resolved: list[HeldAlert] = field(default_factory=list)
     repeated: int = 0
-    """Firing alerts already held (Alertmanager repeats notifications): they trigger nothing."""
-    unknown: list[str] = field(default_factory=list)
-    """`<alertname> <labels that named nothing>` for alerts whose device is not in the inventory."""
 
-    @property
-    def devices(self) -> list[str]:
-        """The devices of the new alerts: the ones a cycle should look at now."""
-        return sorted({a.equipment_id for a in self.new})
+
+def merge(held: Sequence[HeldAlert], changes: Iterable[AlertChange]) -> Merge:
+    """Apply a notification to the alerts held so far: a firing alert is new unless its fingerprint
+    is held (a repeat), a resolved one is forgotten (one never held changes nothing)."""
+    by_fingerprint = {a.fingerprint: a for a in held}
+    out = Merge(held=[])
+    for change in changes:
+        alert, known = change.alert, by_fingerprint.get(change.alert.fingerprint)
+        if change.status == "resolved":
+            if known is not None:
+                out.resolved.append(by_fingerprint.pop(alert.fingerprint))
+        elif known is not None:
+            out.repeated += 1
+        else:
+            by_fingerprint[alert.fingerprint] = alert
+            out.new.append(alert)
+    out.held = list(by_fingerprint.values())
+    return out
 
 
 def device_of(labels: Mapping[str, str], inventory: Mapping[str, InventoryRecord],
@@ -47,39 +80,31 @@ def device_of(labels: Mapping[str, str], inventory: Mapping[str, InventoryRecord
     return None
 
 
-def intake(payload: AlertmanagerPayload, inventory: Mapping[str, InventoryRecord],
-           active: Mapping[str, ActiveAlert]) -> Intake:
-    """Apply one notification to the alerts held so far."""
+@dataclass
+class Attached:
+    by_device: dict[str, list[Alert]]
+    """The held alerts as inventory alerts, per device: `critical_alert` and `warning_alert` judge them."""
+    unknown: list[str]
+    """`<alertname> (<labels>)` of held alerts that name no device of the inventory."""
+
+
+def attach(held: Iterable[HeldAlert], inventory: Mapping[str, InventoryRecord]) -> Attached:
+    """Which device each held alert is about. A held alert is firing now, so it carries no timestamp:
+    the rules' age limit is for an inventory's alert history, not for what Alertmanager says fires."""
     by_ip = {host_of(inv.ip_address): eid for eid, inv in inventory.items() if inv.ip_address}
-    out = Intake(active=dict(active))
-    for alert in payload.alerts:
-        held = out.active.get(alert.fingerprint)
-        if alert.status == "resolved":
-            if held is not None:
-                out.resolved.append(out.active.pop(alert.fingerprint))
-            continue
-        if held is not None:
-            out.repeated += 1
-            continue
-        name = alert.labels.get("alertname", "alert")
-        eid = device_of(alert.labels, inventory, by_ip)
+    out = Attached(by_device={}, unknown=[])
+    for a in held:
+        eid = device_of(a.device_labels, inventory, by_ip)
         if eid is None:
-            named = ", ".join(f"{k}={alert.labels[k]}" for k in DEVICE_LABELS if k in alert.labels) or "no device label"
-            out.unknown.append(f"{name} ({named})")
+            out.unknown.append(a.describe())
             continue
-        severity = "critical" if alert.labels.get("severity", "critical").lower() == "critical" else "warning"
-        summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
-        new = ActiveAlert(fingerprint=alert.fingerprint, equipment_id=eid, name=name, severity=severity,
-                          starts_at=alert.startsAt, summary=summary[:300])
-        out.active[alert.fingerprint] = new
-        out.new.append(new)
+        out.by_device.setdefault(eid, []).append(Alert(type=a.name, severity=a.severity))
     return out
 
 
-def inventory_alerts(active: Iterable[ActiveAlert]) -> dict[str, list[Alert]]:
-    """The active alerts as the inventory's alerts, per device: the rules' `critical_alert` finding
-    (and the analysis' hardware-fault reading of the name) then apply to them as to any other."""
-    out: dict[str, list[Alert]] = {}
-    for a in active:
-        out.setdefault(a.equipment_id, []).append(Alert(type=a.name, severity=a.severity, timestamp=a.starts_at))
-    return out
+def alert_warnings(unknown: Sequence[str]) -> list[str]:
+    """The detection's line about held alerts for no device of the inventory (reported, not dropped)."""
+    if not unknown:
+        return []
+    return [f"{len(unknown)} firing Alertmanager alert(s) name no device of the inventory (check the alert's "
+            f"device, equipment_id or instance label): {', '.join(unknown[:10])}{' …' if len(unknown) > 10 else ''}"]

@@ -78,6 +78,8 @@ def explain_device(facts: DeviceFacts, findings: Sequence[Finding]) -> tuple[str
         return f"{name} {state}: {metric_label(worst.evidence.metric)}", f"{'; '.join(parts)}: likely {cause}{life}"
     if FindingKind.CRITICAL_ALERT in kinds:
         return f"{name}: critical alarm", f"critical alarm(s) {', '.join(facts.critical_alert_types)} on a running device"
+    if (warned := _first(findings, FindingKind.WARNING_ALERT)) is not None and FindingKind.DEVICE_DEGRADED not in kinds:
+        return f"{name}: warning alarm", f"warning alarm(s) {warned.evidence.value} on a running device" + life
     if FindingKind.DEVICE_DEGRADED in kinds:
         return (f"{name} degraded", "reported Degraded with no metric over threshold: a software or configuration "
                 "fault is likely" + life)

@@ -8,7 +8,7 @@ own module: readings (threshold breaches and trends), lifecycle (age, contract, 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -23,7 +23,7 @@ from ..models.core import (
     Severity,
     SiteHealth,
 )
-from ..models.fleet import DeviceState, HealthRecord, InventoryRecord
+from ..models.fleet import Alert, DeviceState, HealthRecord, InventoryRecord
 from ..models.rules import Rules
 from .evidence import DeviceFindings, evidence
 from .firmware import firmware_baseline
@@ -44,8 +44,9 @@ class DeviceAssessment:
 
 
 def _add_condition_findings(out: DeviceFindings, inv: InventoryRecord, health: HealthRecord | None, rules: Rules,
-                            as_of: datetime) -> list[str]:
-    """Down or degraded status, and recent critical alerts; returns the critical alert types."""
+                            as_of: datetime, live: Sequence[Alert] = ()) -> list[str]:
+    """Down or degraded status, recent critical alerts of the inventory and the firing ones
+    (`live`: from Alertmanager, critical or warning); returns the critical alert types."""
     eid = inv.id
     status = inv.status.strip()
     status_l = status.lower()
@@ -63,13 +64,19 @@ def _add_condition_findings(out: DeviceFindings, inv: InventoryRecord, health: H
         if a.severity.lower() == "critical"
         and (a.timestamp is None or as_of - timedelta(days=rules.critical_alert_max_age_days) <= a.timestamp <= as_of)
     ] if inv.alerts else []
-    if critical_alerts:
-        types = sorted({a.type for a in critical_alerts})
-        newest = max((a.timestamp for a in critical_alerts if a.timestamp), default=None)
-        out.add(FindingKind.CRITICAL_ALERT, Severity.CRITICAL,
-                evidence("alerts", ", ".join(types), "no critical alerts", observed_at=newest),
+    # An inventory's alert list is its history, judged by age, and only its critical alerts count; a
+    # firing alert from Alertmanager counts whatever its age, at its own severity.
+    critical_alerts += [a for a in live if a.severity == "critical"]
+    for kind, severity, alerts in (
+            (FindingKind.CRITICAL_ALERT, Severity.CRITICAL, critical_alerts),
+            (FindingKind.WARNING_ALERT, Severity.WARNING, [a for a in live if a.severity == "warning"])):
+        if not alerts:
+            continue
+        types = sorted({a.type for a in alerts})
+        newest = max((a.timestamp for a in alerts if a.timestamp), default=None)
+        out.add(kind, severity, evidence("alerts", ", ".join(types), f"no {severity.value} alerts", observed_at=newest),
                 1.0 if newest is None or as_of - newest <= timedelta(days=7) else 0.8,
-                f"{eid} has critical alert(s): {', '.join(types)}")
+                f"{eid} has {severity.value} alert(s): {', '.join(types)}")
     return sorted({a.type for a in critical_alerts})
 
 
@@ -79,10 +86,11 @@ def assess_device(
     life_years: Mapping[tuple[str, str], float],
     rules: Rules,
     as_of: datetime,
+    live_alerts: Sequence[Alert] = (),
 ) -> DeviceAssessment:
     """All findings for one device, the facts later steps need, and its raw health state."""
     out = DeviceFindings(inv.id, inv.site)
-    critical_alert_types = _add_condition_findings(out, inv, health, rules, as_of)
+    critical_alert_types = _add_condition_findings(out, inv, health, rules, as_of, live_alerts)
     readout = add_reading_findings(out, inv, health, rules, as_of)
     age = add_lifecycle_findings(out, inv, life_years, rules, as_of)
     raw = raw_health_state(out.items)
@@ -91,7 +99,7 @@ def assess_device(
         firmware_version=inv.firmware_version, serial_number=inv.serial_number, install_date=inv.install_date,
         last_maintenance=inv.last_maintenance, maintenance_contract_expiry=inv.maintenance_contract_expiry,
         age_years=round(age.years, 2), expected_life_years=age.expected,
-        alert_types=sorted({a.type for a in inv.alerts}),
+        alert_types=sorted({a.type for a in (*inv.alerts, *live_alerts)}),
         critical_alert_types=critical_alert_types,
         latest=readout.latest, latest_reading_at=readout.latest_at, health_state=raw,
         newest_reading_at=readout.newest_at,
@@ -100,12 +108,13 @@ def assess_device(
 
 
 def device_after(state: DeviceState, life_years: Mapping[tuple[str, str], float], rules: Rules,
-                 as_of: datetime) -> DeviceAfter:
+                 as_of: datetime, live_alerts: Sequence[Alert] = ()) -> DeviceAfter:
     """A device's status and the rules' health state of it at `as_of` (after an action: the report's
-    after-state, judged by the same rules that judged it before)."""
-    assessed = assess_device(state.inventory, state.health, life_years, rules, as_of)
+    after-state, judged by the same rules that judged it before, with the alerts that were firing
+    still firing: only Alertmanager says when one resolves)."""
+    assessed = assess_device(state.inventory, state.health, life_years, rules, as_of, live_alerts)
     return DeviceAfter(status=state.inventory.status.strip(), health=assessed.raw_state,
-                       alerts=len(state.inventory.alerts))
+                       alerts=len(state.inventory.alerts) + len(live_alerts))
 
 
 @dataclass
@@ -129,9 +138,11 @@ def detect(
     rules: Rules,
     as_of: datetime,
     previous_states: Mapping[str, str] | None = None,
+    live_alerts: Mapping[str, Sequence[Alert]] | None = None,
 ) -> Detection:
     """Run every rule over the fleet. Linear in fleet size; output sorted deterministically."""
     previous_states = previous_states or {}
+    live = live_alerts or {}
     findings: list[Finding] = []
     facts: dict[str, DeviceFacts] = {}
     device_health: list[DeviceHealth] = []
@@ -144,7 +155,7 @@ def detect(
         h = health.get(eid)
         if (inv.vendor, inv.model) not in life_years:
             missing_life.add(f"{inv.vendor} {inv.model}")
-        assessed = assess_device(inv, h, life_years, rules, as_of)
+        assessed = assess_device(inv, h, life_years, rules, as_of, live.get(eid, ()))
         if h is not None and h.recent_readings:
             readings += len(h.recent_readings)
             last = assessed.facts.newest_reading_at

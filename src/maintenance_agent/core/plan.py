@@ -169,6 +169,10 @@ def propose_for_device(
             tasks.append("on-site check of critical alarms")
             kinds_used.append(FindingKind.CRITICAL_ALERT)
             prio = min(prio, 2)
+        if FindingKind.WARNING_ALERT in kinds and FindingKind.CRITICAL_ALERT not in kinds and not down:
+            tasks.append("on-site check of warning alarms")
+            kinds_used.append(FindingKind.WARNING_ALERT)
+            prio = min(prio, 3)
         if FindingKind.MAINTENANCE_OVERDUE in kinds:
             tasks.append("overdue preventive maintenance")
             kinds_used.append(FindingKind.MAINTENANCE_OVERDUE)

@@ -15,6 +15,7 @@ from ..models.core import PlannedAction
 from ..models.listing import MAX_LISTED_SITES
 from ..models.proactive import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES, CycleSummary, ProactivePhase
 from ..models.run import OutcomeCounts, Phase
+from .alerts import Merge
 from .report import md
 from .wording import WITH_NOT_RUN, outcomes_sentence
 
@@ -117,6 +118,9 @@ def cycle_line(s: CycleSummary) -> str:
     if s.error:
         return f"cycle {s.cycle}: FAILED: {s.error}"
     line = f"cycle {s.cycle}: {s.findings} finding(s), {s.planned} new action(s)"
+    if s.triggered_by:
+        more = f" and {len(s.triggered_by) - 1} more" if len(s.triggered_by) > 1 else ""
+        line = f"cycle {s.cycle} (started by alert {s.triggered_by[0]}{more}): " + line.split(": ", 1)[1]
     if s.excluded_pending:
         line += f" ({s.excluded_pending} already awaiting approval)"
     if s.routine_run:
@@ -198,3 +202,14 @@ def stopped_note(cycle: int) -> str:
 INTERVAL_OUT_OF_RANGE = (f"interval must be between one second ({MIN_INTERVAL_MINUTES:.4f}) and "
                          f"{MAX_INTERVAL_MINUTES} minutes (one week)")
 AGENT_STOPPING = "the agent is stopping; start it again to change its interval"
+ALERTS_WHILE_STOPPING = "the agent is stopping and takes no more alerts; start it again (Alertmanager retries)"
+
+
+def alert_receipt_note(merged: Merge, paused: bool) -> str:
+    """What the agent did with an Alertmanager notification, in one line."""
+    parts = [f"{len(merged.new)} new", f"{merged.repeated} repeated", f"{len(merged.resolved)} resolved"]
+    line = f"{', '.join(parts)}; {len(merged.held)} alert(s) held"
+    if merged.new:
+        line += ("; the agent is paused: the next cycle after resume judges them" if paused
+                 else "; a cycle starts now")
+    return line

@@ -44,7 +44,10 @@ WORKER_SETTINGS = {"tls_cert", "tls_key", "tls_ca", "tls_cert_data", "tls_key_da
                    "llm_model", "llm_key", "llm_base_url", "llm_timeout_seconds", "llm_max_attempts",
                    "llm_prompt_token_budget", "notify_webhook_url", "approvers", "require_distinct_approver",
                    "approver_keys_dir", "data_dir", "reports_dir", "pagerduty_routing_key", "pagerduty_events_url",
-                   "temporal_ui_url", "reports_url", "ui_port"}
+                   "temporal_ui_url", "reports_url", "ui_port", "metrics_source", "prometheus_url",
+                   "prometheus_token", "prometheus_username", "prometheus_password", "prometheus_timeout_seconds",
+                   "prometheus_step_seconds", "prometheus_mapping_file", "api_host", "api_port", "api_token",
+                   "api_embedded"}
 """Settings the worker process reads (besides the server, namespace and task queue it serves, which
 name its record): a script whose values differ is told so; only new code replaces the worker."""
 

@@ -1,42 +1,15 @@
 """The HTTP transport's guard: a bearer token (MCP_HTTP_TOKEN) on every request, and no serving of
-fleet-changing tools beyond loopback without one."""
+fleet-changing tools beyond loopback without one (`maintenance_agent.bearer`)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+from ..bearer import LOOPBACK, ServeError
+from ..bearer import protect as _protect
 
-
-class ServeError(Exception):
-    """The server refuses to serve as asked; the message says what to set instead."""
-
-
-class BearerTokenMiddleware:
-    """Refuse every HTTP request that does not carry `Authorization: Bearer <MCP_HTTP_TOKEN>`."""
-
-    def __init__(self, app: Any, token: str) -> None:
-        self.app = app
-        self._expected = token.encode()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            scheme, _, credentials = given.strip().partition(b" ")
-            # The scheme is case-insensitive (RFC 9110 §11.1); the token is compared in constant time.
-            if scheme.lower() != b"bearer" or not hmac.compare_digest(credentials.strip(), self._expected):
-                await send({"type": "http.response.start", "status": 401,
-                            "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
-                await send({"type": "http.response.body",
-                            "body": b'{"error": "missing or wrong bearer token (MCP_HTTP_TOKEN)"}'})
-                return
-        await self.app(scope, receive, send)
+__all__ = ["LOOPBACK", "ServeError", "protect"]
 
 
 def protect(app: Any, host: str, token: str | None) -> Any:
-    """`app` behind the bearer-token check when a token is set; refused off loopback without one."""
-    if host not in LOOPBACK and not token:
-        raise ServeError(f"refusing to serve fleet-changing tools on {host} without MCP_HTTP_TOKEN; "
-                         f"set it (clients then send 'Authorization: Bearer <token>') or bind 127.0.0.1")
-    return BearerTokenMiddleware(app, token) if token else app
+    return _protect(app, host, token, setting="MCP_HTTP_TOKEN", what="fleet-changing tools")

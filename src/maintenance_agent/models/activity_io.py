@@ -12,6 +12,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from .alerts import HeldAlert
 from .approval import Decision
 from .core import DataError, Finding, FleetSummary, PlannedAction, Problem, Risk, SiteHealth, SiteImpact
 from .rules import Rules
@@ -24,6 +25,8 @@ class DetectInput(BaseModel):
     rules: Rules = Field(default_factory=Rules)
     as_of: datetime | None = None
     record_health: bool = True
+    alerts: list[HeldAlert] = Field(default_factory=list)
+    """The firing Alertmanager alerts the proactive agent holds: judged with the inventory's own."""
 
 
 class DetectResult(BaseModel):

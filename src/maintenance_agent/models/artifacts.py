@@ -17,6 +17,7 @@ from .core import (
     SiteHealth,
     SiteImpact,
 )
+from .fleet import Alert
 
 
 class TelemetrySource(BaseModel):
@@ -81,6 +82,14 @@ class PlanArtifact(BaseModel):
     actions: list[PlannedAction]
     excluded: int = 0
     llm: dict[str, object] = Field(default_factory=dict)
+
+
+class LiveAlerts(BaseModel):
+    """The firing Alertmanager alerts a run's detection judged, per device (`alerts.json`, written only
+    when there are some): the after-state of an action on the device keeps them, since only
+    Alertmanager says when an alert resolves."""
+
+    by_device: dict[str, list[Alert]] = Field(default_factory=dict)
 
 
 class HealthStatesRead(BaseModel):

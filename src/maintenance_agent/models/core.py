@@ -34,6 +34,7 @@ class FindingKind(StrEnum):
     DEVICE_DOWN = "device_down"
     DEVICE_DEGRADED = "device_degraded"
     CRITICAL_ALERT = "critical_alert"
+    WARNING_ALERT = "warning_alert"
     HIGH_TEMPERATURE = "high_temperature"
     HIGH_CPU = "high_cpu"
     HIGH_MEMORY = "high_memory"

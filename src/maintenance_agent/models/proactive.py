@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from .alerts import HeldAlert
 from .approval import Proof
 from .rules import Rules
 from .run import OutcomeCounts, Phase
@@ -74,6 +75,10 @@ class CycleSummary(BaseModel):
     notification_error: str | None = None
     error: str | None = None
     summary: str = ""
+    alerts_held: int = 0
+    """Firing Alertmanager alerts its detection judged."""
+    triggered_by: list[str] = Field(default_factory=list)
+    """The new alerts that started this cycle at once (`<alertname> (<device labels>)`), if any."""
 
 
 class ProactiveState(BaseModel):
@@ -95,6 +100,10 @@ class ProactiveState(BaseModel):
     """The first run checked `start_proof`; trusted only in a continued run (one the agent made itself)."""
     cycle_failure_paged: bool = False
     """A failed cycle may have opened a PagerDuty incident that the next clean cycle resolves."""
+    alerts: list[HeldAlert] = Field(default_factory=list)
+    """The firing Alertmanager alerts the receiver passed on, until they resolve (`core.alerts.merge`)."""
+    alert_triggers: list[str] = Field(default_factory=list)
+    """New alerts since the last cycle started: the reason of the next one."""
 
     def open_ids(self) -> list[str]:
         return [o.workflow_id for o in self.open_approvals]
@@ -156,6 +165,8 @@ class ProactiveStatus(BaseModel):
     continued_as_new: int = 0
     starter_verified: bool = False
     """Its starter proved who they are (signed start), so its routine and approval runs may act for them."""
+    alerts: list[HeldAlert] = Field(default_factory=list)
+    """The firing Alertmanager alerts it holds (the next cycle judges them)."""
 
 
 class SetIntervalRequest(BaseModel):

@@ -59,8 +59,11 @@ class AgentCycle:
         inp, st, n = self._input, self._state, summary.cycle
         try:
             self._set_phase(ProactivePhase.MONITORING, cycle_detecting(n))
+            summary.triggered_by, st.alert_triggers = st.alert_triggers, []
+            summary.alerts_held = len(st.alerts)
             detect = await run_step(MaintenanceActivities.detect_fleet,
-                                    DetectInput(run_id=f"{self._wid}/cycle-{n}", artifact_dir=cycle_dir, rules=inp.rules),
+                                    DetectInput(run_id=f"{self._wid}/cycle-{n}", artifact_dir=cycle_dir, rules=inp.rules,
+                                                alerts=list(st.alerts)),
                                     cycle_detect_summary(n))
             summary.as_of, summary.findings = detect.as_of, detect.findings_total
             summary.findings_by_severity = detect.by_severity

@@ -28,15 +28,19 @@ with workflow.unsafe.imports_passed_through():
     from ..activities import MaintenanceActivities
     from ..core import identity
     from ..core.agent import continues_as_new, cycle_folder, interval_allowed, next_cycle
+    from ..core.alerts import merge
     from ..core.status_text import (
         AGENT_STOPPING,
+        ALERTS_WHILE_STOPPING,
         INTERVAL_OUT_OF_RANGE,
         PAUSED,
         agent_details,
+        alert_receipt_note,
         cycle_line,
         stopped_note,
         waiting_note,
     )
+    from ..models.alerts import MAX_HELD_ALERTS, AlertNotification, AlertReceipt
     from ..models.proactive import (
         ChildOutcome,
         CycleSummary,
@@ -188,6 +192,29 @@ class ProactiveMaintenanceWorkflow(AgentParent):
         """Run a cycle now (even when paused)."""
         self._state.trigger_pending = True
 
+    @workflow.update
+    def receive_alerts(self, note: AlertNotification) -> AlertReceipt:
+        """An Alertmanager notification, from the receiver: a new firing alert starts a cycle now
+        (unless paused), a repeat of one held starts nothing, a resolved one is let go."""
+        st = self._state
+        merged = merge(st.alerts, note.alerts)
+        st.alerts = merged.held
+        triggered = bool(merged.new) and not st.paused
+        if merged.new:
+            st.alert_triggers = [*st.alert_triggers, *(a.describe() for a in merged.new)][-20:]
+        if triggered:
+            st.trigger_pending = True
+        return AlertReceipt(new=len(merged.new), repeated=merged.repeated, resolved=len(merged.resolved),
+                            held=len(st.alerts), triggered=triggered, note=alert_receipt_note(merged, st.paused))
+
+    @receive_alerts.validator
+    def _validate_alerts(self, note: AlertNotification) -> None:
+        if self._stop:
+            raise ApplicationError(ALERTS_WHILE_STOPPING, type="AgentStopping", non_retryable=True)
+        if len(merge(self._state.alerts, note.alerts).held) > MAX_HELD_ALERTS:
+            raise ApplicationError(f"the agent holds at most {MAX_HELD_ALERTS} firing alerts; this notification "
+                                   f"would hold more", type="TooManyAlerts", non_retryable=True)
+
     @workflow.signal
     def pause(self) -> None:
         self._state.paused = True
@@ -230,5 +257,5 @@ class ProactiveMaintenanceWorkflow(AgentParent):
             paused=st.paused, stop_requested=self._stop, next_cycle_at=self._next_at, last_cycle=st.last_cycle,
             open_approvals=sorted(st.open_approvals, key=lambda o: o.workflow_id),
             run_id=workflow.info().run_id, continued_as_new=st.continue_as_new_count,
-            starter_verified=st.starter_verified,
+            starter_verified=st.starter_verified, alerts=list(st.alerts),
         )
