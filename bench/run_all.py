@@ -61,9 +61,11 @@ def main() -> None:
     rows.append((f"{c['runs']:,} concurrent runs", f"pending {c['all_pending_s']:.0f} s, completed {c['all_completed_s']:.0f} s, "
                  f"server {c['peak_rss_mb']['server']:.0f} MB / worker {c['peak_rss_mb']['worker']:.0f} MB, lost {c['lost']}"))
     p = results["prometheus_source"]
-    rows.append((f"Detect {p['devices']:,} devices, Prometheus vs JSON",
-                 f"{p['prometheus_s']:.2f} s vs {p['json_s']:.2f} s = ratio {p['ratio']:.2f}; "
-                 f"{p['http_queries']} HTTP queries, {p['series']:,} series; same findings {p['same_findings']}"))
+    for layout in prometheus_source.LAYOUTS:
+        r = p[layout]
+        rows.append((f"Detect {p['devices']:,} devices, Prometheus ({r['block_hours']} h blocks) vs JSON",
+                     f"{r['prometheus_s']:.2f} s vs {r['json_s']:.2f} s = ratio {r['ratio']:.2f}; {r['http_queries']} "
+                     f"HTTP queries, {r['series']:,} series; same findings {r['same_findings']}"))
     for size, f in results["llm_tokens"].items():
         rows.append((f"Advisor prompt, {int(size):,} devices", f"{f['digest_tokens']:,} tokens ({f['tokenizer']})"))
     width = max(len(r[0]) for r in rows)

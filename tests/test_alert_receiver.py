@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from conftest import audit_log, copy_fleet, eventually, free_port, running_worker, settings_for
 from helpers.alertmanager import FleetExporter, running_alertmanager
@@ -61,6 +62,10 @@ async def receiver(client: Client, tmp_path: Path, user: str, *, agent: bool = T
             yield r
             if agent:
                 await client_ops.stop_proactive(client, user)
+                # Its proposals would wait twelve hours in the session's server, ahead of later tests' runs.
+                for run in (await r.status()).open_approvals:
+                    with contextlib.suppress(RPCError):
+                        await client.get_workflow_handle(run.workflow_id).terminate("test over")
     finally:
         server.stop()
         await asyncio.wait_for(serving, 10)

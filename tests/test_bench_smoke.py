@@ -35,8 +35,10 @@ def test_benchmark_runs(tmp_path: Path, script: str) -> None:
         assert figures["actions_executed"] > 0 and figures["applied_twice"] == 0
         assert figures["actions_executed"] == figures["actions_planned"]
     elif script == "prometheus_source.py":
-        figures = _bench(tmp_path, script, "60", "1")
-        assert figures["same_findings"] and figures["http_queries"] == 5 and figures["series"] == 300
+        both = _bench(tmp_path, script, "60", "1")
+        for layout in ("day_blocks", "compacted_486h_blocks"):
+            figures = both[layout]
+            assert figures["same_findings"] and figures["http_queries"] == 5 and figures["series"] == 300
     else:
         figures = _bench(tmp_path, script, BENCH_CONCURRENT_RUNS="3")
         assert figures["runs"] == 3 and figures["lost"] == 0

@@ -28,15 +28,18 @@ def openmetrics(health: Iterable[HealthRecord], label: str = "instance") -> str:
     return "\n".join(lines) + "\n"
 
 
-def backfill(data_dir: Path, text: str) -> None:
-    """Write `text` (OpenMetrics) as TSDB blocks into `data_dir` (promtool; seconds for weeks of data)."""
+def backfill(data_dir: Path, text: str, block_hours: int = 24) -> None:
+    """Write `text` (OpenMetrics) as TSDB blocks into `data_dir` (promtool; seconds for weeks of data).
+
+    Blocks of `block_hours`, as a running Prometheus compacts its history (block ranges 2 h x 3^n,
+    up to a tenth of the retention, at most 31 d): a day is what one at the default 15-day retention
+    holds (18 h blocks), 486 h what one keeping 200 days or more has compacted two weeks into."""
     data_dir.mkdir(parents=True, exist_ok=True)
     source = data_dir.parent / "backfill.om"
     source.write_text(text)
-    # Blocks of a day, not promtool's default two hours: what a Prometheus holding two weeks has
-    # compacted its history into (compaction grows blocks up to a tenth of the retention).
-    subprocess.run([binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=24h",
-                    str(source), str(data_dir)], check=True, capture_output=True, timeout=600)
+    subprocess.run([binary("promtool"), "tsdb", "create-blocks-from", "openmetrics",
+                    f"--max-block-duration={block_hours}h", str(source), str(data_dir)],
+                   check=True, capture_output=True, timeout=600)
 
 
 @contextlib.contextmanager

@@ -29,7 +29,8 @@ from ..models.activity_io import (
 from ..models.core import PlannedAction
 from ..models.run import INLINE_LIMIT
 from ..perf import gc_paused
-from ..sources.prometheus import PrometheusSource, SourceError
+from ..sources.base import FileMetrics, MetricsResult, MetricsSource, SourceError, gap_warnings
+from ..sources.prometheus import PrometheusSource
 from ..store import FleetStore
 from .base import ActivityBase
 from .errors import store_errors
@@ -50,18 +51,14 @@ class PipelineActivities(ActivityBase):
         activity.heartbeat("loaded")
         # The clock is read here, in the activity; the rules only ever see the time they are given.
         now = datetime.now(UTC)
-        source = None
-        if self._metrics is not None:  # the readings come from Prometheus, the rest from the files
-            health, source, gaps = self._prometheus_readings(fleet.inventory, inp.as_of or now,
-                                                             inp.rules.trend_window_days)
-            fleet = fleet.with_health(health)
+        # The readings from the worker's metrics source (the files, or Prometheus), the rest from the files.
+        telemetry = self._telemetry(fleet.inventory, fleet.health, inp.as_of or now, inp.rules.trend_window_days)
+        source, fleet = telemetry.provenance, fleet.with_health(telemetry.health)
         attached = attach(inp.alerts, fleet.inventory)
         frame = time_frame(fleet.inventory.values(), fleet.health.values(), now, inp.rules.future_tolerance)
         as_of = inp.as_of or (now if source is not None else frame.as_of)
         warnings = as_of_warnings(as_of, frame.as_of, given=inp.as_of is not None)
-        if source is not None:
-            warnings = [*warnings, *gaps]
-        warnings = [*warnings, *alert_warnings(attached.unknown)]
+        warnings = [*warnings, *gap_warnings(telemetry), *alert_warnings(attached.unknown)]
         previous = self._health_states_read(store, inp)
         with gc_paused():
             detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous,
@@ -93,24 +90,20 @@ class PipelineActivities(ActivityBase):
         )
 
 
-    def _prometheus_readings(self, inventory: dict, end: datetime, window_days: float,
-                             ) -> tuple[dict, artifacts.TelemetrySource, list[str]]:
-        """The devices' readings over the trend window from Prometheus, what was asked, and the gaps."""
-        assert self._metrics is not None
+    def _telemetry(self, inventory: dict, health: dict, end: datetime, window_days: float) -> MetricsResult:
+        """The devices' readings over the trend window from the worker's metrics source."""
         m = self._metrics
-        with PrometheusSource(m.url, m.mapping, token=m.token, username=m.username, password=m.password,
-                              timeout=m.timeout_seconds) as prometheus:
-            try:
-                result = prometheus.readings(inventory, end, timedelta(days=window_days), m.step)
-            except SourceError as exc:
-                if exc.transient:
-                    raise ApplicationError(str(exc), type="MetricsSourceUnavailable") from None
-                raise ApplicationError(str(exc), type="MetricsSourceError", non_retryable=True) from None
-        assert result.provenance is not None
-        gaps = result.provenance.devices_without_telemetry
-        noted = [f"{len(gaps)} device(s) without telemetry in Prometheus (no metric findings for them): "
-                 f"{', '.join(gaps[:10])}{' …' if len(gaps) > 10 else ''}"] if gaps else []
-        return result.health, result.provenance, noted
+        source: MetricsSource = FileMetrics(health) if m is None else PrometheusSource(
+            m.url, m.mapping, token=m.token, username=m.username, password=m.password, timeout=m.timeout_seconds)
+        step = m.step if m is not None else timedelta(days=1)
+        try:
+            return source.readings(inventory, end, timedelta(days=window_days), step)
+        except SourceError as exc:
+            if exc.transient:
+                raise ApplicationError(str(exc), type="MetricsSourceUnavailable") from None
+            raise ApplicationError(str(exc), type="MetricsSourceError", non_retryable=True) from None
+        finally:
+            source.close()
 
     def _health_states_read(self, store: FleetStore, inp: DetectInput) -> dict[str, str]:
         """The previous health states this run's detection starts from: read once, by its first

@@ -8,11 +8,10 @@ and a device Prometheus has no series for is a reported gap, never a silent "hea
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping as AnyMapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from math import isfinite
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,27 +23,13 @@ from ..core.ids import host_of
 from ..models.artifacts import TelemetrySource
 from ..models.fleet import HealthRecord, InventoryRecord
 from ..models.rules import MetricName
+from .base import MetricsResult, SourceError
 from .mapping import Mapping
 
+__all__ = ["NO_TELEMETRY", "MetricsResult", "PrometheusSource", "SourceError", "redacted"]
+
 NO_TELEMETRY = "no telemetry: Prometheus has no series for this device"
-
-
-class SourceError(Exception):
-    """The source could not answer (unreachable, refused, a bad query): the message says which and why."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
-        """Worth retrying (down, timed out, 5xx), or not until someone fixes something (4xx, bad PromQL)."""
-
-
-@dataclass
-class MetricsResult:
-    health: dict[str, HealthRecord]
-    gaps: dict[str, str] = field(default_factory=dict)
-    """Device id -> why it has no readings (or only some)."""
-    provenance: TelemetrySource | None = None
-    """What was asked: recorded with the run's findings."""
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def redacted(url: str) -> str:
@@ -65,6 +50,9 @@ class PrometheusSource:
         self._shown = redacted(self._base)
         self._mapping = mapping
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if urlsplit(self._base).hostname in LOOPBACK_HOSTS:
+            # On this machine compressing tens of megabytes of answers only costs Prometheus CPU.
+            headers["Accept-Encoding"] = "identity"
         auth = httpx.BasicAuth(username, password or "") if username else None
         self._client = httpx.Client(headers=headers, auth=auth, timeout=timeout, transport=transport)
 
@@ -119,7 +107,7 @@ class PrometheusSource:
         """Every mapped metric of the devices in `inventory` over (end - window, end], one query each."""
         start = end - window
         by_ip = {host_of(inv.ip_address): eid for eid, inv in inventory.items() if inv.ip_address}
-        rows: dict[str, dict[float, dict[str, Any]]] = {}
+        rows: dict[str, list[tuple[MetricName, list[Any]]]] = {}
         series = unmatched = 0
         metrics = list(self._mapping.metrics)
         # The metrics' queries at once: Prometheus evaluates them on its own cores meanwhile.
@@ -134,28 +122,31 @@ class PrometheusSource:
                 if eid is None or eid not in inventory:
                     unmatched += 1
                     continue
-                device = rows.setdefault(eid, {})
-                for stamp, text in s.get("values") or []:
-                    number = float(text)
-                    if math.isfinite(number):
-                        device.setdefault(stamp, {})[metric] = number
+                rows.setdefault(eid, []).append((metric, s.get("values") or []))
         health: dict[str, HealthRecord] = {}
         gaps: dict[str, str] = {}
         when: dict[float, datetime] = {}  # every series shares the query's evaluation times
         for eid, inv in inventory.items():
-            stamps = rows.get(eid)
-            if not stamps:
+            per_metric = rows.get(eid)
+            if not per_metric:
                 gaps[eid] = NO_TELEMETRY
                 continue
-            readings = []
-            for t, values in sorted(stamps.items()):
-                at = when.get(t)
-                if at is None:
-                    at = when[t] = datetime.fromtimestamp(t, UTC)
-                readings.append({"timestamp": at, **values})
+            at_stamp: dict[float, dict[str, Any]] = {}
+            for name, values in per_metric:
+                for stamp, text in values:
+                    number = float(text)
+                    if not isfinite(number):  # NaN or an infinity (a stale or broken series): no reading
+                        continue
+                    reading = at_stamp.get(stamp)
+                    if reading is None:
+                        at = when.get(stamp)
+                        if at is None:
+                            at = when[stamp] = datetime.fromtimestamp(stamp, UTC)
+                        reading = at_stamp[stamp] = {"timestamp": at}
+                    reading[name] = number
             try:
                 health[eid] = HealthRecord.model_validate({"equipment_id": eid, "site": inv.site,
-                                                           "recent_readings": readings})
+                                                           "recent_readings": [at_stamp[t] for t in sorted(at_stamp)]})
             except ValidationError as exc:
                 first = exc.errors()[0]
                 gaps[eid] = f"invalid telemetry from Prometheus ({'.'.join(map(str, first['loc'][-1:]))}: {first['msg']})"
