@@ -211,7 +211,7 @@ SLOW_TESTS = frozenset({"test_mypy_finds_nothing_in_src", "test_ten_thousand_hea
 """Ten seconds or more alone: the fast target (`-m "unit and not slow"`) leaves them out; `make test` runs them."""
 
 UNIT_MODULES = frozenset({
-    "test_core_approval", "test_core_decisions", "test_core_detect", "test_core_trends", "test_core_alerts", "test_core_identity", "test_core_notify", "test_core_plan",
+    "test_core_approval", "test_core_decisions", "test_core_detect", "test_core_trends", "test_core_alerts", "test_prometheus_errors", "test_core_identity", "test_core_notify", "test_core_plan",
     "test_core_report", "test_core_agent_timing", "test_core_execution_policy", "test_core_status_text",
     "test_actions", "test_datagen", "test_store", "test_config", "test_lint",
 })

@@ -48,7 +48,7 @@ class Receiver:
 
 @contextlib.asynccontextmanager
 async def receiver(client: Client, tmp_path: Path, user: str, *, agent: bool = True,
-                   token: str | None = TOKEN) -> AsyncIterator[Receiver]:
+                   token: str | None = TOKEN, **options: Any) -> AsyncIterator[Receiver]:
     """A worker, the user's proactive agent (one cycle, then an hour's wait) and the API in front of it."""
     settings = settings_for(tmp_path, data_dir=copy_fleet(tmp_path / "data"), user_name=user)
     server = ApiServer(create_app(user, client), bind("127.0.0.1", 0), host="127.0.0.1", token=token)
@@ -57,7 +57,7 @@ async def receiver(client: Client, tmp_path: Path, user: str, *, agent: bool = T
         async with running_worker(client, settings):
             r = Receiver(server.url, server.app, settings, client)
             if agent:
-                await client_ops.start_proactive(client, settings, interval_minutes=60)
+                await client_ops.start_proactive(client, settings, interval_minutes=60, **options)
                 await r.after_cycle(1)
             yield r
             if agent:
@@ -101,7 +101,8 @@ def detection(settings: Settings, status: ProactiveStatus) -> artifacts.Detectio
 
 
 async def test_malformed_unauthenticated_or_oversized_posts_are_refused_and_change_nothing(
-        client: Client, tmp_path: Path) -> None:
+        client: Client, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
     async with receiver(client, tmp_path, "receiver.refusals") as r:
         eid, _ = device_with_ip(r.settings)
         before = await r.status()
@@ -121,6 +122,7 @@ async def test_malformed_unauthenticated_or_oversized_posts_are_refused_and_chan
         assert huge.status_code == 413 and "MiB" in huge.json()["error"]
         after = await r.status()
         assert (after.cycle, after.alerts) == (before.cycle, []) and list(r.app.state.receipts) == []
+        assert "wrong-token" not in caplog.text and TOKEN not in caplog.text
 
 
 async def test_a_notification_with_no_agent_running_is_a_503_alertmanager_retries(
@@ -131,7 +133,8 @@ async def test_a_notification_with_no_agent_running_is_a_503_alertmanager_retrie
 
 
 async def test_new_repeated_resolved_and_unknown_device_alerts(client: Client, tmp_path: Path) -> None:
-    async with receiver(client, tmp_path, "receiver.flow") as r:
+    # Continuing as new after every cycle: the held alerts travel in the state.
+    async with receiver(client, tmp_path, "receiver.flow", continue_as_new_after_cycles=1) as r:
         eid, ip = device_with_ip(r.settings)
         first = (await post(r.url, payload("a1", instance=f"{ip}:9100"))).json()
         assert first["new"] == 1 and first["triggered"] and first["held"] == 1
@@ -143,6 +146,7 @@ async def test_new_repeated_resolved_and_unknown_device_alerts(client: Client, t
         [line] = [e for e in audit_log(r.settings.data_dir) if e.get("equipment_id") == eid]
         assert line["outcome"] == "succeeded" and line["action"] == "schedule_maintenance", line
         assert line["result"]["device_after"]["health"] == "critical" and line["result"]["device_after"]["alerts"] == 1
+        assert second.continued_as_new >= 2 and [a.fingerprint for a in second.alerts] == ["a1"]
         repeat = (await post(r.url, payload("a1", instance=f"{ip}:9100"))).json()
         assert (repeat["new"], repeat["repeated"], repeat["triggered"]) == (0, 1, False)
         unknown = (await post(r.url, payload("u1", instance="192.0.2.99:9100"))).json()
@@ -226,3 +230,42 @@ async def test_a_real_alertmanager_fed_by_a_real_prometheus_rule_starts_a_cycle_
 
 async def _value(x: Any) -> Any:
     return x
+
+
+def test_the_service_on_its_own_refuses_to_listen_beyond_loopback_without_a_token_serves_and_stops(
+        temporal_address: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    env = {**os.environ, "TEMPORAL_ADDRESS": temporal_address, "EMBEDDED_TEMPORAL": "never", "API_PORT": str(port),
+           "DATA_DIR": str(tmp_path / "data"), "REPORTS_DIR": str(tmp_path / "reports"),
+           "TEMPORAL_STATE_DIR": str(tmp_path / "state"), "USER_NAME": "receiver.alone"}
+    command = [sys.executable, "-m", "maintenance_agent.api"]
+    refused = subprocess.run([*command, "--host", "0.0.0.0"], env=env, capture_output=True, text=True,  # noqa: S104
+                             timeout=60)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip() == ("error: refusing to serve the API on 0.0.0.0 without API_TOKEN; set it (clients "
+                                      "then send 'Authorization: Bearer <token>') or bind 127.0.0.1")
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the API did not answer within 60 s"
+                time.sleep(0.1)
+        assert health.json() == {"ok": True, "agent": "always-be-maintainin-for-receiver.alone"}
+        bad = httpx.post(f"http://127.0.0.1:{port}/alertmanager", content=b"[]", timeout=10)
+        assert bad.status_code == 422 and "not an Alertmanager webhook payload" in bad.json()["error"]
+        no_agent = httpx.post(f"http://127.0.0.1:{port}/alertmanager", json=payload(device="EQ-10001"), timeout=30)
+        assert no_agent.status_code == 503 and "no proactive agent is running for receiver.alone" in no_agent.text
+    finally:
+        proc.terminate()
+        code = proc.wait(15)
+    assert code == 0, "SIGTERM stops it cleanly"

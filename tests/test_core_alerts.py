@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from helpers.fleet_builders import AS_OF, findings_of, inventory, kinds
-from maintenance_agent.core.alerts import attach, merge, notification, severity_of
+from maintenance_agent.core.alerts import attach, merge, notification_changes, notifications, severity_of
 from maintenance_agent.models.alerts import AlertmanagerPayload
 from maintenance_agent.models.core import FindingKind, Severity
 
@@ -29,7 +29,7 @@ def payload(*alerts: dict[str, Any], status: str = "firing") -> AlertmanagerPayl
 
 
 def changes(*alerts: dict[str, Any]) -> list:
-    return list(notification(payload(*alerts)).alerts)
+    return notification_changes(payload(*alerts))
 
 
 def test_a_firing_alert_is_new_once_then_repeated() -> None:
@@ -98,3 +98,17 @@ def test_a_malformed_payload_is_refused_naming_the_field(change: dict[str, Any],
     with pytest.raises(ValidationError) as caught:
         AlertmanagerPayload.model_validate(body)
     assert caught.value.errors()[0]["loc"][0] == field
+
+
+def test_a_big_notification_goes_to_the_agent_in_parts_that_add_up() -> None:
+    from maintenance_agent.models.alerts import NOTIFICATION_CHUNK
+
+    parts = notifications(payload(*(alert(f"f{i}", device="EQ-1") for i in range(NOTIFICATION_CHUNK * 2 + 1))))
+    assert [len(p.alerts) for p in parts] == [NOTIFICATION_CHUNK, NOTIFICATION_CHUNK, 1]
+    held: list = []
+    for part in parts:
+        held = merge(held, part.alerts).held
+    assert len(held) == NOTIFICATION_CHUNK * 2 + 1
+    assert [len(p.alerts) for p in notifications(payload())] == [0], "an empty notification is one empty part"
+    [long] = notification_changes(payload(alert("x", instance="i" * 1000)))
+    assert len(long.alert.device_labels["instance"]) == 200

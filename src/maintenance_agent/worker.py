@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None, *, make_activities: ActivitiesFactory = 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("temporalio").setLevel(logging.WARNING)
+    for chatty in ("httpx", "httpcore"):  # they log every request URL, and a URL may carry a secret
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         settings = load_settings()
         identity = embedded_worker_identity(os.getpid()) if args.embedded else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from helpers.served import binary, serving
@@ -12,8 +12,10 @@ from maintenance_agent.models.fleet import HealthRecord
 from maintenance_agent.models.rules import METRICS
 
 
-def openmetrics(health: Iterable[HealthRecord], label: str = "instance") -> str:
-    """Every reading as OpenMetrics gauges, one series per device and metric, grouped and in time order."""
+def openmetrics(health: Iterable[HealthRecord], label: str = "instance",
+                name: Callable[[str], str] = lambda eid: eid) -> str:
+    """Every reading as OpenMetrics gauges, one series per device and metric (its `label` set to
+    `name(device id)`), grouped and in time order."""
     records = list(health)
     lines: list[str] = []
     for metric in METRICS:
@@ -22,7 +24,7 @@ def openmetrics(health: Iterable[HealthRecord], label: str = "instance") -> str:
             for reading in sorted(record.recent_readings, key=lambda r: r["timestamp"]):
                 value = reading.get(metric)
                 if value is not None:
-                    lines.append(f'{metric}{{{label}="{record.equipment_id}"}} {float(value)} '
+                    lines.append(f'{metric}{{{label}="{name(record.equipment_id)}"}} {float(value)} '
                                  f'{reading["timestamp"].timestamp():.0f}')
     lines.append("# EOF")
     return "\n".join(lines) + "\n"

@@ -29,7 +29,7 @@ from ..models.activity_io import (
 from ..models.core import PlannedAction
 from ..models.run import INLINE_LIMIT
 from ..perf import gc_paused
-from ..sources.base import FileMetrics, MetricsResult, MetricsSource, SourceError, gap_warnings
+from ..sources.base import FileMetrics, MetricsResult, MetricsSource, SourceError, gap_errors, gap_warnings
 from ..sources.prometheus import PrometheusSource
 from ..store import FleetStore
 from .base import ActivityBase
@@ -53,12 +53,16 @@ class PipelineActivities(ActivityBase):
         now = datetime.now(UTC)
         # The readings from the worker's metrics source (the files, or Prometheus), the rest from the files.
         telemetry = self._telemetry(fleet.inventory, fleet.health, inp.as_of or now, inp.rules.trend_window_days)
+        activity.heartbeat("telemetry read")
         source, fleet = telemetry.provenance, fleet.with_health(telemetry.health)
         attached = attach(inp.alerts, fleet.inventory)
         frame = time_frame(fleet.inventory.values(), fleet.health.values(), now, inp.rules.future_tolerance)
-        as_of = inp.as_of or (now if source is not None else frame.as_of)
+        # Live telemetry is judged as of now; the files as of their newest reading (unless a time is given).
+        live = source is not None and source.source != FileMetrics.name
+        as_of = inp.as_of or (now if live else frame.as_of)
         warnings = as_of_warnings(as_of, frame.as_of, given=inp.as_of is not None)
         warnings = [*warnings, *gap_warnings(telemetry), *alert_warnings(attached.unknown)]
+        data_errors = [*frame.data_errors, *gap_errors(telemetry)]
         previous = self._health_states_read(store, inp)
         with gc_paused():
             detection = detect(fleet.inventory, fleet.health, fleet.life_years(), inp.rules, as_of, previous,
@@ -68,7 +72,7 @@ class PipelineActivities(ActivityBase):
         artifact = artifacts.DetectionArtifact(
             as_of=as_of, summary=detection.summary, findings=detection.findings, facts=detection.facts,
             device_health=detection.device_health, sites=detection.sites,
-            firmware_baseline=detection.firmware_baseline, data_errors=frame.data_errors, warnings=warnings,
+            firmware_baseline=detection.firmware_baseline, data_errors=data_errors, warnings=warnings,
             source=source,
         )
         artifacts.write(self.run_dir(inp.artifact_dir), artifacts.DETECTION, artifact)
@@ -85,7 +89,7 @@ class PipelineActivities(ActivityBase):
             by_kind=dict(sorted(Counter(f.kind.value for f in detection.findings).items())),
             findings=detection.findings[:INLINE_LIMIT], sites=detection.sites,
             held_back=sum(1 for d in detection.device_health if d.held_back),
-            data_errors_total=len(frame.data_errors), data_errors=frame.data_errors[:MAX_INLINE_DATA_ERRORS],
+            data_errors_total=len(data_errors), data_errors=data_errors[:MAX_INLINE_DATA_ERRORS],
             warnings=warnings,
         )
 

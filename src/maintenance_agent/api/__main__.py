@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("temporalio").setLevel(logging.WARNING)
+    for chatty in ("httpx", "httpcore"):  # they log every request URL, and a URL may carry a secret
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         settings = load_settings()
         asyncio.run(_serve(settings, args.host or settings.api_host, args.port or settings.api_port))

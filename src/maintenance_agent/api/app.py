@@ -14,8 +14,8 @@ from temporalio.client import Client
 
 from ..client_ops import Busy, OperationError, RunNotFound, deliver_alerts, proactive_workflow_id
 from ..connection import TemporalUnavailable
-from ..core.alerts import notification
-from ..models.alerts import AlertmanagerPayload
+from ..core.alerts import notifications
+from ..models.alerts import AlertmanagerPayload, AlertReceipt
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +79,10 @@ def create_app(user: str, client: Client) -> FastAPI:
             payload = AlertmanagerPayload.model_validate_json(body)
         except ValidationError as exc:
             return _error(422, f"not an Alertmanager webhook payload (version 4): {first_problem(exc)}")
-        note = notification(payload)
         try:
-            receipt = await deliver_alerts(client, user, note)
+            receipt = AlertReceipt()
+            for note in notifications(payload):
+                receipt = _sum(receipt, await deliver_alerts(client, user, note))
         except RunNotFound:
             return _error(503, f"no proactive agent is running for {user} ({agent_id}); start it with "
                                f"`python run_monitoring_agent_proactive.py` (Alertmanager retries until then)")
@@ -90,12 +91,17 @@ def create_app(user: str, client: Client) -> FastAPI:
         except TemporalUnavailable as exc:
             return _error(503, f"Temporal is unreachable: {exc}")
         except OperationError as exc:
-            text = str(exc)
-            if "TooManyAlerts" in text or "at most" in text:
-                return _error(413, text)
-            return _error(503 if "stopping" in text else 409, text)
+            refused_as = exc.facts.get("refused_as")
+            status = 413 if refused_as == "TooManyAlerts" else 503 if refused_as == "AgentStopping" else 409
+            return _error(status, str(exc))
         app.state.receipts.append(receipt)
         log.info("alertmanager %s: %s", payload.groupKey[:80], receipt.note)
         return JSONResponse(receipt.model_dump(mode="json"))
 
     return app
+
+
+def _sum(a: AlertReceipt, b: AlertReceipt) -> AlertReceipt:
+    """Two parts of one notification's answer as one (the last part's note and held count)."""
+    return AlertReceipt(new=a.new + b.new, repeated=a.repeated + b.repeated, resolved=a.resolved + b.resolved,
+                        held=b.held, triggered=a.triggered or b.triggered, note=b.note)

@@ -6,9 +6,16 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.client import WorkflowHandle as Handle
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from ..config import Settings
@@ -107,8 +114,21 @@ async def deliver_alerts(client: Client, user: str, note: AlertNotification) -> 
     """Hand an Alertmanager notification to the user's agent, which holds the firing alerts and starts
     a cycle for new ones (an update: the answer says what it did)."""
     await _require_agent(client, user)
-    return await guard(proactive_workflow_id(user), _agent(client, user).execute_update(
-        ProactiveMaintenanceWorkflow.receive_alerts, note))
+    workflow_id = proactive_workflow_id(user)
+    try:
+        return await guard(workflow_id, _agent(client, user).execute_update(
+            ProactiveMaintenanceWorkflow.receive_alerts, note))
+    except OperationError as exc:
+        if isinstance(exc.__context__, WorkflowUpdateFailedError):  # refused by the agent: say why, by its type
+            raise OperationError(str(exc), refused_as=_failure_type(exc.__context__), workflow_id=workflow_id) from None
+        raise
+
+
+def _failure_type(exc: BaseException) -> str | None:
+    """The type of the innermost `ApplicationError` (the update validator's refusal), if any."""
+    while isinstance(exc, (WorkflowUpdateFailedError, FailureError)) and exc.cause is not None:
+        exc = exc.cause
+    return exc.type if isinstance(exc, ApplicationError) else None
 
 
 async def open_approval_runs(client: Client, agent_id: str, desc: WorkflowExecutionDescription) -> list[str] | None:

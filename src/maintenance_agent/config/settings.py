@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     prometheus_token: SecretStr | None = Field(None, validation_alias=env("PROMETHEUS_TOKEN"))
     prometheus_username: str | None = Field(None, validation_alias=env("PROMETHEUS_USERNAME"))
     prometheus_password: SecretStr | None = Field(None, validation_alias=env("PROMETHEUS_PASSWORD"))
-    prometheus_timeout_seconds: float = Field(10.0, gt=0, le=300, validation_alias=env("PROMETHEUS_TIMEOUT_SECONDS"))
+    prometheus_timeout_seconds: float = Field(10.0, gt=0, le=90, validation_alias=env("PROMETHEUS_TIMEOUT_SECONDS"))
     prometheus_step_seconds: float = Field(3600.0, ge=1, le=86400, validation_alias=env("PROMETHEUS_STEP_SECONDS"))
     prometheus_mapping_file: Path | None = Field(None, validation_alias=env("PROMETHEUS_MAPPING_FILE"))
     llm_model: str | None = Field(None, validation_alias=env("LLM_MODEL"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..models.alerts import AlertChange, AlertmanagerPayload, AlertNotification, HeldAlert
+from ..models.alerts import NOTIFICATION_CHUNK, AlertChange, AlertmanagerPayload, AlertNotification, HeldAlert
 from ..models.fleet import Alert, InventoryRecord
 from .ids import host_of
 
@@ -25,17 +25,24 @@ def severity_of(labels: Mapping[str, str]) -> str:
     return "critical" if value in _CRITICAL else "info" if value in _INFO else "warning"
 
 
-def notification(payload: AlertmanagerPayload) -> AlertNotification:
-    """The payload's alerts as the agent holds them: only the labels that name a device are kept."""
+def notifications(payload: AlertmanagerPayload) -> list[AlertNotification]:
+    """The payload's alerts as the agent holds them (only the labels that name a device are kept),
+    in notifications of at most NOTIFICATION_CHUNK alerts each (one update each)."""
+    changes = notification_changes(payload)
+    return [AlertNotification(group_key=payload.groupKey, alerts=changes[i:i + NOTIFICATION_CHUNK])
+            for i in range(0, max(len(changes), 1), NOTIFICATION_CHUNK)]
+
+
+def notification_changes(payload: AlertmanagerPayload) -> list[AlertChange]:
     changes = []
     for a in payload.alerts:
         summary = a.annotations.get("summary") or a.annotations.get("description") or ""
         held = HeldAlert(fingerprint=a.fingerprint, name=(a.labels.get("alertname") or "alert")[:200],
                          severity=severity_of(a.labels),
-                         device_labels={k: a.labels[k] for k in DEVICE_LABELS if a.labels.get(k)},
+                         device_labels={k: a.labels[k][:200] for k in DEVICE_LABELS if a.labels.get(k)},
                          starts_at=a.startsAt, summary=summary[:300])
         changes.append(AlertChange(status=a.status, alert=held))
-    return AlertNotification(group_key=payload.groupKey, alerts=changes)
+    return changes
 
 
 @dataclass

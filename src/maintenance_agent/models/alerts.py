@@ -8,9 +8,13 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-MAX_HELD_ALERTS = 5_000
-"""The most firing alerts the agent holds at once (they travel in its state across continue-as-new);
-a notification that would hold more is refused, and Alertmanager retries it."""
+MAX_HELD_ALERTS = 1_000
+"""The most firing alerts the agent holds at once (they travel in its state across continue-as-new and
+into each cycle's detection: at most ~0.6 MB, well under Temporal's 2 MB payload limit); a
+notification that would hold more is refused, and Alertmanager retries it."""
+
+NOTIFICATION_CHUNK = 250
+"""The receiver hands a notification to the agent in updates of at most this many alerts."""
 
 
 class AlertmanagerAlert(BaseModel):
@@ -46,7 +50,7 @@ class HeldAlert(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     severity: Literal["critical", "warning", "info"]
     device_labels: dict[str, str] = Field(default_factory=dict)
-    """Only the labels that may name the device (`core.alerts.DEVICE_LABELS`)."""
+    """Only the labels that may name the device (`core.alerts.DEVICE_LABELS`), each cut to 200 characters."""
     starts_at: datetime
     summary: str = Field("", max_length=300)
 
@@ -68,7 +72,7 @@ class AlertNotification(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     group_key: str = Field(min_length=1, max_length=4096)
-    alerts: list[AlertChange] = Field(max_length=10_000)
+    alerts: list[AlertChange] = Field(max_length=NOTIFICATION_CHUNK)
 
 
 class AlertReceipt(BaseModel):

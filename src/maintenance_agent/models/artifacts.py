@@ -21,7 +21,8 @@ from .fleet import Alert
 
 
 class TelemetrySource(BaseModel):
-    """Where a detection's readings came from, when not the JSON files: what was asked, over which time."""
+    """Where a detection's readings came from: what was asked, over which time (for the files: the
+    health file and the span of its readings; no query)."""
 
     source: str
     url: str
@@ -46,7 +47,7 @@ class DetectionArtifact(BaseModel):
     data_errors: list[DataError] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     source: TelemetrySource | None = None
-    """None: the readings of the JSON files."""
+    """None: recorded before the source was (the JSON files)."""
 
 
 class AnalysisArtifact(BaseModel):

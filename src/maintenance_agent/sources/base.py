@@ -15,7 +15,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ..models.artifacts import TelemetrySource
+from ..models.core import DataError
 from ..models.fleet import HealthRecord, InventoryRecord
+
+HEALTH_FILE = "health_metrics.json"
 
 
 class SourceError(Exception):
@@ -33,7 +36,7 @@ class MetricsResult:
     gaps: dict[str, str] = field(default_factory=dict)
     """Device id -> why it has no readings (or only some)."""
     provenance: TelemetrySource | None = None
-    """What was asked, recorded with the run's findings (None: the fleet's own files)."""
+    """What was asked, recorded with the run's findings."""
 
 
 class MetricsSource(Protocol):
@@ -56,10 +59,21 @@ class FileMetrics:
 
     def readings(self, inventory: Mapping[str, InventoryRecord], end: datetime, window: timedelta,
                  step: timedelta) -> MetricsResult:
-        return MetricsResult(dict(self._health))
+        stamps = [r["timestamp"] for h in self._health.values() for r in h.recent_readings]
+        span = (min(stamps), max(stamps)) if stamps else (end, end)
+        provenance = TelemetrySource(source=self.name, url=HEALTH_FILE, start=span[0], end=span[1], step_seconds=0,
+                                     queries=0, series=len(self._health))
+        return MetricsResult(dict(self._health), provenance=provenance)
 
     def close(self) -> None:
         pass
+
+
+def gap_errors(result: MetricsResult) -> list[DataError]:
+    """Each device the source had no (valid) readings for, as a data error of the run's report."""
+    where = result.provenance.source if result.provenance is not None else "metrics"
+    return [DataError(file=where, record_id=eid, field="recent_readings", message=why)
+            for eid, why in sorted(result.gaps.items())]
 
 
 def gap_warnings(result: MetricsResult) -> list[str]:

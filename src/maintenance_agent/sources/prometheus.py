@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from math import isfinite
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -30,12 +30,14 @@ __all__ = ["NO_TELEMETRY", "MetricsResult", "PrometheusSource", "SourceError", "
 
 NO_TELEMETRY = "no telemetry: Prometheus has no series for this device"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_POINTS = 10_000
 
 
 def redacted(url: str) -> str:
-    """The URL without any user:password part, fit for a message."""
+    """The URL without any user:password part (nor query), fit for a message and for requests."""
     parts = urlsplit(url)
     host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
@@ -46,8 +48,12 @@ class PrometheusSource:
     def __init__(self, url: str, mapping: Mapping, *, token: str | None = None, username: str | None = None,
                  password: str | None = None, timeout: float = 10.0,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self._base = url.rstrip("/")
-        self._shown = redacted(self._base)
+        parts = urlsplit(url.rstrip("/"))
+        if parts.username is not None and username is None:
+            # user:password@ in the URL is basic auth: taken out, so no request URL (which httpx logs) holds it.
+            username, password = unquote(parts.username), unquote(parts.password or "")
+        self._base = redacted(url.rstrip("/"))
+        self._shown = self._base
         self._mapping = mapping
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if urlsplit(self._base).hostname in LOOPBACK_HOSTS:
@@ -104,8 +110,11 @@ class PrometheusSource:
 
     def readings(self, inventory: AnyMapping[str, InventoryRecord], end: datetime, window: timedelta,
                  step: timedelta) -> MetricsResult:
-        """Every mapped metric of the devices in `inventory` over (end - window, end], one query each."""
+        """Every mapped metric of the devices in `inventory` over (end - window, end], one query each,
+        at `step` or coarser: the step is fitted to the window so no query asks for more than
+        MAX_POINTS points per series (Prometheus refuses over 11,000)."""
         start = end - window
+        step = max(step, window / MAX_POINTS)
         by_ip = {host_of(inv.ip_address): eid for eid, inv in inventory.items() if inv.ip_address}
         rows: dict[str, list[tuple[MetricName, list[Any]]]] = {}
         series = unmatched = 0
@@ -150,6 +159,12 @@ class PrometheusSource:
             except ValidationError as exc:
                 first = exc.errors()[0]
                 gaps[eid] = f"invalid telemetry from Prometheus ({'.'.join(map(str, first['loc'][-1:]))}: {first['msg']})"
+        if inventory and not health:
+            raise SourceError(
+                f"Prometheus at {self._shown} has readings for none of the {len(inventory)} devices ({series} "
+                f"series, {unmatched} naming no device of the inventory by its {self._mapping.match}): check "
+                f"device_label and match in PROMETHEUS_MAPPING_FILE, and that the exporters are scraped",
+                transient=False)
         provenance = TelemetrySource(source=self.name, url=self._shown, start=start, end=end,
                                      step_seconds=step.total_seconds(), queries=len(self._mapping.metrics),
                                      series=series, unmatched_series=unmatched, devices_without_telemetry=sorted(gaps))
