@@ -25,6 +25,8 @@ from .config.worker import MetricsSettings
 from .connection import TemporalUnavailable, connect
 from .core.approval import proof_impossible
 from .embedded import embedded_worker_identity, exit_now
+from .executors import ExecutorError
+from .executors.ansible import AnsibleExecutor
 from .identity import KeyFileError
 from .sources.mapping import MappingError
 from .workflows import InfrastructureMaintenanceWorkflow, ProactiveMaintenanceWorkflow, SiteExecutionWorkflow
@@ -74,10 +76,15 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
         metrics = MetricsSettings.from_settings(settings)
     except MappingError as exc:
         raise ConfigError(f"PROMETHEUS_MAPPING_FILE: {exc}") from None
+    try:
+        executor = AnsibleExecutor(settings.ansible_playbook_dir, settings.ansible_inventory,
+                                   settings.ansible_timeout_seconds) if settings.executor == "ansible" else None
+    except ExecutorError as exc:
+        raise ConfigError(str(exc)) from None
     acts = make_activities(
         data_dir=settings.data_dir, reports_dir=settings.reports_dir, client=client,
         llm=LlmSettings.from_settings(settings), policy=settings.approval_policy(), keys_dir=settings.approver_keys_dir,
-        notifications=NotifySettings.from_settings(settings), metrics=metrics)
+        notifications=NotifySettings.from_settings(settings), metrics=metrics, executor=executor)
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -40,10 +40,11 @@ class Outcomes(Protocol):
 
     def failed(self, detail: str) -> ActionResult: ...
 
-    def rolled_back(self, problem: str, changes: dict[str, Any], seen: str, after: DeviceAfter) -> ActionResult: ...
+    def rolled_back(self, problem: str, changes: dict[str, Any], seen: str,
+                    after: DeviceAfter | None) -> ActionResult: ...
 
     def succeeded(self, before: DeviceState, new: DeviceState, changes: dict[str, Any], seen: str,
-                  after: DeviceAfter) -> ActionResult: ...
+                  after: DeviceAfter | None) -> ActionResult: ...
 
 
 def precheck(tx: Transaction, inp: ExecuteActionInput, outcomes: Outcomes, now: datetime) -> ActionResult | None:
@@ -81,8 +82,9 @@ def apply_and_verify(tx: Transaction, inp: ExecuteActionInput, outcomes: Outcome
 class LedgerOutcomes:
     """Outcomes committed to the journal in `tx` as this action's ledger line (`record`, completed)."""
 
-    def __init__(self, tx: Transaction, inp: ExecuteActionInput, record: ChangeRecord, *, attempts: int = 1) -> None:
-        self._tx, self._inp, self.record, self._attempts = tx, inp, record, attempts
+    def __init__(self, tx: Transaction, inp: ExecuteActionInput, record: ChangeRecord, *, attempts: int = 1,
+                 executor: str = EXECUTOR) -> None:
+        self._tx, self._inp, self.record, self._attempts, self._executor = tx, inp, record, attempts, executor
 
     def already(self) -> ActionResult | None:
         prior = self._tx.ledger_entry(self._inp.run_id, self._inp.action.id)
@@ -97,31 +99,33 @@ class LedgerOutcomes:
     def failed(self, detail: str) -> ActionResult:
         return self._ended(Outcome.FAILED, detail)
 
-    def rolled_back(self, problem: str, changes: dict[str, Any], seen: str, after: DeviceAfter) -> ActionResult:
+    def rolled_back(self, problem: str, changes: dict[str, Any], seen: str, after: DeviceAfter | None) -> ActionResult:
         detail = f"verification failed: {problem}; rolled back to the prior state"
         committed = self._tx.commit(self.record.model_copy(update={
             "outcome": Outcome.ROLLED_BACK.value, "detail": detail,
-            "result": {**self.record.result, "attempted": changes, **observation(seen, after)}}))
-        return action_result(self._inp.action, Outcome.ROLLED_BACK, detail, committed.seq, observed=seen, after=after)
+            "result": {**self.record.result, "attempted": changes, **observation(seen, after, self._executor)}}))
+        return action_result(self._inp.action, Outcome.ROLLED_BACK, detail, committed.seq, observed=seen, after=after,
+                             executor=self._executor)
 
     def succeeded(self, before: DeviceState, new: DeviceState, changes: dict[str, Any], seen: str,
-                  after: DeviceAfter) -> ActionResult:
+                  after: DeviceAfter | None) -> ActionResult:
         committed = self._tx.commit(self.record.model_copy(update={
             "outcome": Outcome.SUCCEEDED.value, "detail": f"verified: {seen}", "before": before, "after": new,
-            "result": {**self.record.result, "changes": changes, **observation(seen, after)}}))
+            "result": {**self.record.result, "changes": changes, **observation(seen, after, self._executor)}}))
         return action_result(self._inp.action, Outcome.SUCCEEDED, committed.detail, committed.seq, changes,
-                             observed=seen, after=after)
+                             observed=seen, after=after, executor=self._executor)
 
     def _ended(self, outcome: Outcome, detail: str) -> ActionResult:
-        committed = self._tx.commit(self.record.model_copy(update={"outcome": outcome.value, "detail": detail}))
-        return action_result(self._inp.action, outcome, detail, committed.seq)
+        extra = {} if self._executor == EXECUTOR else {"result": {**self.record.result, "executor": self._executor}}
+        committed = self._tx.commit(self.record.model_copy(update={"outcome": outcome.value, "detail": detail, **extra}))
+        return action_result(self._inp.action, outcome, detail, committed.seq, executor=self._executor)
 
 
 class DryRunOutcomes:
     """Outcomes a dry run would have had, appended to its record in `report_dir` (it has no ledger)."""
 
-    def __init__(self, inp: ExecuteActionInput, report_dir: Path, problems: int) -> None:
-        self._inp, self._report_dir, self._problems = inp, report_dir, problems
+    def __init__(self, inp: ExecuteActionInput, report_dir: Path, problems: int, executor: str = EXECUTOR) -> None:
+        self._inp, self._report_dir, self._problems, self._executor = inp, report_dir, problems, executor
 
     def already(self) -> ActionResult | None:
         return None  # a retried simulation simply records itself again (the last record counts)
@@ -135,15 +139,15 @@ class DryRunOutcomes:
     def failed(self, detail: str) -> ActionResult:
         return self._recorded(Outcome.FAILED, detail)
 
-    def rolled_back(self, problem: str, changes: dict[str, Any], seen: str, after: DeviceAfter) -> ActionResult:
+    def rolled_back(self, problem: str, changes: dict[str, Any], seen: str, after: DeviceAfter | None) -> ActionResult:
         return self._recorded(Outcome.ROLLED_BACK, f"verification would fail: {problem}", observed=seen, after=after)
 
     def succeeded(self, before: DeviceState, new: DeviceState, changes: dict[str, Any], seen: str,
-                  after: DeviceAfter) -> ActionResult:
+                  after: DeviceAfter | None) -> ActionResult:
         return self._recorded(Outcome.SUCCEEDED, f"would verify: {seen}", changes=changes, observed=seen, after=after)
 
     def _recorded(self, outcome: Outcome, detail: str, **fields: Any) -> ActionResult:
-        result = action_result(self._inp.action, outcome, detail, simulated=True, **fields)
+        result = action_result(self._inp.action, outcome, detail, simulated=True, executor=self._executor, **fields)
         artifacts.append_simulated(self._report_dir, result)
         return result
 
@@ -182,12 +186,12 @@ def breaker(inp: ExecuteActionInput, problems: int) -> ActionResult | None:
 
 def action_result(action: PlannedAction, outcome: Outcome, detail: str, seq: int | None = None,
                   changes: dict | None = None, simulated: bool = False, observed: str = "",
-                  after: DeviceAfter | None = None) -> ActionResult:
+                  after: DeviceAfter | None = None, executor: str = EXECUTOR) -> ActionResult:
     return ActionResult(action_id=action.id, equipment_id=action.equipment_id, site=action.site,
                         action=action.action, outcome=outcome, detail=detail, simulated=simulated,
                         changes=changes or {}, audit_seq=seq, finished_at=datetime.now(UTC),
                         attempts=activity.info().attempt if activity.in_activity() else 1,
-                        observed=observed, after=after, executor=EXECUTOR)
+                        observed=observed, after=after, executor=executor)
 
 
 def result_from_ledger(action: PlannedAction | None, change: ChangeRecord, attempts: int = 1) -> ActionResult:
@@ -209,6 +213,7 @@ def after_state(life_years: Mapping[tuple[str, str], float], state: DeviceState,
     return device_after(state, life_years, inp.rules, inp.as_of + actions.READING_OFFSET, live_alerts)
 
 
-def observation(seen: str, after: DeviceAfter) -> dict[str, Any]:
-    """What the ledger keeps of verification: the evidence and the device's after-state."""
-    return {"observed": seen, "device_after": after.model_dump(mode="json"), "executor": EXECUTOR}
+def observation(seen: str, after: DeviceAfter | None, executor: str = EXECUTOR) -> dict[str, Any]:
+    """What the ledger keeps of verification: the evidence and the device's after-state (None: not
+    observed, as with a real executor until verification reads the metrics source)."""
+    return {"observed": seen, "device_after": after.model_dump(mode="json") if after else None, "executor": executor}

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from .. import artifacts
 from ..config import LlmSettings, NotifySettings
 from ..config.worker import MetricsSettings
+from ..executors.ansible import AnsibleExecutor
 from ..models.approval import ApprovalPolicy
 from ..store import FleetStore
 from .errors import artifact_errors
@@ -35,7 +36,8 @@ class ActivityBase:
     def __init__(self, *, data_dir: Path, reports_dir: Path, client: Client | None = None,
                  notify_url: str | None = None, llm: LlmSettings | None = None, policy: ApprovalPolicy | None = None,
                  keys_dir: Path | None = None, notifications: NotifySettings | None = None,
-                 operation_seconds: float = 0.0, metrics: MetricsSettings | None = None) -> None:
+                 operation_seconds: float = 0.0, metrics: MetricsSettings | None = None,
+                 executor: AnsibleExecutor | None = None) -> None:
         """`operation_seconds`: how long each disruptive operation of the simulator takes (0, instant:
         it is checked, applied and committed in one section under the store lock; longer: it holds its
         site and device leases while it runs outside the lock, as a real device's restart would)."""
@@ -47,6 +49,8 @@ class ActivityBase:
         self._notifications = notifications or NotifySettings(webhook_url=notify_url)
         self._llm = llm
         self._metrics = metrics
+        self._executor = executor
+        """None: the simulator (core/actions.py on the JSON fleet); else the playbooks' executor."""
         self._operation_seconds = operation_seconds
         self._store = FleetStore(Path(data_dir).resolve(), while_waiting=heartbeat_while_waiting)
         self._reports_root = Path(reports_dir).resolve()

@@ -6,8 +6,10 @@ retry after a crash finds the entry and returns the recorded outcome instead of 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,10 +17,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from .. import artifacts
+from ..executors.base import PlaybookOutcome, StepName
 from ..models.activity_io import CompactInput
 from ..models.core import ActionResult
 from ..models.execution import ExecuteActionInput, GiveUpInput, RunProgressInput
-from ..models.fleet import Alert
+from ..models.fleet import Alert, DeviceState
 from ..models.run import OutcomeCounts
 from ..store import ChangeRecord
 from .action_pipeline import DryRunOutcomes, LedgerOutcomes, apply_and_verify, change_record, precheck
@@ -48,6 +51,8 @@ class ExecutionActivities(ActivityBase):
         committed in one section under the store lock (which is then also its lease). An operation
         that takes time (a disruptive one, with `operation_seconds`) holds a site and a device lease
         instead while it runs outside the lock, so other runs start no disruptive work there meanwhile."""
+        if self._executor is not None:
+            return self._run_playbooks(inp)
         action, store = inp.action, self.store()
         seconds = self._operation_seconds if action.disruptive else 0.0
         if not seconds:
@@ -55,20 +60,31 @@ class ExecutionActivities(ActivityBase):
                 record = change_record(inp)
                 ledger = LedgerOutcomes(tx, inp, record, attempts=activity.info().attempt)
                 return precheck(tx, inp, ledger, record.at) or apply_and_verify(tx, inp, ledger, self._alerts(inp))
-        holder = f"{inp.run_id}/{action.id}"
-        leases = [f"site:{action.site}", f"device:{action.equipment_id}"]
-        early, record = self._lease(inp, holder, leases)
-        if early is not None:
-            return early
-        try:
+        with self._leased(inp) as (early, record, holder, leases):
+            if early is not None:
+                return early
             started = datetime.now(UTC)
             self._operate(seconds, holder, leases)
             with store.transaction() as tx:  # the leases kept every other disruptive operation away
                 record = record.model_copy(update={
                     "at": datetime.now(UTC), "result": {**record.result, "operation_started_at": started.isoformat()}})
                 return apply_and_verify(tx, inp, LedgerOutcomes(tx, inp, record), self._alerts(inp))
+
+    @contextlib.contextmanager
+    def _leased(self, inp: ExecuteActionInput) -> Iterator[tuple[ActionResult | None, ChangeRecord, str, list[str]]]:
+        """The action's site and device leases for the block (unless it stopped first: then its early
+        result, and nothing to release): (early result, its record, the holder, the leases)."""
+        action = inp.action
+        holder = f"{inp.run_id}/{action.id}"
+        leases = [f"site:{action.site}", f"device:{action.equipment_id}"]
+        early, record = self._lease(inp, holder, leases)
+        if early is not None:
+            yield early, record, holder, leases
+            return
+        try:
+            yield None, record, holder, leases
         finally:
-            with store.transaction() as tx:
+            with self.store().transaction() as tx:
                 tx.release_leases(holder, now=time.time())
 
     def _alerts(self, inp: ExecuteActionInput) -> list[Alert]:
@@ -115,10 +131,75 @@ class ExecutionActivities(ActivityBase):
                 renew_at = time.monotonic() + LEASE_RENEW_SECONDS
             time.sleep(min(left, 0.5))
 
+    # -- a real executor: the playbooks ------------------------------------------------------------
+    def _run_playbooks(self, inp: ExecuteActionInput) -> ActionResult:
+        """Apply, verify and, when verification fails, roll back with the executor, outside the store
+        lock and holding the site and device leases; the ledger line is committed once, at the end. A
+        retry finds each step that had finished (its outcome is kept in the run's folder) and does not
+        run it again; a step killed mid-run runs again (the playbooks are idempotent)."""
+        action = inp.action
+        with self._leased(inp) as (early, record, _holder, _leases):
+            if early is not None:
+                return early
+            with self.store().transaction() as tx:
+                state = tx.device(action.equipment_id)
+            assert state is not None  # the precheck refuses a device that is gone
+            step = self._playbook_step(inp, state)
+            steps: dict[str, PlaybookOutcome] = {}
+            verdict = _judge(action.action.value, step, steps)
+            playbooks = {name: outcome.as_record() for name, outcome in steps.items()}
+            with self.store().transaction() as tx:
+                ledger = LedgerOutcomes(tx, inp, record.model_copy(update={
+                    "at": datetime.now(UTC), "result": {**record.result, "playbooks": playbooks}}),
+                    attempts=activity.info().attempt, executor=self._executor_name)
+                if (done := ledger.already()) is not None:
+                    return done
+                kind, text = verdict
+                if kind == "failed":
+                    return ledger.failed(text)
+                if kind == "rolled_back":
+                    return ledger.rolled_back(text, {}, text, None)
+                return ledger.succeeded(state, state, {}, text, None)
+
+    @property
+    def _executor_name(self) -> str:
+        return self._executor.name if self._executor is not None else "simulated"
+
+    def _playbook_step(self, inp: ExecuteActionInput, state: DeviceState) -> Callable[[StepName], PlaybookOutcome]:
+        """Runs one step of the action with the executor, heartbeating as the playbook goes."""
+        assert self._executor is not None
+        executor, action = self._executor, inp.action
+        spec = {"run_id": inp.run_id, "action_id": action.id, "idempotency_key": f"{inp.run_id}/{action.id}",
+                "action": action.action.value, "equipment_id": action.equipment_id, "site": action.site,
+                "params": dict(action.params)}
+        device = state.inventory.model_dump(mode="json", exclude={"alerts"})
+        workdir = self.run_dir(inp.report_dir) / "ansible" / action.id
+
+        def alive() -> bool:  # polled while a playbook runs: heartbeat, and stop if the activity was cancelled
+            activity.heartbeat("playbook running")
+            return activity.is_cancelled()
+
+        def run(step: StepName) -> PlaybookOutcome:
+            return executor.run(step, spec, device, workdir, reports_root=self._reports_root,
+                                heartbeat=activity.heartbeat, cancelled=alive)
+        return run
+
     def _dry_run(self, inp: ExecuteActionInput) -> ActionResult:
         """The same pipeline on the current state, read-only: the outcome goes to the run's simulated record."""
         report_dir = self.run_dir(inp.report_dir)
-        simulated = DryRunOutcomes(inp, report_dir, self._simulated_problems(report_dir))
+        simulated = DryRunOutcomes(inp, report_dir, self._simulated_problems(report_dir), self._executor_name)
+        if self._executor is not None:  # check mode: the playbook's preview, nothing changed anywhere
+            with self.store().transaction() as tx:
+                early = precheck(tx, inp, simulated, datetime.now(UTC))
+                state = tx.device(inp.action.equipment_id)
+            if early is not None:
+                return early
+            assert state is not None
+            preview = self._playbook_step(inp, state)("preview")
+            if not preview.succeeded:
+                return simulated.failed(f"check mode: {inp.action.action.value}.yml {preview.summary()}")
+            diff = f"; would change:\n{preview.diff}" if preview.diff else "; no change"
+            return simulated.succeeded(state, state, {}, f"check mode {preview.summary()}{diff}", None)
         with self.store().transaction() as tx:  # read-only: nothing is committed
             return (precheck(tx, inp, simulated, datetime.now(UTC))
                     or apply_and_verify(tx, inp, simulated, self._alerts(inp)))
@@ -154,3 +235,29 @@ class ExecutionActivities(ActivityBase):
         """Write every committed change into the JSON files (large fleets defer this to run end)."""
         with store_errors():
             return self.store().compact()
+
+
+def _judge(action: str, step: Callable[[StepName], PlaybookOutcome],
+           kept: dict[str, PlaybookOutcome]) -> tuple[str, str]:
+    """Apply, then verify, then (verification failed) roll back: the outcome and its sentence.
+    `kept` gets each step's record for the ledger."""
+    def ran(name: StepName) -> PlaybookOutcome:
+        outcome = kept[name] = step(name)
+        return outcome
+
+    apply = ran("apply")
+    if not apply.succeeded:
+        missing = apply.status == "missing"
+        return "failed", f"no playbook {action}.yml in ANSIBLE_PLAYBOOK_DIR" if missing else \
+            f"playbook {action}.yml {apply.summary()}"
+    verify = ran("verify")
+    if verify.succeeded or verify.status == "missing":
+        checked = "passed" if verify.succeeded else "missing, so not verified beyond the apply"
+        return "succeeded", f"{action}.yml {apply.summary()}; {action}_verify.yml {checked}"
+    problem = f"{action}_verify.yml {verify.summary()}"
+    rollback = ran("rollback")
+    if rollback.succeeded:
+        return "rolled_back", f"{problem}; {action}_rollback.yml {rollback.summary()}"
+    why = (f"no {action}_rollback.yml: the device is as the apply left it" if rollback.status == "missing"
+           else f"rollback failed too: {rollback.summary()}")
+    return "failed", f"verification failed: {problem}; {why}"

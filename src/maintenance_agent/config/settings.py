@@ -60,7 +60,7 @@ def env(name: str, *older: str) -> Any:
 
 PATH_FIELDS = frozenset({"temporal_config_file", "tls_cert", "tls_key", "tls_ca", "state_dir", "data_dir",
                          "reports_dir", "rules_file", "approver_keys_dir", "approver_key_file",
-                         "prometheus_mapping_file"})
+                         "prometheus_mapping_file", "ansible_playbook_dir", "ansible_inventory"})
 SECRET_FIELDS = frozenset({"api_key", "tls_key_data", "llm_key", "notify_webhook_url", "mcp_http_token", "api_token",
                            "payload_key", "pagerduty_routing_key", "prometheus_token", "prometheus_password"})
 
@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     prometheus_timeout_seconds: float = Field(10.0, gt=0, le=90, validation_alias=env("PROMETHEUS_TIMEOUT_SECONDS"))
     prometheus_step_seconds: float = Field(3600.0, ge=1, le=86400, validation_alias=env("PROMETHEUS_STEP_SECONDS"))
     prometheus_mapping_file: Path | None = Field(None, validation_alias=env("PROMETHEUS_MAPPING_FILE"))
+    executor: Literal["simulated", "ansible"] = Field("simulated", validation_alias=env("EXECUTOR"))
+    ansible_playbook_dir: Path = Field(PROJECT_ROOT / "playbooks", validation_alias=env("ANSIBLE_PLAYBOOK_DIR"))
+    ansible_inventory: Path | None = Field(None, validation_alias=env("ANSIBLE_INVENTORY"))
+    ansible_timeout_seconds: float = Field(90.0, gt=0, le=90, validation_alias=env("ANSIBLE_TIMEOUT_SECONDS"))
     llm_model: str | None = Field(None, validation_alias=env("LLM_MODEL"))
     llm_key: SecretStr | None = Field(None, validation_alias=env("LLM_KEY"))
     llm_base_url: str | None = Field(None, validation_alias=env("LLM_BASE_URL"))
