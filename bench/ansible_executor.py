@@ -64,9 +64,9 @@ async def _through_the_agent(work: Path, devices: int) -> tuple[float, list, dic
         result = await client_ops.result(env.client, wid)
         seconds = time.perf_counter() - started
         planned = (await client_ops.get_plan(env.client, wid)).actions
-    applies: dict[str, int] = {}
+    applies: dict[str, list[str]] = {}  # action id -> how each apply playbook run it started ended
     for marker in fleet.settings.reports_dir.rglob("ansible/*/apply*/artifacts/run/status"):
-        applies[marker.parents[3].name] = applies.get(marker.parents[3].name, 0) + 1
+        applies.setdefault(marker.parents[3].name, []).append(marker.read_text().strip())
     return seconds, planned, applies, result
 
 
@@ -115,12 +115,15 @@ def main(actions: int = 200, parallel: int = 8) -> dict:
     out = {"devices": devices, "actions": n, "parallel_alone": parallel, "agent_s": ours, "alone_s": alone,
            "agent_actions_per_s": n / ours, "alone_actions_per_s": n / alone,
            "overhead_per_action_s": (ours - alone) / n, "ratio": ours / alone,
-           "applied_once": applies == {a.id: 1 for a in planned},
+           "applied_once": {a.id: ["successful"] for a in planned} == {k: [x for x in v if x != "canceled"]
+                                                                      for k, v in applies.items()},
+           "apply_runs_canceled": sum(v.count("canceled") for v in applies.values()),
            "outcomes": result.outcomes.model_dump() if hasattr(result, "outcomes") else {}}
     print(f"{n} actions ({devices} devices) through EXECUTOR=ansible: {ours:.1f} s ({out['agent_actions_per_s']:.2f} "
           f"actions/s); the same apply + verify playbooks with ansible-playbook alone, {parallel} at a time: "
           f"{alone:.1f} s ({out['alone_actions_per_s']:.2f} actions/s); overhead {out['overhead_per_action_s']:+.2f} s "
-          f"per action, ratio {out['ratio']:.2f}; each apply ran exactly once: {out['applied_once']}", flush=True)
+          f"per action, ratio {out['ratio']:.2f}; each apply completed exactly once: {out['applied_once']} "
+          f"({out['apply_runs_canceled']} canceled mid-run by a retried attempt)", flush=True)
     save("ansible_executor", out)
     return out
 

@@ -78,7 +78,8 @@ def build_worker(client: Client, settings: Settings, *, identity: str | None = N
         raise ConfigError(f"PROMETHEUS_MAPPING_FILE: {exc}") from None
     try:
         executor = AnsibleExecutor(settings.ansible_playbook_dir, settings.ansible_inventory,
-                                   settings.ansible_timeout_seconds) if settings.executor == "ansible" else None
+                                   settings.ansible_timeout_seconds, settings.ansible_max_parallel,
+                                   ) if settings.executor == "ansible" else None
     except ExecutorError as exc:
         raise ConfigError(str(exc)) from None
     acts = make_activities(

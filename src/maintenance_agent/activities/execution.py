@@ -33,6 +33,9 @@ LEASE_RENEW_SECONDS = 5.0
 """A lease lapses 30 s after it was last taken or renewed; an operation renews its own every 5 s."""
 LEASE_WAIT_SECONDS = 60.0
 LEASE_POLL_SECONDS = 0.1
+LEASE_POLL_MAX_SECONDS = 2.0
+"""A waiting action asks again after 0.1 s, then less and less often: every ask takes the store's
+lock, and many actions waiting for one site must not keep it from the one that holds the site."""
 
 
 class ExecutionActivities(ActivityBase):
@@ -72,11 +75,13 @@ class ExecutionActivities(ActivityBase):
 
     @contextlib.contextmanager
     def _leased(self, inp: ExecuteActionInput) -> Iterator[tuple[ActionResult | None, ChangeRecord, str, list[str]]]:
-        """The action's site and device leases for the block (unless it stopped first: then its early
-        result, and nothing to release): (early result, its record, the holder, the leases)."""
+        """The action's device lease for the block, and its site's when it is disruptive (one
+        disruptive operation per site at a time; other work on other devices of the site goes on),
+        unless it stopped first (then its early result, and nothing to release): (early result, its
+        record, the holder, the leases)."""
         action = inp.action
         holder = f"{inp.run_id}/{action.id}"
-        leases = [f"site:{action.site}", f"device:{action.equipment_id}"]
+        leases = [*([f"site:{action.site}"] if action.disruptive else []), f"device:{action.equipment_id}"]
         early, record = self._lease(inp, holder, leases)
         if early is not None:
             yield early, record, holder, leases
@@ -104,6 +109,7 @@ class ExecutionActivities(ActivityBase):
         the action is stopped first: (early result, its record) or (None, its record). The precheck runs
         again after each wait, so an operation another run just finished on the device makes this one stale."""
         deadline = time.monotonic() + LEASE_WAIT_SECONDS
+        poll = LEASE_POLL_SECONDS
         while True:
             with self.store().transaction() as tx:
                 record = change_record(inp)
@@ -116,7 +122,8 @@ class ExecutionActivities(ActivityBase):
             if time.monotonic() > deadline:
                 raise ApplicationError(f"{busy} for more than {LEASE_WAIT_SECONDS:.0f} s; will retry", type="LeaseBusy")
             activity.heartbeat(f"waiting: {busy}")
-            time.sleep(LEASE_POLL_SECONDS)
+            time.sleep(poll)
+            poll = min(poll * 1.5, LEASE_POLL_MAX_SECONDS)
 
     def _operate(self, seconds: float, holder: str, leases: list[str]) -> None:
         """The operation on the device (the simulator's take `operation_seconds`), heartbeating, and
@@ -134,7 +141,7 @@ class ExecutionActivities(ActivityBase):
     # -- a real executor: the playbooks ------------------------------------------------------------
     def _run_playbooks(self, inp: ExecuteActionInput) -> ActionResult:
         """Apply, verify and, when verification fails, roll back with the executor, outside the store
-        lock and holding the site and device leases; the ledger line is committed once, at the end. A
+        lock and holding the device's lease (and the site's, for a disruptive action); the ledger line is committed once, at the end. A
         retry finds each step that had finished (its outcome is kept in the run's folder) and does not
         run it again; a step killed mid-run runs again (the playbooks are idempotent)."""
         action = inp.action

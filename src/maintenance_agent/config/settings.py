@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     ansible_playbook_dir: Path = Field(PROJECT_ROOT / "playbooks", validation_alias=env("ANSIBLE_PLAYBOOK_DIR"))
     ansible_inventory: Path | None = Field(None, validation_alias=env("ANSIBLE_INVENTORY"))
     ansible_timeout_seconds: float = Field(90.0, gt=0, le=90, validation_alias=env("ANSIBLE_TIMEOUT_SECONDS"))
+    ansible_max_parallel: int | None = Field(None, ge=1, le=256, validation_alias=env("ANSIBLE_MAX_PARALLEL"))
     llm_model: str | None = Field(None, validation_alias=env("LLM_MODEL"))
     llm_key: SecretStr | None = Field(None, validation_alias=env("LLM_KEY"))
     llm_base_url: str | None = Field(None, validation_alias=env("LLM_BASE_URL"))

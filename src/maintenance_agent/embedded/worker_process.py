@@ -47,7 +47,8 @@ WORKER_SETTINGS = {"tls_cert", "tls_key", "tls_ca", "tls_cert_data", "tls_key_da
                    "temporal_ui_url", "reports_url", "ui_port", "metrics_source", "prometheus_url",
                    "prometheus_token", "prometheus_username", "prometheus_password", "prometheus_timeout_seconds",
                    "prometheus_step_seconds", "prometheus_mapping_file", "api_host", "api_port", "api_token",
-                   "api_embedded", "executor", "ansible_playbook_dir", "ansible_inventory", "ansible_timeout_seconds"}
+                   "api_embedded", "executor", "ansible_playbook_dir", "ansible_inventory", "ansible_timeout_seconds",
+                   "ansible_max_parallel"}
 """Settings the worker process reads (besides the server, namespace and task queue it serves, which
 name its record): a script whose values differ is told so; only new code replaces the worker."""
 

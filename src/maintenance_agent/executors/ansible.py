@@ -23,6 +23,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -45,7 +46,11 @@ class AnsibleExecutor:
     name = "ansible"
     capabilities = Capabilities(preview=True, rollback=True)
 
-    def __init__(self, playbook_dir: Path, inventory_file: Path | None = None, timeout_seconds: float = 600) -> None:
+    def __init__(self, playbook_dir: Path, inventory_file: Path | None = None, timeout_seconds: float = 600,
+                 max_parallel: int | None = None) -> None:
+        self._slots = threading.BoundedSemaphore(max_parallel or os.cpu_count() or 2)
+        """Playbook runs at once in this worker: each is a CPU-bound ansible-playbook process, and more
+        than the cores can run only slows every one of them (and their heartbeats) down."""
         if not playbook_dir.is_dir():
             raise ExecutorError(f"ANSIBLE_PLAYBOOK_DIR {playbook_dir} is not a directory")
         if inventory_file is not None and not inventory_file.exists():
@@ -66,6 +71,16 @@ class AnsibleExecutor:
             return PlaybookOutcome(step, "missing")
         if step != "preview" and (done := finished(workdir, step)) is not None:
             return done
+        while not self._slots.acquire(timeout=1):
+            heartbeat(f"{step}: waiting for a playbook slot")
+        try:
+            return self._run_in_slot(step, playbook, action, device, workdir, reports_root, heartbeat, cancelled)
+        finally:
+            self._slots.release()
+
+    def _run_in_slot(self, step: StepName, playbook: Path, action: Mapping[str, Any], device: Mapping[str, Any],
+                     workdir: Path, reports_root: Path, heartbeat: Callable[[str], None],
+                     cancelled: Callable[[], bool]) -> PlaybookOutcome:
         for attempt in range(FORK_ATTEMPTS):
             private = fresh_dir(workdir, step)
             try:
@@ -115,7 +130,8 @@ class AnsibleExecutor:
             quiet=True, timeout=int(self.timeout_seconds), event_handler=on_event, cancel_callback=cancelled,
             envvars={"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "ANSIBLE_NOCOLOR": "1",
                      "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_LOCAL_TEMP": str(private / "tmp")},
-            ident="run")
+            # ansible-runner checks for cancellation (and so this heartbeats) every pexpect_timeout seconds
+            settings={"pexpect_timeout": 1}, ident="run")
         stdout = private / "artifacts" / "run" / "stdout"
         if stdout.exists():
             (private / "stdout.txt").write_bytes(stdout.read_bytes())
