@@ -198,6 +198,9 @@ async def test_a_real_alertmanager_fed_by_a_real_prometheus_rule_starts_a_cycle_
                     running_prometheus(tmp_path / "prom", prom_port, scrape=scrape,
                                        extra_flags=["--rules.alert.resend-delay=1s"]):
                 receipts = r.app.state.receipts
+
+                async def answers() -> list:  # the agent's answers to Alertmanager so far
+                    return list(receipts)
                 hot_at = datetime.now(UTC)
                 exporter.set("temperature_celsius", instance, 90)  # the device overheats: the rule fires
                 fired = await r.after_cycle(2)
@@ -210,12 +213,12 @@ async def test_a_real_alertmanager_fed_by_a_real_prometheus_rule_starts_a_cycle_
                 found = detection(r.settings, fired)
                 assert "critical_alert" in [f.kind.value for f in found.findings if f.equipment_id == eid]
                 # Alertmanager repeats the notification (repeat_interval 2 s): the agent starts nothing.
-                await eventually(lambda: _value(len(receipts)), lambda _: any(x.repeated for x in receipts),
-                                 timeout=30, what="a repeated notification")
+                await eventually(answers, lambda seen: any(x.repeated for x in seen), timeout=30,
+                                 what="a repeated notification")
                 assert [x.triggered for x in receipts].count(True) == 1, list(receipts)
                 exporter.set("temperature_celsius", instance, 40)  # it cools down: the alert resolves
-                await eventually(lambda: _value(len(receipts)), lambda _: any(x.resolved for x in receipts),
-                                 timeout=60, what="the resolved notification")
+                await eventually(answers, lambda seen: any(x.resolved for x in seen), timeout=60,
+                                 what="the resolved notification")
                 status = await r.status()
                 assert status.alerts == [] and status.cycle == 2, status
                 assert [x.triggered for x in receipts].count(True) == 1
@@ -227,9 +230,6 @@ async def test_a_real_alertmanager_fed_by_a_real_prometheus_rule_starts_a_cycle_
         finally:
             exporter.close()
 
-
-async def _value(x: Any) -> Any:
-    return x
 
 
 def test_the_service_on_its_own_refuses_to_listen_beyond_loopback_without_a_token_serves_and_stops(

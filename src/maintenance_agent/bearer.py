@@ -35,9 +35,14 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def protect(app: Any, host: str, token: str | None, *, setting: str, what: str) -> Any:
-    """`app` behind the bearer-token check when a token is set; refused off loopback without one."""
+def require_token(host: str, token: str | None, *, setting: str, what: str) -> None:
+    """Refuse (ServeError) to serve beyond loopback without a token."""
     if host not in LOOPBACK and not token:
         raise ServeError(f"refusing to serve {what} on {host} without {setting}; set it (clients then send "
                          f"'Authorization: Bearer <token>') or bind 127.0.0.1")
+
+
+def protect(app: Any, host: str, token: str | None, *, setting: str, what: str) -> Any:
+    """`app` behind the bearer-token check when a token is set; refused off loopback without one."""
+    require_token(host, token, setting=setting, what=what)
     return BearerTokenMiddleware(app, token, setting) if token else app

@@ -24,7 +24,7 @@ from ..models.execution import ExecuteActionInput, GiveUpInput, RunProgressInput
 from ..models.fleet import Alert, DeviceState
 from ..models.run import OutcomeCounts
 from ..store import ChangeRecord
-from .action_pipeline import DryRunOutcomes, LedgerOutcomes, apply_and_verify, change_record, precheck
+from .action_pipeline import EXECUTOR, DryRunOutcomes, LedgerOutcomes, apply_and_verify, change_record, precheck
 from .base import ActivityBase
 from .errors import store_errors
 
@@ -170,7 +170,7 @@ class ExecutionActivities(ActivityBase):
 
     @property
     def _executor_name(self) -> str:
-        return self._executor.name if self._executor is not None else "simulated"
+        return self._executor.name if self._executor is not None else EXECUTOR
 
     def _playbook_step(self, inp: ExecuteActionInput, state: DeviceState) -> Callable[[StepName], PlaybookOutcome]:
         """Runs one step of the action with the executor, heartbeating as the playbook goes."""

@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 
-from ..bearer import LOOPBACK, ServeError
+from ..bearer import ServeError, require_token
 from ..config import ConfigError, Settings, load_settings
 from ..connection import TemporalUnavailable
 from ..embedded import EmbeddedError, ensure_running
@@ -22,9 +22,7 @@ log = logging.getLogger("maintenance_agent.api")
 
 async def _serve(settings: Settings, host: str, port: int) -> None:
     token = settings.api_token.get_secret_value() if settings.api_token else None
-    if host not in LOOPBACK and not token:
-        raise ServeError(f"refusing to serve the API on {host} without API_TOKEN; set it (clients then send "
-                         f"'Authorization: Bearer <token>') or bind 127.0.0.1")
+    require_token(host, token, setting="API_TOKEN", what="the API")
     sock = bind(host, port)  # first: an embedded worker started below then finds the port taken
     client, _ = await ensure_running(settings)
     server = ApiServer(create_app(settings.user_name, client), sock, host=host, token=token)

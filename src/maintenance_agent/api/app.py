@@ -81,8 +81,8 @@ def create_app(user: str, client: Client) -> FastAPI:
             return _error(422, f"not an Alertmanager webhook payload (version 4): {first_problem(exc)}")
         try:
             receipt = AlertReceipt()
-            for note in notifications(payload):
-                receipt = _sum(receipt, await deliver_alerts(client, user, note))
+            for part in await deliver_alerts(client, user, notifications(payload)):
+                receipt = _sum(receipt, part)
         except RunNotFound:
             return _error(503, f"no proactive agent is running for {user} ({agent_id}); start it with "
                                f"`python run_monitoring_agent_proactive.py` (Alertmanager retries until then)")

@@ -110,18 +110,22 @@ async def set_proactive_interval(client: Client, user: str, minutes: float) -> P
         ProactiveMaintenanceWorkflow.set_interval, SetIntervalRequest(minutes=minutes)))
 
 
-async def deliver_alerts(client: Client, user: str, note: AlertNotification) -> AlertReceipt:
-    """Hand an Alertmanager notification to the user's agent, which holds the firing alerts and starts
-    a cycle for new ones (an update: the answer says what it did)."""
+async def deliver_alerts(client: Client, user: str, notes: list[AlertNotification]) -> list[AlertReceipt]:
+    """Hand the parts of an Alertmanager notification to the user's agent, which holds the firing
+    alerts and starts a cycle for new ones (one update each: the answers say what it did)."""
     await _require_agent(client, user)
-    workflow_id = proactive_workflow_id(user)
-    try:
-        return await guard(workflow_id, _agent(client, user).execute_update(
-            ProactiveMaintenanceWorkflow.receive_alerts, note))
-    except OperationError as exc:
-        if isinstance(exc.__context__, WorkflowUpdateFailedError):  # refused by the agent: say why, by its type
-            raise OperationError(str(exc), refused_as=_failure_type(exc.__context__), workflow_id=workflow_id) from None
-        raise
+    workflow_id, handle = proactive_workflow_id(user), _agent(client, user)
+    receipts = []
+    for note in notes:
+        try:
+            receipts.append(await guard(workflow_id, handle.execute_update(
+                ProactiveMaintenanceWorkflow.receive_alerts, note)))
+        except OperationError as exc:
+            if isinstance(exc.__context__, WorkflowUpdateFailedError):  # refused by the agent: say why, by its type
+                raise OperationError(str(exc), refused_as=_failure_type(exc.__context__),
+                                     workflow_id=workflow_id) from None
+            raise
+    return receipts
 
 
 def _failure_type(exc: BaseException) -> str | None:

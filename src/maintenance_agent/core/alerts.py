@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..models.alerts import NOTIFICATION_CHUNK, AlertChange, AlertmanagerPayload, AlertNotification, HeldAlert
 from ..models.fleet import Alert, InventoryRecord
-from .ids import host_of
+from .ids import host_of, ids_by_host
 
 DEVICE_LABELS = ("device", "equipment_id", "instance")
 """The labels that may name the device, in this order: an inventory id, or an IP address (a
@@ -98,7 +98,7 @@ class Attached:
 def attach(held: Iterable[HeldAlert], inventory: Mapping[str, InventoryRecord]) -> Attached:
     """Which device each held alert is about. A held alert is firing now, so it carries no timestamp:
     the rules' age limit is for an inventory's alert history, not for what Alertmanager says fires."""
-    by_ip = {host_of(inv.ip_address): eid for eid, inv in inventory.items() if inv.ip_address}
+    by_ip = ids_by_host(inventory)
     out = Attached(by_device={}, unknown=[])
     for a in held:
         eid = device_of(a.device_labels, inventory, by_ip)

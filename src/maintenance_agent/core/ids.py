@@ -9,6 +9,8 @@ as something else.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 MAX_USER_CHARS = 64
@@ -41,3 +43,9 @@ def host_of(value: str) -> str:
     if value.startswith("[") and "]" in value:
         return value[1:value.index("]")]
     return value.split(":", 1)[0] if value.count(":") == 1 else value
+
+
+def ids_by_host(inventory: Mapping[str, Any]) -> dict[str, str]:
+    """Device id by the host part of its IP address (records with an `ip_address`), to resolve the
+    labels that name a device by address (node_exporter's `instance="10.1.0.5:9100"`)."""
+    return {host_of(inv.ip_address): eid for eid, inv in inventory.items() if inv.ip_address}

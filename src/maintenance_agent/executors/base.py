@@ -6,7 +6,7 @@ whatever the executor."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 StepName = Literal["preview", "apply", "verify", "rollback"]
@@ -44,7 +44,6 @@ class PlaybookOutcome:
     """What changed, or would change in check mode (bounded: MAX_PREVIEW_CHARS)."""
     stdout: str | None = None
     """The step's output file, relative to REPORTS_DIR."""
-    events: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:

@@ -19,17 +19,17 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from ..core.ids import host_of
+from ..bearer import LOOPBACK
+from ..core.ids import host_of, ids_by_host
 from ..models.artifacts import TelemetrySource
 from ..models.fleet import HealthRecord, InventoryRecord
 from ..models.rules import MetricName
 from .base import MetricsResult, SourceError
 from .mapping import Mapping
 
-__all__ = ["NO_TELEMETRY", "MetricsResult", "PrometheusSource", "SourceError", "redacted"]
+__all__ = ["NO_TELEMETRY", "MetricsResult", "PrometheusSource", "SourceError"]
 
 NO_TELEMETRY = "no telemetry: Prometheus has no series for this device"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_POINTS = 10_000
 
 
@@ -53,10 +53,9 @@ class PrometheusSource:
             # user:password@ in the URL is basic auth: taken out, so no request URL (which httpx logs) holds it.
             username, password = unquote(parts.username), unquote(parts.password or "")
         self._base = redacted(url.rstrip("/"))
-        self._shown = self._base
         self._mapping = mapping
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if urlsplit(self._base).hostname in LOOPBACK_HOSTS:
+        if urlsplit(self._base).hostname in LOOPBACK:
             # On this machine compressing tens of megabytes of answers only costs Prometheus CPU.
             headers["Accept-Encoding"] = "identity"
         auth = httpx.BasicAuth(username, password or "") if username else None
@@ -75,7 +74,7 @@ class PrometheusSource:
         query = self._mapping.metrics[metric].query
         params = {"query": query, "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}",
                   "step": f"{step.total_seconds():g}s"}
-        where = f"Prometheus at {self._shown}"
+        where = f"Prometheus at {self._base}"
         try:
             response = self._client.get(f"{self._base}/api/v1/query_range", params=params)
         except httpx.TimeoutException:
@@ -115,7 +114,7 @@ class PrometheusSource:
         MAX_POINTS points per series (Prometheus refuses over 11,000)."""
         start = end - window
         step = max(step, window / MAX_POINTS)
-        by_ip = {host_of(inv.ip_address): eid for eid, inv in inventory.items() if inv.ip_address}
+        by_ip = ids_by_host(inventory)
         rows: dict[str, list[tuple[MetricName, list[Any]]]] = {}
         series = unmatched = 0
         metrics = list(self._mapping.metrics)
@@ -161,11 +160,11 @@ class PrometheusSource:
                 gaps[eid] = f"invalid telemetry from Prometheus ({'.'.join(map(str, first['loc'][-1:]))}: {first['msg']})"
         if inventory and not health:
             raise SourceError(
-                f"Prometheus at {self._shown} has readings for none of the {len(inventory)} devices ({series} "
+                f"Prometheus at {self._base} has readings for none of the {len(inventory)} devices ({series} "
                 f"series, {unmatched} naming no device of the inventory by its {self._mapping.match}): check "
                 f"device_label and match in PROMETHEUS_MAPPING_FILE, and that the exporters are scraped",
                 transient=False)
-        provenance = TelemetrySource(source=self.name, url=self._shown, start=start, end=end,
+        provenance = TelemetrySource(source=self.name, url=self._base, start=start, end=end,
                                      step_seconds=step.total_seconds(), queries=len(self._mapping.metrics),
                                      series=series, unmatched_series=unmatched, devices_without_telemetry=sorted(gaps))
         return MetricsResult(health, gaps, provenance)
